@@ -1,0 +1,166 @@
+package shardgate
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Limits of the client protocol.
+const (
+	MaxKeyBytes = 256 // SPEC §2: a key is 1–256 bytes of UTF-8
+)
+
+// ValidKey reports whether k is a usable key, with a sentence saying why not.
+func ValidKey(k string) error {
+	if len(k) == 0 {
+		return Errorf(KindInvalid, "key is empty")
+	}
+	if len(k) > MaxKeyBytes {
+		return Errorf(KindInvalid, "key is %d bytes, the limit is %d", len(k), MaxKeyBytes)
+	}
+	if !utf8.ValidString(k) {
+		return Errorf(KindInvalid, "key is not valid UTF-8")
+	}
+	return nil
+}
+
+// Message is one inbox entry. TS is milliseconds since the Unix epoch, set by
+// the key's home when the message is stored.
+type Message struct {
+	Seq  uint64          `json:"seq"`
+	From string          `json:"from"`
+	Data json.RawMessage `json:"data"`
+	TS   int64           `json:"ts"`
+	ID   string          `json:"id,omitempty"`
+}
+
+// Publication is a live topic message: never stored, at most once.
+type Publication struct {
+	Topic string          `json:"topic"`
+	From  string          `json:"from"`
+	Data  json.RawMessage `json:"data"`
+	TS    int64           `json:"ts"`
+}
+
+// Presence of one key across the cluster.
+type Presence struct {
+	Online      bool `json:"online"`
+	Connections int  `json:"connections"`
+}
+
+// SendResult is the answer to a send: the message is durable at Seq.
+type SendResult struct {
+	To  string `json:"to"`
+	Seq uint64 `json:"seq"`
+}
+
+// HistoryResult is a page of an inbox.
+type HistoryResult struct {
+	Messages []Message `json:"messages"`
+	LastSeq  uint64    `json:"last_seq"`
+}
+
+// Node states (SPEC §2).
+const (
+	StateJoining  = "joining"
+	StateActive   = "active"
+	StateDraining = "draining"
+	StateLeft     = "left"
+	StateDead     = "dead"
+)
+
+// Shard states in the partition view.
+const (
+	ShardStable    = "stable"
+	ShardMigrating = "migrating"
+)
+
+// Route answers "where does this key live" (SPEC §5).
+type Route struct {
+	Key     string   `json:"key"`
+	Shard   int      `json:"shard"`
+	Owner   string   `json:"owner"`
+	Backups []string `json:"backups"`
+	WSURL   string   `json:"ws_url"`
+	Version uint64   `json:"version"`
+}
+
+// NodeView is one node in GET /v1/cluster.
+type NodeView struct {
+	Name           string  `json:"name"`
+	State          string  `json:"state"`
+	Coordinator    bool    `json:"coordinator"`
+	WSURL          string  `json:"ws_url"`
+	AdminURL       string  `json:"admin_url"`
+	GossipAddr     string  `json:"gossip_addr"`
+	Owned          int     `json:"owned"`
+	BackedUp       int     `json:"backed_up"`
+	Connections    int     `json:"connections"`
+	MessagesPerSec float64 `json:"messages_per_sec"`
+	MemoryBytes    uint64  `json:"memory_bytes"`
+	TableVersion   uint64  `json:"table_version"`
+	StartedAt      int64   `json:"started_at"`
+}
+
+// ClusterView is GET /v1/cluster.
+type ClusterView struct {
+	Version     uint64     `json:"version"`
+	Partitions  int        `json:"partitions"`
+	Backups     int        `json:"backups"`
+	Coordinator string     `json:"coordinator"`
+	Quorum      bool       `json:"quorum"`
+	Nodes       []NodeView `json:"nodes"`
+}
+
+// PartitionView is one shard in GET /v1/partitions.
+type PartitionView struct {
+	ID       int      `json:"id"`
+	Owner    string   `json:"owner"`
+	Backups  []string `json:"backups"`
+	Pending  []string `json:"pending,omitempty"`
+	State    string   `json:"state"`
+	Replicas int      `json:"replicas"`
+	// UnderReplicated: fewer live committed copies than 1+B.
+	UnderReplicated bool  `json:"under_replicated"`
+	Messages        int64 `json:"messages"`
+	Bytes           int64 `json:"bytes"`
+}
+
+// PartitionsView is GET /v1/partitions.
+type PartitionsView struct {
+	Version    uint64          `json:"version"`
+	Partitions []PartitionView `json:"partitions"`
+}
+
+// OwnershipChange is one entry of a shard's history: why did it move.
+type OwnershipChange struct {
+	Shard   int      `json:"shard"`
+	Version uint64   `json:"version"`
+	At      int64    `json:"at"` // ms since epoch
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Backups []string `json:"backups"`
+	Reason  string   `json:"reason"`
+}
+
+// MoveReport is what an admin action started.
+type MoveReport struct {
+	Action  string `json:"action"`
+	Version uint64 `json:"version"`
+	Moves   []Move `json:"moves"`
+}
+
+// Move is one planned copy of a shard to a node.
+type Move struct {
+	Shard int    `json:"shard"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Role  string `json:"role"` // "owner" or "backup"
+}
+
+// Event is one entry of GET /v1/events.
+type Event struct {
+	Type string `json:"type"` // member, table, migration, stats
+	At   int64  `json:"at"`
+	Data any    `json:"data"`
+}
