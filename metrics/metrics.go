@@ -1,0 +1,93 @@
+// Package metrics defines every Prometheus metric a shardgate node exports.
+// Each node owns one Registry, never the process-global one, so several nodes
+// can run in one process (tests, `shardgate dev`).
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the collectors; components receive it and update fields.
+// A nil *Metrics is not allowed: use New.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Connections         prometheus.Gauge
+	ConnectionsTotal    prometheus.Counter
+	ConnectionsClosed   *prometheus.CounterVec // label: code
+	MessagesIn          prometheus.Counter     // client frames received
+	MessagesOut         prometheus.Counter     // frames written to clients
+	MessagesStored      prometheus.Counter     // messages committed on this node as home
+	MessagesForwarded   prometheus.Counter     // requests forwarded to another node
+	MessagesReplicated  prometheus.Counter     // writes applied as a backup
+	SlowConsumerDrops   prometheus.Counter
+	RateLimited         prometheus.Counter
+	AckLatency          prometheus.Histogram // seconds from send received to seq returned
+	LinkQueueDepth      *prometheus.GaugeVec // label: peer
+	ShardsOwned         prometheus.Gauge
+	ShardsBackedUp      prometheus.Gauge
+	ShardsMoving        prometheus.Gauge
+	ShardsUnderRepl     prometheus.Gauge
+	TableVersion        prometheus.Gauge
+	MemberlistHealth    prometheus.Gauge
+	Members             prometheus.Gauge
+	StoreCommitLatency  prometheus.Histogram
+	StoreCommitOps      prometheus.Histogram
+	StoreSizeBytes      prometheus.Gauge
+	ShardMovesTotal     *prometheus.CounterVec // label: result
+	Quorum              prometheus.Gauge
+	PublicationsOut     prometheus.Counter
+}
+
+// New builds a Metrics with its own registry, including Go and process
+// collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{Registry: r}
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		f(g)
+		return g
+	}
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		f(c)
+		return c
+	}
+	m.Connections = gauge("shardgate_connections", "Client WebSocket connections open on this node.")
+	m.ConnectionsTotal = counter("shardgate_connections_opened_total", "Client WebSocket connections accepted.")
+	m.ConnectionsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shardgate_connections_closed_total", Help: "Client connections closed, by close code."}, []string{"code"})
+	f(m.ConnectionsClosed)
+	m.MessagesIn = counter("shardgate_messages_in_total", "Client frames received.")
+	m.MessagesOut = counter("shardgate_messages_out_total", "Frames written to clients.")
+	m.MessagesStored = counter("shardgate_messages_stored_total", "Messages committed on this node as their home.")
+	m.MessagesForwarded = counter("shardgate_messages_forwarded_total", "Requests forwarded to another node.")
+	m.MessagesReplicated = counter("shardgate_messages_replicated_total", "Writes applied on this node as a backup.")
+	m.SlowConsumerDrops = counter("shardgate_slow_consumer_disconnects_total", "Connections closed because their send queue overflowed.")
+	m.RateLimited = counter("shardgate_rate_limited_total", "Requests refused by a rate limit.")
+	m.AckLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shardgate_ack_latency_seconds", Help: "Time from a send arriving to its seq being returned.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
+	f(m.AckLatency)
+	m.LinkQueueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "shardgate_link_queue_depth", Help: "Frames queued on the link to a peer."}, []string{"peer"})
+	f(m.LinkQueueDepth)
+	m.ShardsOwned = gauge("shardgate_shards_owned", "Shards this node is home of.")
+	m.ShardsBackedUp = gauge("shardgate_shards_backed_up", "Shards this node holds a backup of.")
+	m.ShardsMoving = gauge("shardgate_shards_moving", "Shards being copied to a new node, cluster-wide.")
+	m.ShardsUnderRepl = gauge("shardgate_shards_under_replicated", "Shards with fewer live copies than 1+B, cluster-wide.")
+	m.TableVersion = gauge("shardgate_table_version", "Version of the partition table in force on this node.")
+	m.MemberlistHealth = gauge("shardgate_memberlist_health_score", "memberlist awareness score (0 is healthy).")
+	m.Members = gauge("shardgate_members", "Alive members seen by this node.")
+	m.StoreCommitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shardgate_store_commit_latency_seconds", Help: "bbolt commit (with fsync) latency.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	f(m.StoreCommitLatency)
+	m.StoreCommitOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shardgate_store_commit_ops", Help: "Operations per bbolt commit (group commit size).", Buckets: prometheus.ExponentialBuckets(1, 2, 14)})
+	f(m.StoreCommitOps)
+	m.StoreSizeBytes = gauge("shardgate_store_size_bytes", "Size of the bbolt file.")
+	m.ShardMovesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shardgate_shard_moves_total", Help: "Shard copies this node streamed, by result."}, []string{"result"})
+	f(m.ShardMovesTotal)
+	m.Quorum = gauge("shardgate_quorum", "1 when this node sees a majority of the table's members, else 0.")
+	m.PublicationsOut = counter("shardgate_publications_out_total", "Topic publications delivered to local subscribers.")
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
