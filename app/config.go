@@ -1,0 +1,146 @@
+package app
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is everything `shardgate run` accepts (SPEC §3).
+type Config struct {
+	Name          string
+	DataDir       string
+	GossipAddr    string
+	AdvertiseAddr string
+	WSAddr        string
+	AdminAddr     string
+	Join          []string
+	Partitions    int
+	Backups       int
+	AuthSecret    string
+	Insecure      bool
+	AdminToken    string
+	ClusterKey    string // base64 of 16, 24 or 32 bytes
+
+	// Local selects the fast timings meant for loopback clusters (tests,
+	// `shardgate dev`).
+	Local bool
+	// NoSync skips fsync: tests only.
+	NoSync bool
+	// AckBeforeReplicate is a deliberately broken mode for proving that the
+	// chaos suite detects lost messages. Never use it otherwise.
+	AckBeforeReplicate bool
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig matches the defaults of SPEC §3.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Name:       host,
+		GossipAddr: "127.0.0.1:7946",
+		WSAddr:     "127.0.0.1:8080",
+		AdminAddr:  "127.0.0.1:9090",
+		Partitions: 271,
+		Backups:    1,
+	}
+}
+
+// fill derives the defaults that depend on other fields.
+func (c *Config) fill() {
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join("data", c.Name)
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.GossipAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate checks every field and says, in one sentence, what is wrong.
+func (c Config) Validate() error {
+	if c.Name == "" {
+		return errors.New("--name is empty and the hostname is unknown")
+	}
+	if strings.ContainsAny(c.Name, "/\\ \t\n") || len(c.Name) > 64 {
+		return fmt.Errorf("--name %q must be at most 64 characters without spaces or slashes", c.Name)
+	}
+	if c.Partitions < 1 || c.Partitions > 65536 {
+		return fmt.Errorf("--partitions must be between 1 and 65536, got %d", c.Partitions)
+	}
+	if c.Backups < 0 || c.Backups > 5 {
+		return fmt.Errorf("--backups must be between 0 and 5, got %d", c.Backups)
+	}
+	for flag, addr := range map[string]string{"--gossip-addr": c.GossipAddr, "--ws-addr": c.WSAddr, "--admin-addr": c.AdminAddr, "--advertise-addr": c.AdvertiseAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("%s %q is not a host:port address", flag, addr)
+		}
+	}
+	if _, err := c.clusterKey(); err != nil {
+		return err
+	}
+	if !c.allLoopback() {
+		var missing []string
+		if c.AuthSecret == "" && !c.Insecure {
+			missing = append(missing, "--auth-secret (or --insecure)")
+		}
+		if c.AdminToken == "" {
+			missing = append(missing, "--admin-token")
+		}
+		if c.ClusterKey == "" {
+			missing = append(missing, "--cluster-key")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("listeners are not all on loopback, so %s must be set", strings.Join(missing, ", "))
+		}
+	}
+	if c.AuthSecret == "" && !c.Insecure {
+		return errors.New("set --auth-secret to accept client tokens, or --insecure for development")
+	}
+	return nil
+}
+
+func (c Config) clusterKey() ([]byte, error) {
+	if c.ClusterKey == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(c.ClusterKey)
+	if err != nil {
+		return nil, errors.New("--cluster-key is not valid base64")
+	}
+	if n := len(k); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("--cluster-key must decode to 16, 24 or 32 bytes, got %d", n)
+	}
+	return k, nil
+}
+
+func (c Config) allLoopback() bool {
+	for _, addr := range []string{c.GossipAddr, c.AdvertiseAddr, c.WSAddr, c.AdminAddr} {
+		if addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return false
+		}
+		if host == "localhost" {
+			continue
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}

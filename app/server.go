@@ -1,0 +1,313 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/admin"
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/conn"
+	"github.com/shardgate/shardgate/link"
+	"github.com/shardgate/shardgate/metrics"
+	"github.com/shardgate/shardgate/node"
+	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
+)
+
+// Server is one running shardgate node.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	st      *store.Store
+	mesh    *link.Mesh
+	cl      *cluster.Cluster
+	node    *node.Node
+	conns   *conn.Server
+	admin   *admin.Server
+	m       *metrics.Metrics
+	wsLn    net.Listener
+	adminLn net.Listener
+	public  *http.Server
+
+	wsAddr, adminAddr string
+
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New opens the data dir and binds every listener; nothing is served until
+// Start. Errors are single sentences fit for a user.
+func New(cfg Config) (*Server, error) {
+	cfg.fill()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), m: metrics.New()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeAll()
+		}
+	}()
+	var err error
+	if s.wsLn, err = listen("--ws-addr", cfg.WSAddr); err != nil {
+		return nil, err
+	}
+	if s.adminLn, err = listen("--admin-addr", cfg.AdminAddr); err != nil {
+		return nil, err
+	}
+	s.wsAddr = advertised(s.wsLn.Addr().String(), cfg.AdvertiseAddr)
+	s.adminAddr = advertised(s.adminLn.Addr().String(), cfg.AdvertiseAddr)
+	if err := s.openStore(); err != nil {
+		return nil, err
+	}
+	key, _ := cfg.clusterKey()
+	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, Logger: s.log,
+		Handler: link.HandlerFunc(func(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
+			return s.node.HandleLink(ctx, from, method, body)
+		})})
+	if err != nil {
+		return nil, fmt.Errorf("node links: %w", err)
+	}
+	if err := s.newCluster(key); err != nil {
+		return nil, err
+	}
+	if err := s.newEngine(); err != nil {
+		return nil, err
+	}
+	auth, err := conn.NewAuthenticator(conn.AuthConfig{Secret: []byte(cfg.AuthSecret), Insecure: cfg.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	ccfg := conn.DefaultConfig()
+	ccfg.NodeName = cfg.Name
+	ccfg.Logger = s.log
+	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)
+	s.node.SetDeliverer(s.conns)
+	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log}, s.node, s.m)
+	s.public = &http.Server{Handler: s.publicMux(), ReadHeaderTimeout: 10 * time.Second}
+	ok = true
+	return s, nil
+}
+
+func listen(flag, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s is not usable: %w", flag, addr, errors.Unwrap(err))
+	}
+	return ln, nil
+}
+
+// advertised replaces an unspecified host (0.0.0.0) by the advertise
+// address's host, so peers and clients get an address they can dial.
+func advertised(bound, advertise string) string {
+	host, port, _ := net.SplitHostPort(bound)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ah, _, err := net.SplitHostPort(advertise); err == nil && ah != "" {
+			host = ah
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (s *Server) openStore() error {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+	}
+	scfg := store.DefaultConfig(filepath.Join(s.cfg.DataDir, "shardgate.db"))
+	scfg.NoSync = s.cfg.NoSync
+	scfg.Logger = s.log
+	scfg.OnCommit = func(d time.Duration, ops int) {
+		s.m.StoreCommitLatency.Observe(d.Seconds())
+		s.m.StoreCommitOps.Observe(float64(ops))
+	}
+	st, err := store.Open(scfg)
+	if err != nil {
+		return err
+	}
+	s.st = st
+	name, err := st.GetMeta("name")
+	if err != nil {
+		return err
+	}
+	if name != nil && string(name) != s.cfg.Name {
+		return fmt.Errorf("data dir %s belongs to node %q, not %q: node names must stay the same across restarts", s.cfg.DataDir, name, s.cfg.Name)
+	}
+	if name == nil {
+		return st.PutMeta("name", []byte(s.cfg.Name))
+	}
+	return nil
+}
+
+func (s *Server) newCluster(key []byte) error {
+	ccfg := cluster.DefaultConfig()
+	if s.cfg.Local {
+		ccfg = cluster.DefaultLocalConfig()
+	}
+	ccfg.Name = s.cfg.Name
+	ccfg.BindAddr = s.cfg.GossipAddr
+	ccfg.AdvertiseAddr = s.cfg.AdvertiseAddr
+	ccfg.Join = s.cfg.Join
+	ccfg.SecretKey = key
+	ccfg.Logger = s.log
+	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
+		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli()}
+	cl, err := cluster.New(ccfg)
+	if err != nil {
+		return err
+	}
+	s.cl = cl
+	return nil
+}
+
+func (s *Server) newEngine() error {
+	ncfg := node.DefaultConfig()
+	if s.cfg.Local {
+		ncfg = node.DefaultLocalConfig()
+	}
+	ncfg.Name = s.cfg.Name
+	ncfg.Shard = shard.Config{Partitions: s.cfg.Partitions, Backups: s.cfg.Backups, Load: shard.DefaultConfig().Load}
+	ncfg.WSAddr = s.wsAddr
+	ncfg.AdminAddr = s.adminAddr
+	ncfg.AckBeforeReplicate = s.cfg.AckBeforeReplicate
+	ncfg.Logger = s.log
+	n, err := node.New(ncfg, s.st, s.cl, s.mesh, s.m)
+	if err != nil {
+		return err
+	}
+	s.node = n
+	return nil
+}
+
+// Name, WSURL and AdminURL say where this node can be reached.
+func (s *Server) Name() string       { return s.cfg.Name }
+func (s *Server) WSURL() string      { return "ws://" + s.wsAddr + "/v1/ws" }
+func (s *Server) PublicURL() string  { return "http://" + s.wsAddr }
+func (s *Server) AdminURL() string   { return "http://" + s.adminAddr }
+func (s *Server) GossipAddr() string { return s.cfg.AdvertiseAddr }
+
+// Node exposes the engine (tests, dev).
+func (s *Server) Node() *node.Node { return s.node }
+
+// Start serves the listeners, joins the cluster and starts the engine.
+func (s *Server) Start(ctx context.Context) error {
+	s.serve(func() error { return s.public.Serve(s.wsLn) })
+	s.serve(func() error { return s.admin.Start(s.adminLn) })
+	if err := s.cl.Join(ctx); err != nil {
+		return err
+	}
+	return s.node.Start(ctx)
+}
+
+func (s *Server) serve(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("listener stopped", "err", err)
+		}
+	}()
+}
+
+// Run starts the node and serves until ctx is cancelled (a graceful stop:
+// drain, hand off, leave) or the node is drained by an operator.
+func (s *Server) Run(ctx context.Context, stopTimeout time.Duration) error {
+	if err := s.Start(ctx); err != nil {
+		s.Kill()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.node.Left():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown drains the node (its shards are handed off), tells its clients
+// where to go, leaves the cluster and closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		if e := s.node.Stop(ctx); e != nil {
+			s.log.Warn("drain", "err", e)
+		}
+		movedURL := func(key string) string {
+			r, e := s.node.Route(ctx, key)
+			if e != nil || r.Owner == s.cfg.Name {
+				return ""
+			}
+			return r.WSURL
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if e := s.conns.Shutdown(cctx, movedURL); e != nil {
+			s.log.Warn("close client connections", "err", e)
+		}
+		if e := s.cl.Leave(cctx); e != nil {
+			s.log.Warn("leave cluster", "err", e)
+		}
+		err = s.closeParts()
+	})
+	return err
+}
+
+// Kill stops the node abruptly, as close to a crash as one process allows:
+// no drain, no leave.
+func (s *Server) Kill() {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.conns.Shutdown(ctx, func(string) string { return "" })
+		_ = s.closeParts()
+	})
+}
+
+func (s *Server) closeParts() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.public != nil {
+		_ = s.public.Close()
+	}
+	if s.admin != nil {
+		_ = s.admin.Shutdown(ctx)
+	}
+	s.closeAll()
+	s.wg.Wait()
+	return nil
+}
+
+// closeAll releases whatever New managed to create.
+func (s *Server) closeAll() {
+	if s.node != nil {
+		_ = s.node.Close()
+	}
+	if s.cl != nil {
+		_ = s.cl.Close()
+	}
+	if s.mesh != nil {
+		_ = s.mesh.Close()
+	}
+	if s.wsLn != nil {
+		_ = s.wsLn.Close()
+	}
+	if s.adminLn != nil {
+		_ = s.adminLn.Close()
+	}
+	if s.st != nil {
+		if err := s.st.Close(); err != nil {
+			s.log.Warn("close store", "err", err)
+		}
+	}
+}

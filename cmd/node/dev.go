@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/shardgate/shardgate/app"
+)
+
+// runDev starts an N-node cluster in this process on loopback, in
+// --insecure mode, and prints where everything is.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shardgate dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodes := fs.Int("nodes", 3, "number of nodes")
+	dataDir := fs.String("data-dir", "", "where node data lives (default: a fresh temporary directory)")
+	wsPort := fs.Int("ws-port", 8080, "public port of the first node; node i uses ws-port+i")
+	adminPort := fs.Int("admin-port", 9090, "admin port of the first node")
+	gossipPort := fs.Int("gossip-port", 7946, "gossip port of the first node")
+	partitions := fs.Int("partitions", 271, "number of shards")
+	backups := fs.Int("backups", 1, "backups per shard")
+	secret := fs.String("auth-secret", "", "require client JWTs signed with this secret instead of ?user=KEY")
+	logLevel := fs.String("log-level", "warn", "log level")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *nodes < 1 || *nodes > 64 {
+		return fmt.Errorf("--nodes must be between 1 and 64, got %d", *nodes)
+	}
+	log, err := newLogger(stderr, "text", *logLevel)
+	if err != nil {
+		return err
+	}
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "shardgate-dev-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	var servers []*app.Server
+	defer func() {
+		for i := len(servers) - 1; i >= 0; i-- {
+			servers[i].Kill()
+		}
+	}()
+	first := "127.0.0.1:" + strconv.Itoa(*gossipPort)
+	for i := 0; i < *nodes; i++ {
+		cfg := app.DefaultConfig()
+		cfg.Name = "n" + strconv.Itoa(i+1)
+		cfg.DataDir = filepath.Join(dir, cfg.Name)
+		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(*gossipPort+i)
+		cfg.WSAddr = "127.0.0.1:" + strconv.Itoa(*wsPort+i)
+		cfg.AdminAddr = "127.0.0.1:" + strconv.Itoa(*adminPort+i)
+		cfg.Partitions, cfg.Backups = *partitions, *backups
+		cfg.AuthSecret = *secret
+		cfg.Insecure = *secret == ""
+		cfg.Local = true
+		cfg.Logger = log.With("node", cfg.Name)
+		if i > 0 {
+			cfg.Join = []string{first}
+		}
+		s, err := app.New(cfg)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", cfg.Name, err)
+		}
+		servers = append(servers, s)
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("node %s: %w", cfg.Name, err)
+		}
+	}
+	if err := waitReady(ctx, servers); err != nil {
+		return err
+	}
+	printDev(stdout, servers, *secret == "")
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping…")
+	return nil
+}
+
+func waitReady(ctx context.Context, servers []*app.Server) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range servers {
+		for s.Node().Ready() != nil {
+			if time.Now().After(deadline) {
+				return errors.New("the dev cluster did not become ready within 30s: " + s.Node().Ready().Error())
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func printDev(w io.Writer, servers []*app.Server, insecure bool) {
+	fmt.Fprintf(w, "shardgate dev cluster: %d nodes ready\n\n", len(servers))
+	for _, s := range servers {
+		fmt.Fprintf(w, "  %-4s ws %-32s admin %s\n", s.Name(), s.WSURL(), s.AdminURL())
+	}
+	fmt.Fprintf(w, "\n  dashboard: %s/\n", servers[0].AdminURL())
+	if insecure {
+		fmt.Fprintf(w, "  connect:   websocat '%s?user=alice'\n", servers[0].WSURL())
+	}
+	fmt.Fprintf(w, "  route:     curl '%s/v1/route?key=alice'\n\nCtrl-C stops the cluster.\n", servers[0].PublicURL())
+}

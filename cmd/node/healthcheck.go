@@ -1,0 +1,30 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// runHealthcheck probes a node's /healthz: container images built FROM
+// scratch have no shell or curl, so the binary checks itself.
+func runHealthcheck(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shardgate healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://"+envDefault("SHARDGATE_ADMIN_ADDR", "127.0.0.1:9090")+"/readyz", "URL to probe")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(*url)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: %s answered %s", *url, resp.Status)
+	}
+	return nil
+}

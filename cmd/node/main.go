@@ -1,0 +1,91 @@
+// Command shardgate runs a node of a shardgate cluster, a local dev
+// cluster, a load generator, or mints client tokens.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit code. Errors are printed
+// as one line, never a stack trace.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	var err error
+	switch cmd {
+	case "run":
+		err = runNode(ctx, args, stderr)
+	case "dev":
+		err = runDev(ctx, args, stdout, stderr)
+	case "token":
+		err = runToken(args, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(args, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "shardgate", version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "shardgate: unknown command %q (try: run, dev, token, bench, version)\n", cmd)
+		return 2
+	}
+	if err == errUsage {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "shardgate:", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `shardgate: a horizontally sharded WebSocket cluster
+
+  shardgate run     [flags]   start a node (the default command)
+  shardgate dev     --nodes N start a local N-node cluster in one process
+  shardgate token   --secret S --user KEY [--ttl 1h]   mint a client JWT
+  shardgate bench   [flags]   load generator
+  shardgate version
+
+Run "shardgate <command> -h" for a command's flags.
+`)
+}
+
+// signalContext is cancelled by the first SIGTERM/SIGINT; a second one
+// exits at once.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		if _, ok := <-ch; ok {
+			os.Exit(1)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}

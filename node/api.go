@@ -1,0 +1,186 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate"
+)
+
+// Request shapes of the node-link methods that forward client calls.
+type sendReq struct {
+	From string          `json:"from"`
+	To   string          `json:"to"`
+	Data json.RawMessage `json:"data"`
+	ID   string          `json:"id,omitempty"`
+}
+
+type historyReq struct {
+	Key   string `json:"key"`
+	Since uint64 `json:"since"`
+	Limit int    `json:"limit"`
+}
+
+type ackReq struct {
+	Key string `json:"key"`
+	Seq uint64 `json:"seq"`
+}
+
+type keyReq struct {
+	Key string `json:"key"`
+}
+
+type attachReq struct {
+	Key   string `json:"key"`
+	Node  string `json:"node"`
+	Count int    `json:"count"`
+}
+
+type attachResp struct {
+	Shard   int    `json:"shard"`
+	LastSeq uint64 `json:"last_seq"`
+}
+
+type presenceReq struct {
+	Keys []string `json:"keys"`
+}
+
+// Send stores a message in to's inbox and returns its seq once every holder
+// of to's shard has committed it.
+func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, id string) (shardgate.SendResult, error) {
+	if err := shardgate.ValidKey(to); err != nil {
+		return shardgate.SendResult{}, err
+	}
+	if len(data) == 0 {
+		return shardgate.SendResult{}, shardgate.Errorf(shardgate.KindInvalid, "data is required")
+	}
+	req := sendReq{From: from, To: to, Data: data, ID: id}
+	var res shardgate.SendResult
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, &res, func() error {
+		var err error
+		res, err = n.localSend(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, error) {
+	p, err := n.primaryFor(n.cfg.Shard.ShardOf(r.To))
+	if err != nil {
+		return shardgate.SendResult{}, err
+	}
+	seq, err := p.submit(ctx, &writeReq{kind: writeSend, key: r.To, from: r.From, data: r.Data, id: r.ID, start: time.Now()})
+	return shardgate.SendResult{To: r.To, Seq: seq}, err
+}
+
+// History reads key's inbox after since, oldest first.
+func (n *Node) History(ctx context.Context, key string, since uint64, limit int) (shardgate.HistoryResult, error) {
+	if err := shardgate.ValidKey(key); err != nil {
+		return shardgate.HistoryResult{}, err
+	}
+	req := historyReq{Key: key, Since: since, Limit: limit}
+	var res shardgate.HistoryResult
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodHistory, req, &res, func() error {
+		var err error
+		res, err = n.localHistory(req)
+		return err
+	})
+	return res, err
+}
+
+func (n *Node) localHistory(r historyReq) (shardgate.HistoryResult, error) {
+	id := n.cfg.Shard.ShardOf(r.Key)
+	if err := n.localRead(id); err != nil {
+		return shardgate.HistoryResult{}, err
+	}
+	msgs, last, err := n.st.Read(id, r.Key, r.Since, r.Limit)
+	if msgs == nil {
+		msgs = []shardgate.Message{}
+	}
+	return shardgate.HistoryResult{Messages: msgs, LastSeq: last}, err
+}
+
+// Ack stores key's read cursor, replicated like a message.
+func (n *Node) Ack(ctx context.Context, key string, seq uint64) error {
+	if err := shardgate.ValidKey(key); err != nil {
+		return err
+	}
+	req := ackReq{Key: key, Seq: seq}
+	return n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAck, req, nil, func() error { return n.localAck(ctx, req) })
+}
+
+func (n *Node) localAck(ctx context.Context, r ackReq) error {
+	p, err := n.primaryFor(n.cfg.Shard.ShardOf(r.Key))
+	if err != nil {
+		return err
+	}
+	_, err = p.submit(ctx, &writeReq{kind: writeAck, key: r.Key, seq: r.Seq, start: time.Now()})
+	return err
+}
+
+// Cursor returns key's stored read cursor.
+func (n *Node) Cursor(ctx context.Context, key string) (uint64, error) {
+	var res uint64
+	id := n.cfg.Shard.ShardOf(key)
+	err := n.routeCall(ctx, id, methodCursor, keyReq{Key: key}, &res, func() error {
+		if err := n.localRead(id); err != nil {
+			return err
+		}
+		var err error
+		res, err = n.st.Cursor(id, key)
+		return err
+	})
+	return res, err
+}
+
+// Presence answers for each key whether it has connections anywhere.
+func (n *Node) Presence(ctx context.Context, keys []string) (map[string]shardgate.Presence, error) {
+	byShard := map[int][]string{}
+	for _, k := range keys {
+		if err := shardgate.ValidKey(k); err != nil {
+			return nil, err
+		}
+		id := n.cfg.Shard.ShardOf(k)
+		byShard[id] = append(byShard[id], k)
+	}
+	out := make(map[string]shardgate.Presence, len(keys))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for id, ks := range byShard {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var res map[string]shardgate.Presence
+			err := n.routeCall(ctx, id, methodPresence, presenceReq{Keys: ks}, &res, func() error {
+				var err error
+				res, err = n.localPresence(presenceReq{Keys: ks})
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			for k, v := range res {
+				out[k] = v
+			}
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func (n *Node) localPresence(r presenceReq) (map[string]shardgate.Presence, error) {
+	out := map[string]shardgate.Presence{}
+	for _, k := range r.Keys {
+		if err := n.localRead(n.cfg.Shard.ShardOf(k)); err != nil {
+			return nil, err
+		}
+		c := n.registry.count(k)
+		out[k] = shardgate.Presence{Online: c > 0, Connections: c}
+	}
+	return out, nil
+}

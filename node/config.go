@@ -1,0 +1,118 @@
+package node
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/shardgate/shardgate/shard"
+)
+
+// Config of the engine. Durations are wall-clock time.
+type Config struct {
+	Name  string
+	Shard shard.Config // partitions, backups, load factor, hash
+
+	// WSAddr and AdminAddr are this node's advertised listener addresses
+	// (host:port), used to build URLs for route answers and moved hints.
+	WSAddr    string
+	AdminAddr string
+
+	// ForwardRetry is how long a request that gets "unavailable" from a
+	// key's home (a shard in cut-over) is retried before the error reaches
+	// the caller.
+	ForwardRetry time.Duration
+	// PlanInterval is how often the coordinator re-evaluates the table even
+	// without membership events.
+	PlanInterval time.Duration
+	// MaxPendingPerNode caps concurrent copies into one node.
+	MaxPendingPerNode int
+	// SnapshotChunkBytes is the size of one chunk of a shard copy.
+	SnapshotChunkBytes int
+	// MaxBatch is the most writes one shard writer commits together.
+	MaxBatch int
+	// DrainTimeout bounds a graceful stop: after it the node leaves anyway.
+	DrainTimeout time.Duration
+	// StatsInterval is how often this node tells its peers its load.
+	StatsInterval time.Duration
+	// DropGrace is how long data of a shard this node no longer holds is kept
+	// before it is deleted.
+	DropGrace time.Duration
+	// AckBeforeReplicate acknowledges writes before the backups have them.
+	// It exists only so the chaos suite can prove it detects lost messages;
+	// never set it in production.
+	AckBeforeReplicate bool
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// DefaultConfig is for production clusters.
+func DefaultConfig() Config {
+	return Config{
+		Shard:              shard.DefaultConfig(),
+		ForwardRetry:       3 * time.Second,
+		PlanInterval:       500 * time.Millisecond,
+		MaxPendingPerNode:  16,
+		SnapshotChunkBytes: 512 << 10,
+		MaxBatch:           512,
+		DrainTimeout:       60 * time.Second,
+		StatsInterval:      time.Second,
+		DropGrace:          30 * time.Second,
+	}
+}
+
+// DefaultLocalConfig reacts faster, for tests and `shardgate dev`.
+func DefaultLocalConfig() Config {
+	c := DefaultConfig()
+	c.PlanInterval = 100 * time.Millisecond
+	c.DrainTimeout = 20 * time.Second
+	c.StatsInterval = 500 * time.Millisecond
+	c.DropGrace = 5 * time.Second
+	return c
+}
+
+// Validate reports the first unusable setting as a sentence.
+func (c Config) Validate() error {
+	if c.Name == "" {
+		return errors.New("node name is empty")
+	}
+	if err := c.Shard.Validate(); err != nil {
+		return err
+	}
+	if c.ForwardRetry < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 {
+		return errors.New("node timings must be positive")
+	}
+	if c.MaxBatch <= 0 || c.SnapshotChunkBytes <= 0 {
+		return errors.New("node batch and chunk sizes must be positive")
+	}
+	return nil
+}
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = d.MaxBatch
+	}
+	if c.SnapshotChunkBytes == 0 {
+		c.SnapshotChunkBytes = d.SnapshotChunkBytes
+	}
+	if c.PlanInterval == 0 {
+		c.PlanInterval = d.PlanInterval
+	}
+	if c.StatsInterval == 0 {
+		c.StatsInterval = d.StatsInterval
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.DropGrace == 0 {
+		c.DropGrace = d.DropGrace
+	}
+}

@@ -1,0 +1,183 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
+)
+
+// memberLoop turns membership events into link peers, registry clean-up,
+// table catch-up and coordinator wake-ups.
+func (n *Node) memberLoop() {
+	ch := n.mem.Events()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			n.onMember(e)
+		}
+	}
+}
+
+func (n *Node) onMember(e cluster.Event) {
+	m := e.Member
+	if m.Name == n.name {
+		return
+	}
+	switch e.Type {
+	case cluster.EventJoin, cluster.EventUpdate:
+		if m.Meta.WSAddr != "" {
+			n.links.SetPeer(m.Name, m.Meta.WSAddr)
+		}
+		if e.Type == cluster.EventJoin {
+			// A node that (re)joins has no connections yet.
+			n.registry.dropNode(m.Name)
+			n.coord.poke("node " + m.Name + " joined")
+		} else if m.Meta.State == shardgate.StateDraining {
+			n.coord.poke("node " + m.Name + " is draining")
+		} else {
+			n.coord.poke("")
+		}
+		if m.Meta.TableVersion > n.currentTable().Version {
+			n.goFunc(func() { n.fetchTableFrom(m.Name) })
+		}
+	case cluster.EventLeave, cluster.EventFailed:
+		n.registry.dropNode(m.Name)
+		what := "left"
+		if e.Type == cluster.EventFailed {
+			what = "failed"
+		}
+		n.coord.poke("node " + m.Name + " " + what)
+	}
+	n.events.publish(shardgate.Event{Type: "member", At: n.nowMS(), Data: map[string]any{
+		"name": m.Name, "event": e.Type.String(), "state": m.Meta.State, "status": m.Status}})
+}
+
+// dropLoop deletes the data of shards this node no longer holds, after a
+// grace period in case the table swings back.
+func (n *Node) dropLoop() {
+	t := time.NewTicker(max(n.cfg.DropGrace/4, 100*time.Millisecond))
+	defer t.Stop()
+	since := map[int]time.Time{}
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		tbl := n.currentTable()
+		if tbl.Shards == nil {
+			continue
+		}
+		shards, err := n.st.Shards()
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		held := map[int]bool{}
+		for _, id := range shards {
+			a := tbl.Shards[id]
+			if a.Owner == n.name || containsName(a.Backups, n.name) || containsName(a.Pending, n.name) {
+				delete(since, id)
+				continue
+			}
+			held[id] = true
+			first, ok := since[id]
+			if !ok {
+				since[id] = now
+				continue
+			}
+			if now.Sub(first) >= n.cfg.DropGrace {
+				unlock := n.replica.lock(id)
+				cur := n.currentTable().Shards[id]
+				if cur.Owner != n.name && !containsName(cur.Backups, n.name) && !containsName(cur.Pending, n.name) {
+					if err := n.st.DropShard(id); err != nil {
+						n.log.Warn("drop shard", "shard", id, "err", err)
+					}
+				}
+				unlock()
+				delete(since, id)
+			}
+		}
+		for id := range since {
+			if !held[id] {
+				delete(since, id)
+			}
+		}
+	}
+}
+
+// startDrain marks this node draining: the coordinator moves every shard
+// off it. When none is left, it leaves (Left is closed).
+func (n *Node) startDrain(ctx context.Context, reason string) (shardgate.MoveReport, error) {
+	t := n.currentTable()
+	rep := shardgate.MoveReport{Action: "drain", Version: t.Version}
+	for id, a := range t.Shards {
+		if a.Owner == n.name {
+			rep.Moves = append(rep.Moves, shardgate.Move{Shard: id, From: n.name, Role: "owner"})
+		} else if containsName(a.Backups, n.name) {
+			rep.Moves = append(rep.Moves, shardgate.Move{Shard: id, From: n.name, Role: "backup"})
+		}
+	}
+	if n.currentState() == shardgate.StateDraining {
+		return rep, nil
+	}
+	n.setState(ctx, shardgate.StateDraining)
+	n.log.Info("draining", "reason", reason, "shards", len(rep.Moves))
+	n.goFunc(func() {
+		if err := n.waitDrained(n.ctx, n.cfg.DrainTimeout); err != nil {
+			n.log.Warn("drain incomplete, leaving anyway", "err", err)
+		}
+		n.leftOnce.Do(func() { close(n.left) })
+	})
+	return rep, nil
+}
+
+// waitDrained waits until no shard names this node, or no other active
+// node exists to take them.
+func (n *Node) waitDrained(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		changed := n.tableChanged()
+		t := n.currentTable()
+		if t.Owned(n.name) == 0 && t.BackedUp(n.name) == 0 {
+			return nil
+		}
+		others := 0
+		for name, m := range n.aliveMembers() {
+			if name != n.name && m.Meta.State == shardgate.StateActive {
+				others++
+			}
+		}
+		if others == 0 {
+			return shardgate.Errorf(shardgate.KindConflict, "no other active node can take this node's shards")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Stop drains this node gracefully (SIGTERM): its shards are handed off
+// before it returns. ctx bounds the wait; a cancelled ctx stops at once.
+func (n *Node) Stop(ctx context.Context) error {
+	if _, err := n.startDrain(ctx, "stop"); err != nil {
+		return err
+	}
+	select {
+	case <-n.left:
+	case <-ctx.Done():
+	}
+	n.setState(context.Background(), shardgate.StateLeft)
+	return nil
+}

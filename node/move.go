@@ -1,0 +1,129 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
+)
+
+// copyJob streams one shard from its home to one pending holder.
+type copyJob struct {
+	target string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// tableChanged starts a copy for every pending holder of this shard that
+// has none running, and cancels copies to nodes no longer pending.
+func (p *primary) tableChanged(t shard.Table) {
+	_, pending := targets(t, p.shard, p.n.name)
+	p.copyMu.Lock()
+	defer p.copyMu.Unlock()
+	for target, j := range p.copies {
+		if !containsName(pending, target) {
+			j.cancel()
+			delete(p.copies, target)
+		}
+	}
+	for _, target := range pending {
+		if _, ok := p.copies[target]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(p.ctx)
+		j := &copyJob{target: target, cancel: cancel, done: make(chan struct{})}
+		p.copies[target] = j
+		go func() {
+			defer close(j.done)
+			p.copyLoop(ctx, target, t.Version)
+		}()
+	}
+}
+
+// copyLoop copies the shard to target until it succeeds and the coordinator
+// has been told, retrying with backoff while target stays pending.
+func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
+	backoff := 100 * time.Millisecond
+	copied := false
+	for ctx.Err() == nil {
+		var err error
+		if !copied {
+			start := time.Now()
+			err = p.copyTo(ctx, target, version)
+			if err == nil {
+				copied = true
+				p.n.m.ShardMovesTotal.WithLabelValues("ok").Inc()
+				p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{
+					"shard": p.shard, "to": target, "phase": "copied", "ms": time.Since(start).Milliseconds()}})
+			} else {
+				p.n.m.ShardMovesTotal.WithLabelValues("error").Inc()
+			}
+		}
+		if copied {
+			// Reported until the table stops listing target as pending
+			// (which cancels this job): a new coordinator has not heard it.
+			err = p.n.reportCopied(ctx, p.shard, target, version)
+			if err == nil {
+				backoff = time.Second
+			}
+		}
+		p.n.log.Debug("shard copy", "shard", p.shard, "to", target, "copied", copied, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// copyTo resets target's copy and streams a snapshot. The snapshot's read
+// transaction opens between two batches (batchMu), and every batch after it
+// is mirrored to target, so the two together hold every write.
+func (p *primary) copyTo(ctx context.Context, target string, version uint64) error {
+	p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
+	p.batchMu.Lock()
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			p.batchMu.Unlock()
+		}
+	}
+	defer unlock()
+	reset := snapshotReq{Shard: p.shard, Version: version, Reset: true}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := p.n.links.Call(rctx, target, methodSnapshot, reset, nil)
+	cancel()
+	if err != nil {
+		return err
+	}
+	return p.n.st.Snapshot(ctx, p.shard, p.n.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
+		unlock()
+		return p.n.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: version, Ops: ops}, nil)
+	})
+}
+
+type copiedReq struct {
+	Shard   int    `json:"shard"`
+	Node    string `json:"node"`
+	Version uint64 `json:"version"`
+}
+
+// reportCopied tells the coordinator a copy is complete.
+func (n *Node) reportCopied(ctx context.Context, id int, target string, version uint64) error {
+	req := copiedReq{Shard: id, Node: target, Version: version}
+	coord := n.coordinatorName()
+	if coord == "" {
+		return shardgate.Errorf(shardgate.KindUnavailable, "no coordinator")
+	}
+	if coord == n.name {
+		n.coord.copied(req)
+		return nil
+	}
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return n.links.Call(c, coord, methodCopied, req, nil)
+}

@@ -1,0 +1,205 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/metrics"
+	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
+)
+
+const metaTableKey = "table"
+
+// Node is the engine of one shardgate node. Create it with New, start it
+// with Start once the node has joined its cluster, and stop it with Close.
+type Node struct {
+	cfg   Config
+	name  string
+	log   *slog.Logger
+	st    *store.Store
+	mem   Membership
+	links Links
+	m     *metrics.Metrics
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+
+	deliverMu sync.RWMutex
+	deliver   Deliverer
+
+	mu        sync.RWMutex
+	table     shard.Table
+	tableWait chan struct{} // closed and replaced on every table change
+	primaries map[int]*primary
+	state     string
+	started   bool
+
+	replica  *replicaSet
+	registry *registry
+	local    *localConns
+	events   *bus
+	history  *historyBook
+	coord    *coordinator
+	stats    *statsBook
+	left     chan struct{}
+	leftOnce sync.Once
+}
+
+// New builds an engine around an open store, a membership and node links.
+// It does not start goroutines until Start.
+func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Metrics) (*Node, error) {
+	cfg.fill()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if m == nil {
+		m = metrics.New()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, name: cfg.Name, log: cfg.Logger.With("component", "node"),
+		st: st, mem: mem, links: links, m: m,
+		ctx: ctx, cancel: cancel,
+		deliver:   nopDeliverer{},
+		tableWait: make(chan struct{}),
+		primaries: map[int]*primary{},
+		state:     shardgate.StateJoining,
+		registry:  newRegistry(),
+		local:     newLocalConns(),
+		events:    newBus(),
+		history:   newHistoryBook(64),
+		stats:     newStatsBook(),
+		left:      make(chan struct{}),
+	}
+	n.replica = newReplicaSet(n)
+	n.coord = newCoordinator(n)
+	if err := n.loadTable(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return n, nil
+}
+
+// SetDeliverer connects the engine to the client connections of this node.
+// Call it before Start.
+func (n *Node) SetDeliverer(d Deliverer) {
+	n.deliverMu.Lock()
+	n.deliver = d
+	n.deliverMu.Unlock()
+}
+
+func (n *Node) deliverer() Deliverer {
+	n.deliverMu.RLock()
+	defer n.deliverMu.RUnlock()
+	return n.deliver
+}
+
+// Name is this node's name.
+func (n *Node) Name() string { return n.name }
+
+// Left is closed when this node has been drained and has left the cluster,
+// so the process can exit.
+func (n *Node) Left() <-chan struct{} { return n.left }
+
+// loadTable restores the newest table this node persisted, so a restarted
+// node knows what it held before it hears from anyone.
+func (n *Node) loadTable() error {
+	raw, err := n.st.GetMeta(metaTableKey)
+	if err != nil {
+		return fmt.Errorf("node: load table: %w", err)
+	}
+	if raw == nil {
+		return nil
+	}
+	t, err := decodeTable(raw)
+	if err != nil {
+		return fmt.Errorf("node: decode stored table: %w", err)
+	}
+	if t.Partitions != n.cfg.Shard.Partitions {
+		return fmt.Errorf("node: the data dir holds a table for %d partitions but --partitions is %d", t.Partitions, n.cfg.Shard.Partitions)
+	}
+	n.table = t
+	return nil
+}
+
+// Start begins serving: it learns the newest table from its peers, starts
+// the writers of its shards, the coordinator and the background loops.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.started {
+		n.mu.Unlock()
+		return errors.New("node: already started")
+	}
+	n.started = true
+	n.mu.Unlock()
+	for _, mb := range n.mem.Members() {
+		if mb.Name != n.name && mb.Meta.WSAddr != "" {
+			n.links.SetPeer(mb.Name, mb.Meta.WSAddr)
+		}
+	}
+	n.syncTable(ctx)
+	n.mu.Lock()
+	t := n.table
+	n.mu.Unlock()
+	n.applyRoles(shard.Table{}, t)
+	n.setState(ctx, shardgate.StateActive)
+	n.goFunc(n.memberLoop)
+	n.goFunc(n.coord.loop)
+	n.goFunc(n.statsLoop)
+	n.goFunc(n.dropLoop)
+	n.log.Info("node started", "table_version", t.Version, "partitions", n.cfg.Shard.Partitions)
+	return nil
+}
+
+// goFunc starts a goroutine owned by the node: Close waits for it.
+func (n *Node) goFunc(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+func (n *Node) setState(ctx context.Context, s string) {
+	n.mu.Lock()
+	n.state = s
+	n.mu.Unlock()
+	if err := n.mem.UpdateMeta(ctx, func(m *cluster.Meta) { m.State = s }); err != nil {
+		n.log.Warn("gossip state", "state", s, "err", err)
+	}
+	n.events.publish(shardgate.Event{Type: "member", At: n.nowMS(), Data: map[string]string{"name": n.name, "state": s}})
+}
+
+func (n *Node) currentState() string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.state
+}
+
+// Close stops every goroutine of the engine and waits for them. It does not
+// drain: call Stop first for a graceful stop.
+func (n *Node) Close() error {
+	n.closed.Do(func() {
+		n.cancel()
+		n.mu.Lock()
+		ps := n.primaries
+		n.primaries = map[int]*primary{}
+		n.mu.Unlock()
+		for _, p := range ps {
+			p.stop()
+		}
+		n.wg.Wait()
+		n.events.close()
+	})
+	return nil
+}
+
+func (n *Node) nowMS() int64 { return n.cfg.Now().UnixMilli() }

@@ -1,0 +1,191 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
+)
+
+// replicaSet applies writes this node receives as a backup or pending
+// holder. Writes of one shard are applied one batch at a time, in the order
+// the home sends them; the fence of each shard is the newest table version
+// any accepted write was stamped with, and older stamps are refused: a home
+// that has been replaced cannot get a write acknowledged.
+type replicaSet struct {
+	n     *Node
+	mu    sync.Mutex
+	locks map[int]*sync.Mutex
+	fence map[int]uint64
+}
+
+func newReplicaSet(n *Node) *replicaSet {
+	return &replicaSet{n: n, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}}
+}
+
+func (r *replicaSet) lock(id int) func() {
+	r.mu.Lock()
+	l, ok := r.locks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		r.locks[id] = l
+	}
+	r.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (r *replicaSet) fenceOf(id int) (uint64, error) {
+	r.mu.Lock()
+	f, ok := r.fence[id]
+	r.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := r.n.st.Fence(id)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	if cur := r.fence[id]; cur > f {
+		f = cur
+	}
+	r.fence[id] = f
+	r.mu.Unlock()
+	return f, nil
+}
+
+func (r *replicaSet) setFence(id int, v uint64) {
+	r.mu.Lock()
+	if v > r.fence[id] {
+		r.fence[id] = v
+	}
+	r.mu.Unlock()
+}
+
+// tableChanged raises the fence of every shard this node now owns, so a
+// former home's late writes are refused even before the new home wrote.
+func (r *replicaSet) tableChanged(t shard.Table) {
+	for id, a := range t.Shards {
+		if a.Owner == r.n.name {
+			r.setFence(id, t.Version)
+		}
+	}
+}
+
+// check refuses a write from `from` stamped with version for shard id when
+// a newer home exists.
+func (r *replicaSet) check(from string, id int, version uint64) error {
+	if id < 0 || id >= r.n.cfg.Shard.Partitions {
+		return shardgate.Errorf(shardgate.KindInvalid, "shard %d out of range", id)
+	}
+	f, err := r.fenceOf(id)
+	if err != nil {
+		return err
+	}
+	if version < f {
+		return shardgate.Errorf(shardgate.KindUnavailable, "write for shard %d stamped with table v%d is older than v%d: %s is no longer its home", id, version, f, from)
+	}
+	t := r.n.currentTable()
+	if t.Shards != nil && t.Version > version && t.Shards[id].Owner != from {
+		return shardgate.Errorf(shardgate.KindUnavailable, "%s is no longer the home of shard %d (table v%d)", from, id, t.Version)
+	}
+	return nil
+}
+
+func (r *replicaSet) replicate(ctx context.Context, from string, req replicateReq) (replicateResp, error) {
+	unlock := r.lock(req.Shard)
+	defer unlock()
+	if err := r.check(from, req.Shard, req.Version); err != nil {
+		return replicateResp{}, err
+	}
+	if !req.Pending {
+		gaps, err := r.gaps(req)
+		if err != nil || len(gaps) > 0 {
+			return replicateResp{Gaps: gaps}, err
+		}
+	}
+	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
+	if err := r.n.st.Apply(ctx, ops); err != nil {
+		return replicateResp{}, err
+	}
+	r.setFence(req.Shard, req.Version)
+	msgs := 0
+	for _, op := range req.Ops {
+		if op.Kind == store.OpMessage {
+			msgs++
+		}
+	}
+	r.n.m.MessagesReplicated.Add(float64(msgs))
+	return replicateResp{}, nil
+}
+
+// gaps lists keys whose first message in the batch does not follow what
+// this node already holds.
+func (r *replicaSet) gaps(req replicateReq) ([]gap, error) {
+	first := map[string]uint64{}
+	for _, op := range req.Ops {
+		if op.Kind != store.OpMessage {
+			continue
+		}
+		if s, ok := first[op.Key]; !ok || op.Msg.Seq < s {
+			first[op.Key] = op.Msg.Seq
+		}
+	}
+	var out []gap
+	for key, seq := range first {
+		ok, err := r.n.st.HasSeq(req.Shard, key, seq-1)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			have, err := r.n.st.LastSeq(req.Shard, key)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, gap{Key: key, Have: have})
+		}
+	}
+	slices.SortFunc(out, func(a, b gap) int {
+		if a.Key < b.Key {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// snapshotReq is one chunk of a shard copy; Reset starts the copy by
+// discarding whatever stale data this node held for the shard.
+type snapshotReq struct {
+	Shard   int        `json:"shard"`
+	Version uint64     `json:"version"`
+	Reset   bool       `json:"reset"`
+	Ops     []store.Op `json:"ops"`
+}
+
+func (r *replicaSet) snapshot(ctx context.Context, from string, req snapshotReq) error {
+	unlock := r.lock(req.Shard)
+	defer unlock()
+	if err := r.check(from, req.Shard, req.Version); err != nil {
+		return err
+	}
+	if req.Reset {
+		t := r.n.currentTable()
+		if t.Shards != nil && t.Version >= req.Version && t.Shards[req.Shard].Owner == r.n.name {
+			return shardgate.Errorf(shardgate.KindConflict, "shard %d is at home on %s: refusing to discard it", req.Shard, r.n.name)
+		}
+		if err := r.n.st.DropShard(req.Shard); err != nil {
+			return err
+		}
+	}
+	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
+	if err := r.n.st.Apply(ctx, ops); err != nil {
+		return err
+	}
+	r.setFence(req.Shard, req.Version)
+	return nil
+}

@@ -1,0 +1,242 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/shard"
+)
+
+func decodeTable(raw []byte) (shard.Table, error) {
+	var t shard.Table
+	err := json.Unmarshal(raw, &t)
+	return t, err
+}
+
+// newer orders tables by (version, coordinator): two coordinators that
+// published the same version during a membership change converge on one.
+func newer(a, b shard.Table) bool {
+	if a.Version != b.Version {
+		return a.Version > b.Version
+	}
+	return a.Coordinator > b.Coordinator
+}
+
+// currentTable returns the table in force. Callers must not modify it.
+func (n *Node) currentTable() shard.Table {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.table
+}
+
+// tableChanged returns a channel closed at the next table change.
+func (n *Node) tableChanged() <-chan struct{} {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.tableWait
+}
+
+// installTable makes t the table in force if it is newer than ours,
+// persisting it first so a restart never goes back to an older table.
+func (n *Node) installTable(t shard.Table, reason string) (bool, error) {
+	if t.Partitions != n.cfg.Shard.Partitions || len(t.Shards) != t.Partitions {
+		return false, shardgate.Errorf(shardgate.KindInvalid, "table for %d partitions refused: this node has %d", t.Partitions, n.cfg.Shard.Partitions)
+	}
+	n.mu.Lock()
+	old := n.table
+	if !newer(t, old) {
+		n.mu.Unlock()
+		return false, nil
+	}
+	raw, err := json.Marshal(t)
+	if err != nil {
+		n.mu.Unlock()
+		return false, fmt.Errorf("node: encode table: %w", err)
+	}
+	if err := n.st.PutMeta(metaTableKey, raw); err != nil {
+		n.mu.Unlock()
+		return false, fmt.Errorf("node: persist table v%d: %w", t.Version, err)
+	}
+	n.table = t
+	close(n.tableWait)
+	n.tableWait = make(chan struct{})
+	started := n.started
+	n.mu.Unlock()
+
+	n.history.record(old, t, reason, n.nowMS())
+	n.m.TableVersion.Set(float64(t.Version))
+	n.m.ShardsOwned.Set(float64(t.Owned(n.name)))
+	n.m.ShardsBackedUp.Set(float64(t.BackedUp(n.name)))
+	if started {
+		n.applyRoles(old, t)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		defer cancel()
+		_ = n.mem.UpdateMeta(ctx, func(m *cluster.Meta) { m.TableVersion = t.Version })
+	}()
+	n.events.publish(shardgate.Event{Type: "table", At: n.nowMS(), Data: map[string]any{"version": t.Version, "coordinator": t.Coordinator, "reason": reason}})
+	n.log.Info("table installed", "version", t.Version, "coordinator", t.Coordinator, "reason", reason, "owned", t.Owned(n.name), "backed_up", t.BackedUp(n.name))
+	return true, nil
+}
+
+// applyRoles starts writers for shards this node now owns, stops writers of
+// shards it lost, starts copies to pending holders, and re-points client
+// connections whose home moved.
+func (n *Node) applyRoles(old, t shard.Table) {
+	n.mu.Lock()
+	var stop []*primary
+	var owned []*primary
+	for id := range t.Shards {
+		mine := t.Shards[id].Owner == n.name
+		p := n.primaries[id]
+		switch {
+		case mine && p == nil:
+			p = newPrimary(n, id)
+			n.primaries[id] = p
+			owned = append(owned, p)
+			p.start()
+		case mine:
+			owned = append(owned, p)
+		case p != nil:
+			delete(n.primaries, id)
+			stop = append(stop, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range stop {
+		p.stop()
+	}
+	for _, p := range owned {
+		p.tableChanged(t)
+	}
+	n.replica.tableChanged(t)
+	if len(old.Shards) == len(t.Shards) {
+		n.rehome(old, t)
+	}
+	n.registry.prune(func(key string) bool { return t.Shards[n.cfg.Shard.ShardOf(key)].Owner == n.name })
+}
+
+// rehome tells the new homes where this node's connections are and hints
+// the connections that their home moved.
+func (n *Node) rehome(old, t shard.Table) {
+	keys := n.local.snapshot()
+	for key, count := range keys {
+		id := n.cfg.Shard.ShardOf(key)
+		from, to := old.Shards[id].Owner, t.Shards[id].Owner
+		if from == to || to == "" {
+			continue
+		}
+		req := attachReq{Key: key, Node: n.name, Count: count}
+		if to == n.name {
+			n.registry.set(key, n.name, count)
+		} else {
+			n.goFunc(func() {
+				ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+				defer cancel()
+				_ = n.routeCall(ctx, id, methodAttach, req, nil, func() error { n.registry.set(key, n.name, count); return nil })
+			})
+			if url := n.wsURLOf(to); url != "" {
+				n.deliverer().Moved(key, url, "rebalance")
+			}
+		}
+	}
+}
+
+// syncTable asks every peer for its table and installs the newest, so a
+// (re)starting node never acts on a table the cluster has moved past.
+func (n *Node) syncTable(ctx context.Context) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	best := n.currentTable()
+	for _, mb := range n.mem.Members() {
+		if mb.Name == n.name {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			var t shard.Table
+			if err := n.links.Call(c, mb.Name, methodGetTable, struct{}{}, &t); err != nil {
+				n.log.Debug("fetch table", "peer", mb.Name, "err", err)
+				return
+			}
+			mu.Lock()
+			if newer(t, best) {
+				best = t
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if _, err := n.installTable(best, "synced at start"); err != nil {
+		n.log.Warn("install synced table", "err", err)
+	}
+}
+
+// fetchTableFrom installs peer's table when its gossip says it is newer.
+func (n *Node) fetchTableFrom(peer string) {
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	var t shard.Table
+	if err := n.links.Call(ctx, peer, methodGetTable, struct{}{}, &t); err != nil {
+		return
+	}
+	if _, err := n.installTable(t, "caught up from "+peer); err != nil {
+		n.log.Warn("install fetched table", "peer", peer, "err", err)
+	}
+}
+
+// aliveNames is the set of members memberlist sees as alive or suspect.
+func (n *Node) aliveMembers() map[string]cluster.Member {
+	out := map[string]cluster.Member{}
+	for _, m := range n.mem.Members() {
+		if m.Status == "alive" || m.Status == "suspect" || m.Status == "" {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+// quorum is true when this node sees a majority of the members of the table
+// in force (SPEC §6.4). A node without a table has nothing to protect.
+func (n *Node) quorum() bool {
+	t := n.currentTable()
+	if len(t.Members) == 0 {
+		return true
+	}
+	alive := n.aliveMembers()
+	seen := 0
+	for _, name := range t.Members {
+		if _, ok := alive[name]; ok || name == n.name {
+			seen++
+		}
+	}
+	ok := seen >= len(t.Members)/2+1
+	if ok {
+		n.m.Quorum.Set(1)
+	} else {
+		n.m.Quorum.Set(0)
+	}
+	return ok
+}
+
+func (n *Node) wsURLOf(name string) string {
+	if name == n.name {
+		return "ws://" + n.cfg.WSAddr + "/v1/ws"
+	}
+	if m, ok := n.aliveMembers()[name]; ok && m.Meta.WSAddr != "" {
+		return "ws://" + m.Meta.WSAddr + "/v1/ws"
+	}
+	return ""
+}
+
+func containsName(list []string, name string) bool { return slices.Contains(list, name) }

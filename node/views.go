@@ -1,0 +1,129 @@
+package node
+
+import (
+	"context"
+	"sort"
+
+	"github.com/shardgate/shardgate"
+)
+
+// Route answers where key lives.
+func (n *Node) Route(_ context.Context, key string) (shardgate.Route, error) {
+	if err := shardgate.ValidKey(key); err != nil {
+		return shardgate.Route{}, err
+	}
+	t := n.currentTable()
+	id := n.cfg.Shard.ShardOf(key)
+	if t.Shards == nil {
+		return shardgate.Route{}, shardgate.Errorf(shardgate.KindUnavailable, "the cluster has no partition table yet")
+	}
+	a := t.Shards[id]
+	return shardgate.Route{Key: key, Shard: id, Owner: a.Owner, Backups: nonNil(a.Backups),
+		WSURL: n.wsURLOf(a.Owner), Version: t.Version}, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return append([]string(nil), s...)
+}
+
+// Cluster describes every node this node knows: the live members and any
+// member of the table that is gone.
+func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
+	t := n.currentTable()
+	coord := n.coordinatorName()
+	alive := n.aliveMembers()
+	v := shardgate.ClusterView{Version: t.Version, Partitions: n.cfg.Shard.Partitions, Backups: n.cfg.Shard.Backups,
+		Coordinator: coord, Quorum: n.quorum()}
+	seen := map[string]bool{}
+	for name, m := range alive {
+		seen[name] = true
+		state := m.Meta.State
+		if n.coord.isFailed(m) {
+			state = shardgate.StateDead
+		}
+		nv := shardgate.NodeView{Name: name, State: state, Coordinator: name == coord,
+			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
+		if m.Meta.WSAddr != "" {
+			nv.WSURL = "ws://" + m.Meta.WSAddr + "/v1/ws"
+		}
+		if m.Meta.AdminAddr != "" {
+			nv.AdminURL = "http://" + m.Meta.AdminAddr
+		}
+		if st, ok := n.stats.get(name); ok {
+			nv.Connections, nv.MessagesPerSec, nv.MemoryBytes, nv.TableVersion = st.Connections, st.MessagesPerSec, st.MemoryBytes, st.TableVersion
+		}
+		v.Nodes = append(v.Nodes, nv)
+	}
+	gone := map[string]bool{}
+	for _, name := range t.Members {
+		gone[name] = true
+	}
+	for _, a := range t.Shards {
+		gone[a.Owner] = true
+		for _, b := range a.Backups {
+			gone[b] = true
+		}
+	}
+	for name := range gone {
+		if name != "" && !seen[name] {
+			v.Nodes = append(v.Nodes, shardgate.NodeView{Name: name, State: shardgate.StateDead, Owned: t.Owned(name), BackedUp: t.BackedUp(name)})
+		}
+	}
+	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
+	return v, nil
+}
+
+// Partitions describes every shard: holders, state and size (sizes come
+// from each home's last stats).
+func (n *Node) Partitions(context.Context) (shardgate.PartitionsView, error) {
+	t := n.currentTable()
+	alive := n.aliveMembers()
+	want := n.wantCopies(len(alive))
+	v := shardgate.PartitionsView{Version: t.Version, Partitions: make([]shardgate.PartitionView, 0, len(t.Shards))}
+	for id, a := range t.Shards {
+		pv := shardgate.PartitionView{ID: id, Owner: a.Owner, Backups: nonNil(a.Backups), Pending: a.Pending,
+			State: shardgate.ShardStable, Replicas: 1 + len(a.Backups)}
+		if len(a.Pending) > 0 {
+			pv.State = shardgate.ShardMigrating
+		}
+		pv.UnderReplicated = n.liveCopies(a.Owner, a.Backups, alive) < want
+		if st, ok := n.stats.get(a.Owner); ok {
+			if s, ok := st.Sizes[id]; ok {
+				pv.Messages, pv.Bytes = s[0], s[1]
+			}
+		}
+		v.Partitions = append(v.Partitions, pv)
+	}
+	return v, nil
+}
+
+// ShardHistory lists the ownership changes of shard id this node has seen.
+func (n *Node) ShardHistory(_ context.Context, id int) ([]shardgate.OwnershipChange, error) {
+	if id < 0 || id >= n.cfg.Shard.Partitions {
+		return nil, shardgate.Errorf(shardgate.KindNotFound, "shard %d does not exist (partitions: %d)", id, n.cfg.Shard.Partitions)
+	}
+	return n.history.get(id), nil
+}
+
+// Ready is nil when the node has joined, knows a table and serves its
+// shards.
+func (n *Node) Ready() error {
+	if s := n.currentState(); s != shardgate.StateActive {
+		return shardgate.Errorf(shardgate.KindUnavailable, "node %s is %s", n.name, s)
+	}
+	t := n.currentTable()
+	if t.Version == 0 {
+		return shardgate.Errorf(shardgate.KindUnavailable, "no partition table yet")
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for id, a := range t.Shards {
+		if a.Owner == n.name && n.primaries[id] == nil {
+			return shardgate.Errorf(shardgate.KindUnavailable, "shard %d is not loaded yet", id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
+)
+
+type writeKind uint8
+
+const (
+	writeSend writeKind = iota + 1
+	writeAck
+)
+
+// writeReq is one write waiting for its shard's writer.
+type writeReq struct {
+	kind  writeKind
+	key   string
+	from  string
+	data  json.RawMessage
+	id    string
+	seq   uint64 // ack: the cursor
+	start time.Time
+	done  chan writeResult
+}
+
+type writeResult struct {
+	seq uint64
+	err error
+}
+
+// primary is the writer of one shard on its home. One goroutine owns the
+// shard's sequence numbers: it gathers queued writes into a batch, assigns
+// seqs, and commits the batch locally and on every other holder at once.
+type primary struct {
+	n      *Node
+	shard  int
+	q      chan *writeReq
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// batchMu is held while a batch is in flight; a copy takes it to open
+	// its snapshot between two batches, so the snapshot and the writes
+	// mirrored afterwards together hold everything.
+	batchMu  sync.Mutex
+	lastSeq  map[string]uint64
+	fencedAt uint64
+
+	copyMu sync.Mutex
+	copies map[string]*copyJob // pending holder → its copy
+}
+
+func newPrimary(n *Node, id int) *primary {
+	ctx, cancel := context.WithCancel(n.ctx)
+	return &primary{n: n, shard: id, q: make(chan *writeReq, 4096), ctx: ctx, cancel: cancel,
+		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}}
+}
+
+func (p *primary) start() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run()
+	}()
+}
+
+// stop cancels the writer and its copies and waits for them; queued writes
+// fail as unavailable so their callers retry at the new home.
+func (p *primary) stop() {
+	p.cancel()
+	p.wg.Wait()
+	p.copyMu.Lock()
+	jobs := p.copies
+	p.copies = map[string]*copyJob{}
+	p.copyMu.Unlock()
+	for _, j := range jobs {
+		j.cancel()
+		<-j.done
+	}
+}
+
+// submit queues a write and waits for its result.
+func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
+	r.done = make(chan writeResult, 1)
+	select {
+	case p.q <- r:
+	case <-p.ctx.Done():
+		return 0, errNotHome(p.shard)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.seq, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (p *primary) run() {
+	for {
+		select {
+		case <-p.ctx.Done():
+			p.failQueued()
+			return
+		case r := <-p.q:
+			batch := []*writeReq{r}
+		gather:
+			for len(batch) < p.n.cfg.MaxBatch {
+				select {
+				case r := <-p.q:
+					batch = append(batch, r)
+				default:
+					break gather
+				}
+			}
+			p.process(batch)
+		}
+	}
+}
+
+func (p *primary) failQueued() {
+	for {
+		select {
+		case r := <-p.q:
+			r.done <- writeResult{err: errNotHome(p.shard)}
+		default:
+			return
+		}
+	}
+}
+
+func fail(batch []*writeReq, err error) {
+	for _, r := range batch {
+		r.done <- writeResult{err: err}
+	}
+}
+
+func (p *primary) process(batch []*writeReq) {
+	p.batchMu.Lock()
+	defer p.batchMu.Unlock()
+	t := p.n.currentTable()
+	if err := p.n.canWrite(p.shard, t); err != nil {
+		fail(batch, err)
+		return
+	}
+	ops, seqs, err := p.assign(t, batch)
+	if err != nil {
+		p.lastSeq = map[string]uint64{}
+		fail(batch, err)
+		return
+	}
+	if len(ops) > 0 {
+		if err := p.commit(t, ops); err != nil {
+			fail(batch, err)
+			return
+		}
+	}
+	if p.fencedAt < t.Version {
+		p.fencedAt = t.Version
+	}
+	for i, r := range batch {
+		r.done <- writeResult{seq: seqs[i]}
+		if r.kind == writeSend {
+			p.n.m.AckLatency.Observe(time.Since(r.start).Seconds())
+		}
+	}
+	p.deliver(ops)
+}
+
+// assign turns a batch into store operations: idempotent retries get the
+// seq their first attempt got (and re-replicate it, since that attempt may
+// have failed on a backup), new messages get the next seq of their key.
+func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64, error) {
+	st := p.n.st
+	var ops []store.Op
+	if p.fencedAt < t.Version {
+		ops = append(ops, store.Op{Kind: store.OpFence, Shard: p.shard, Version: t.Version})
+	}
+	seqs := make([]uint64, len(batch))
+	type idem struct{ key, from, id string }
+	inBatch := map[idem]uint64{}
+	now := p.n.nowMS()
+	for i, r := range batch {
+		if r.kind == writeAck {
+			ops = append(ops, store.Op{Kind: store.OpCursor, Shard: p.shard, Key: r.key, Seq: r.seq})
+			continue
+		}
+		k := idem{r.key, r.from, r.id}
+		if r.id != "" {
+			if seq, ok := inBatch[k]; ok {
+				seqs[i] = seq
+				continue
+			}
+			seq, found, err := st.Idem(p.shard, r.key, r.from, r.id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if found {
+				seqs[i] = seq
+				inBatch[k] = seq
+				ops = append(ops, p.replay(r, seq)...)
+				continue
+			}
+		}
+		seq, err := p.nextSeq(r.key)
+		if err != nil {
+			return nil, nil, err
+		}
+		seqs[i] = seq
+		msg := shardgate.Message{Seq: seq, From: r.from, Data: r.data, TS: now, ID: r.id}
+		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msg})
+		if r.id != "" {
+			inBatch[k] = seq
+			ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
+		}
+	}
+	return ops, seqs, nil
+}
+
+// replay re-sends a stored message and its idempotency record.
+func (p *primary) replay(r *writeReq, seq uint64) []store.Op {
+	ops := []store.Op{{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq}}
+	msgs, _, err := p.n.st.Read(p.shard, r.key, seq-1, 1)
+	if err == nil && len(msgs) == 1 && msgs[0].Seq == seq {
+		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
+	}
+	return ops
+}
+
+func (p *primary) nextSeq(key string) (uint64, error) {
+	last, ok := p.lastSeq[key]
+	if !ok {
+		var err error
+		last, err = p.n.st.LastSeq(p.shard, key)
+		if err != nil {
+			return 0, err
+		}
+	}
+	p.lastSeq[key] = last + 1
+	if len(p.lastSeq) > 100_000 {
+		p.lastSeq = map[string]uint64{key: last + 1}
+	}
+	return last + 1, nil
+}
+
+// deliver pushes committed messages to every node with connections of
+// their key.
+func (p *primary) deliver(ops []store.Op) {
+	byKey := map[string][]shardgate.Message{}
+	var order []string
+	for _, op := range ops {
+		if op.Kind != store.OpMessage {
+			continue
+		}
+		if _, ok := byKey[op.Key]; !ok {
+			order = append(order, op.Key)
+		}
+		byKey[op.Key] = append(byKey[op.Key], op.Msg)
+	}
+	stored := 0
+	for _, key := range order {
+		stored += len(byKey[key])
+		p.n.deliverTo(key, byKey[key])
+	}
+	p.n.m.MessagesStored.Add(float64(stored))
+}
