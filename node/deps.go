@@ -36,8 +36,8 @@ type Deliverer interface {
 
 type nopDeliverer struct{}
 
-func (nopDeliverer) Deliver(string, []shardgate.Message)            {}
+func (nopDeliverer) Deliver(string, []shardgate.Message)          {}
 func (nopDeliverer) DeliverPublication(shardgate.Publication) int { return 0 }
-func (nopDeliverer) Moved(string, string, string)                   {}
-func (nopDeliverer) LocalKeys() []string                            { return nil }
-func (nopDeliverer) Connections() int                               { return 0 }
+func (nopDeliverer) Moved(string, string, string)                 {}
+func (nopDeliverer) LocalKeys() []string                          { return nil }
+func (nopDeliverer) Connections() int                             { return 0 }

@@ -146,4 +146,3 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 	}
 	return nil, shardgate.Errorf(shardgate.KindNotFound, "unknown node-link method %q", method)
 }
-
