@@ -1,0 +1,148 @@
+package link
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate"
+)
+
+// Handshake headers. The dialer proves it holds the cluster key by signing
+// its name, a timestamp and a fresh nonce; the acceptor proves the same by
+// signing its own name and the dialer's nonce, so a node never sends
+// requests to an impostor that merely answers on the right address.
+const (
+	headerNode  = "X-Shardgate-Node"
+	headerTime  = "X-Shardgate-Time"
+	headerNonce = "X-Shardgate-Nonce"
+	headerAuth  = "X-Shardgate-Auth"
+	headerProof = "X-Shardgate-Proof"
+
+	// maxSkew bounds the clock difference between two nodes, and with the
+	// nonce cache the window in which a captured handshake could be replayed.
+	maxSkew = 60 * time.Second
+	// maxNonceLen keeps a hostile dialer from filling the nonce cache with
+	// large strings.
+	maxNonceLen = 64
+)
+
+// sign is base64(HMAC-SHA256(key, role|f1|f2...)). The role prefix keeps a
+// dialer's signature and an acceptor's proof from ever being mistaken for
+// one another, whatever the names contain.
+func sign(key []byte, role string, fields ...string) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(role))
+	for _, f := range fields {
+		h.Write([]byte{'|'})
+		h.Write([]byte(f))
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+func verify(key []byte, got, role string, fields ...string) bool {
+	return hmac.Equal([]byte(got), []byte(sign(key, role, fields...)))
+}
+
+// dialHeaders returns the headers for one dial and the nonce the acceptor
+// must sign in reply.
+func (m *Mesh) dialHeaders() (http.Header, string) {
+	h := http.Header{}
+	h.Set(headerNode, m.cfg.Name)
+	if len(m.cfg.ClusterKey) == 0 {
+		return h, ""
+	}
+	ts := strconv.FormatInt(m.cfg.Now().UnixMilli(), 10)
+	nonce := rand.Text() // 128 bits from crypto/rand
+	h.Set(headerTime, ts)
+	h.Set(headerNonce, nonce)
+	h.Set(headerAuth, sign(m.cfg.ClusterKey, "dial", m.cfg.Name, ts, nonce))
+	return h, nonce
+}
+
+// checkDialer authenticates an incoming dial and returns the dialer's name
+// and the proof header to send back. Reasons for refusal are for the log;
+// the dialer only learns that it was refused.
+func (m *Mesh) checkDialer(r *http.Request) (name string, resp http.Header, reason string) {
+	name = r.Header.Get(headerNode)
+	if name == "" || len(name) > shardgate.MaxKeyBytes {
+		return "", nil, "missing or oversized node name"
+	}
+	resp = http.Header{}
+	resp.Set(headerNode, m.cfg.Name)
+	key := m.cfg.ClusterKey
+	if len(key) == 0 {
+		return name, resp, ""
+	}
+	ts, nonce, mac := r.Header.Get(headerTime), r.Header.Get(headerNonce), r.Header.Get(headerAuth)
+	if ts == "" || nonce == "" || mac == "" || len(nonce) > maxNonceLen {
+		return "", nil, "missing authentication headers"
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || strings.HasPrefix(ts, "+") {
+		return "", nil, "malformed timestamp"
+	}
+	now := m.cfg.Now()
+	if skew := now.Sub(time.UnixMilli(ms)); skew > maxSkew || skew < -maxSkew {
+		return "", nil, "timestamp outside ±60s (clock skew or replay)"
+	}
+	if !verify(key, mac, "dial", name, ts, nonce) {
+		return "", nil, "signature does not verify (wrong cluster key?)"
+	}
+	// Only verified nonces are remembered, so strangers cannot grow the set.
+	if !m.nonces.add(nonce, now) {
+		return "", nil, "nonce already used (replayed handshake)"
+	}
+	resp.Set(headerProof, sign(key, "accept", m.cfg.Name, nonce))
+	return name, resp, ""
+}
+
+// checkAcceptor verifies that the node that answered is the one we meant to
+// reach and, with a cluster key, that it holds the key too.
+func (m *Mesh) checkAcceptor(h http.Header, peer, nonce string) error {
+	if got := h.Get(headerNode); got != peer {
+		return shardgate.Errorf(shardgate.KindUnavailable,
+			"the node at that address says it is %q, not %q (stale address?)", got, peer)
+	}
+	if len(m.cfg.ClusterKey) == 0 {
+		return nil
+	}
+	if !verify(m.cfg.ClusterKey, h.Get(headerProof), "accept", peer, nonce) {
+		return shardgate.Errorf(shardgate.KindUnauthorized,
+			"peer %s did not prove it holds the cluster key", peer)
+	}
+	return nil
+}
+
+// nonceSet remembers nonces of accepted handshakes for as long as their
+// timestamps could still pass the skew check.
+type nonceSet struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (s *nonceSet) add(nonce string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = make(map[string]time.Time)
+	}
+	if _, dup := s.seen[nonce]; dup {
+		return false
+	}
+	if len(s.seen) >= 1024 {
+		for n, at := range s.seen {
+			if now.Sub(at) > 2*maxSkew {
+				delete(s.seen, n)
+			}
+		}
+	}
+	s.seen[nonce] = now
+	return true
+}

@@ -1,0 +1,130 @@
+package link
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/shardgate/shardgate"
+)
+
+const (
+	key1 = "0123456789abcdef0123456789abcdef"
+	key2 = "fedcba9876543210fedcba9876543210"
+)
+
+// countingHandler counts requests, to prove that refused links carry none.
+type countingHandler struct{ n atomic.Int64 }
+
+func (h *countingHandler) HandleLink(context.Context, string, string, json.RawMessage) (any, error) {
+	h.n.Add(1)
+	return "ok", nil
+}
+
+// handshake builds dialer headers by hand so tests can spoil each part.
+func handshake(key, name string, at time.Time, nonce string) http.Header {
+	ts := strconv.FormatInt(at.UnixMilli(), 10)
+	h := http.Header{}
+	h.Set(headerNode, name)
+	h.Set(headerTime, ts)
+	h.Set(headerNonce, nonce)
+	h.Set(headerAuth, sign([]byte(key), "dial", name, ts, nonce))
+	return h
+}
+
+func TestHandshakeRejectsBadCredentials(t *testing.T) {
+	b := mustNode(t, "b", echoHandler, nil, withKey(key1))
+	url := "ws://" + b.addr + "/internal/link"
+	now := time.Now()
+	dial := func(h http.Header) (*http.Response, error) {
+		ws, resp, err := (&websocket.Dialer{}).Dial(url, h) // no proxy from the environment
+		if ws != nil {
+			ws.Close()
+		}
+		return resp, err
+	}
+	tamper := func(h http.Header, k, v string) http.Header { h.Set(k, v); return h }
+
+	for name, h := range map[string]http.Header{
+		"no headers":    nil,
+		"name only":     {headerNode: {"a"}},
+		"wrong key":     handshake(key2, "a", now, "n1"),
+		"forged name":   tamper(handshake(key1, "a", now, "n2"), headerNode, "admin"),
+		"altered nonce": tamper(handshake(key1, "a", now, "n3"), headerNonce, "n4"),
+		"bad mac":       tamper(handshake(key1, "a", now, "n5"), headerAuth, "AAAA"),
+		"stale":         handshake(key1, "a", now.Add(-2*time.Minute), "n6"),
+		"future":        handshake(key1, "a", now.Add(2*time.Minute), "n7"),
+	} {
+		resp, err := dial(h)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: got %v, %v; want 401", name, resp, err)
+		}
+	}
+
+	good := handshake(key1, "a", now, "fresh-nonce")
+	resp, err := dial(good)
+	if err != nil {
+		t.Fatalf("valid handshake refused: %v", err)
+	}
+	if !verify([]byte(key1), resp.Header.Get(headerProof), "accept", "b", "fresh-nonce") {
+		t.Fatalf("acceptor proof %q does not verify", resp.Header.Get(headerProof))
+	}
+	if resp, err := dial(good); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("replayed handshake: %v, %v; want 401", resp, err)
+	}
+}
+
+func TestWrongClusterKeyBothWays(t *testing.T) {
+	ha, hb := &countingHandler{}, &countingHandler{}
+	a := mustNode(t, "a", ha, nil, withKey(key1))
+	b := mustNode(t, "b", hb, nil, withKey(key2))
+	link(a, b)
+	ctx := ctxTimeout(t, 5*time.Second)
+	mustKind(t, a.m.Call(ctx, "b", "x", nil, nil), shardgate.KindUnauthorized)
+	mustKind(t, b.m.Call(ctx, "a", "x", nil, nil), shardgate.KindUnauthorized)
+	// A dialer without a key is refused by a node that has one.
+	c := mustNode(t, "c", nil, nil)
+	c.m.SetPeer("a", a.addr)
+	mustKind(t, c.m.Call(ctx, "a", "x", nil, nil), shardgate.KindUnauthorized)
+	if ha.n.Load()+hb.n.Load() != 0 {
+		t.Fatalf("refused links carried %d requests", ha.n.Load()+hb.n.Load())
+	}
+	// The same key on both sides works, and the handler learns who called.
+	d := mustNode(t, "d", echoHandler, nil, withKey(key1))
+	a.m.SetPeer("d", d.addr)
+	var got echoReply
+	if err := a.m.Call(ctx, "d", "x", nil, &got); err != nil || got.From != "a" {
+		t.Fatalf("same key: %+v, %v", got, err)
+	}
+}
+
+func TestDialerRejectsAcceptorWithoutProof(t *testing.T) {
+	a := mustNode(t, "a", nil, nil, withKey(key1))
+	// A node without the key accepts anyone but cannot prove itself.
+	hb := &countingHandler{}
+	b := mustNode(t, "b", hb, nil)
+	a.m.SetPeer("b", b.addr)
+	ctx := ctxTimeout(t, 5*time.Second)
+	mustKind(t, a.m.Call(ctx, "b", "x", nil, nil), shardgate.KindUnauthorized)
+	if hb.n.Load() != 0 {
+		t.Fatalf("request sent to an unproven acceptor")
+	}
+
+	// An impostor that answers with the right name and a made-up proof.
+	var up websocket.Upgrader
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := http.Header{headerNode: {"c"}, headerProof: {sign([]byte(key2), "accept", "c", r.Header.Get(headerNonce))}}
+		if ws, err := up.Upgrade(w, r, h); err == nil {
+			ws.Close()
+		}
+	}))
+	defer fake.Close()
+	a.m.SetPeer("c", fake.Listener.Addr().String())
+	mustKind(t, a.m.Call(ctx, "c", "x", nil, nil), shardgate.KindUnauthorized)
+}

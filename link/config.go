@@ -1,0 +1,143 @@
+package link
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/shardgate/shardgate"
+)
+
+// Handler serves the requests and notifications that peers send.
+//
+// HandleLink is called concurrently, each request in its own goroutine (at
+// most maxInFlight at once per Mesh). Notifications from one connection are
+// handled one at a time, in the order they were sent. ctx is cancelled when
+// the connection the request came on closes, or on Mesh.Close.
+type Handler interface {
+	// HandleLink serves one request from peer `from`. The returned value is
+	// JSON-encoded as the result. Returning an error sends it back;
+	// *shardgate.Error keeps its Kind and Message across the wire.
+	HandleLink(ctx context.Context, from, method string, body json.RawMessage) (any, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, from, method string, body json.RawMessage) (any, error)
+
+// HandleLink calls f.
+func (f HandlerFunc) HandleLink(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
+	return f(ctx, from, method, body)
+}
+
+// Config configures a Mesh. Zero fields take the values of DefaultConfig.
+type Config struct {
+	// Name is this node's name, sent to peers and checked by them.
+	Name string
+	// ClusterKey authenticates both ends of every connection with
+	// HMAC-SHA256. nil means no authentication: loopback development only.
+	// When set it must be at least 16 bytes.
+	ClusterKey []byte
+	// Handler serves incoming requests. nil answers every request with
+	// KindMethodNotFound (a node that only calls out).
+	Handler Handler
+	// Path is where the caller mounts ServeHTTP on the public listener, and
+	// where this node dials its peers. Default "/internal/link".
+	Path string
+	// DialTimeout bounds one dial including the handshake. Default 2s.
+	DialTimeout time.Duration
+	// CallTimeout applies to a Call whose ctx has no deadline. Default 5s.
+	CallTimeout time.Duration
+	// QueueSize is the number of frames queued per connection before Call
+	// and Notify fail fast with KindUnavailable. Default 65536.
+	QueueSize int
+	// MaxFrameBytes is the largest WebSocket message read, in bytes; batches
+	// are split to stay under it. Default 32 MiB (snapshot chunks are about
+	// 1 MiB).
+	MaxFrameBytes int64
+	// PingInterval is how often each side pings an otherwise idle
+	// connection; a connection silent for three intervals is closed.
+	// Default 10s.
+	PingInterval time.Duration
+	// Allow is a fault-injection hook for tests. When it returns false for
+	// (this node → peer) or (peer → this node), frames in that direction are
+	// dropped and dials fail. nil allows everything.
+	Allow func(from, to string) bool
+	// Logger receives connection events. Default discards.
+	Logger *slog.Logger
+	// Now is the clock for handshake timestamps and dial backoff. Network
+	// deadlines always use the real clock. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the production defaults; set Name and Handler.
+func DefaultConfig() Config {
+	return Config{
+		Path:          "/internal/link",
+		DialTimeout:   2 * time.Second,
+		CallTimeout:   5 * time.Second,
+		QueueSize:     65536,
+		MaxFrameBytes: 32 << 20,
+		PingInterval:  10 * time.Second,
+		Logger:        slog.New(slog.DiscardHandler),
+		Now:           time.Now,
+	}
+}
+
+// withDefaults fills every zero field from DefaultConfig, so a literal
+// Config{Name: ..., Handler: ...} is usable.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Path == "" {
+		c.Path = d.Path
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = d.CallTimeout
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = d.MaxFrameBytes
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, as a sentence.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return shardgate.Errorf(shardgate.KindInvalid, format, args...)
+	}
+	switch {
+	case c.Name == "":
+		return bad("link: Name is empty; every node needs its own name")
+	case len(c.Name) > shardgate.MaxKeyBytes:
+		return bad("link: Name is %d bytes, the limit is %d", len(c.Name), shardgate.MaxKeyBytes)
+	case len(c.ClusterKey) > 0 && len(c.ClusterKey) < 16:
+		return bad("link: ClusterKey is %d bytes; it must be at least 16", len(c.ClusterKey))
+	case !strings.HasPrefix(c.Path, "/"):
+		return bad("link: Path %q must start with /", c.Path)
+	case c.DialTimeout < 0, c.CallTimeout < 0, c.PingInterval < 0:
+		return bad("link: DialTimeout, CallTimeout and PingInterval must be positive")
+	case c.QueueSize < 0:
+		return bad("link: QueueSize must be positive, not %d", c.QueueSize)
+	case c.MaxFrameBytes > 0 && c.MaxFrameBytes < 4096:
+		return bad("link: MaxFrameBytes is %d; at least 4096 bytes are needed", c.MaxFrameBytes)
+	case c.MaxFrameBytes < 0:
+		return bad("link: MaxFrameBytes must be positive, not %d", c.MaxFrameBytes)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+// Package link carries authenticated request/response calls and one-way
+// notifications between the nodes of a shardgate cluster, over
+// gorilla/websocket.
+//
+// It owns the node-to-node connections: one outbound connection per peer,
+// dialed lazily and re-dialed with backoff; the acceptor side mounted by the
+// caller on the public listener; the HMAC handshake that keeps strangers off
+// it; and batching, so that everything queued for a peer while the previous
+// frame was being written leaves in the next single WebSocket frame.
+//
+// It must never know what the calls mean: methods are opaque strings, bodies
+// and results opaque JSON, and the Handler supplied by the caller gives them
+// their meaning. Nothing here imports another shardgate package except the
+// root one, for the error type that crosses the wire.
+//
+// Failure model: anything that keeps an answer from arriving (dial failure,
+// closed connection, full queue, timeout, cancellation) is reported as
+// shardgate.KindUnavailable so callers may retry; an error returned by the
+// remote Handler keeps its Kind and Message.
+package link

@@ -1,0 +1,52 @@
+package link
+
+import (
+	"net/http"
+)
+
+// ServeHTTP accepts a peer's link. The caller mounts it at cfg.Path on the
+// public listener. With a cluster key the dialer must sign its handshake
+// (401 otherwise); the answer carries this node's own proof.
+func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		http.Error(w, "link: node shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	name, hdr, reason := m.checkDialer(r)
+	if reason != "" {
+		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", r.Header.Get(headerNode), "reason", reason)
+		http.Error(w, "link: unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if !m.allowed(name, m.cfg.Name) || !m.allowed(m.cfg.Name, name) {
+		http.Error(w, "link: blocked", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := m.upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		return // Upgrade has answered with an HTTP error
+	}
+	c := newConn(m, ws, name, false)
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		ws.Close()
+		return
+	}
+	// A peer keeps one outbound connection to us and closes it before
+	// dialing again, so an older connection from the same name is dead
+	// even if TCP has not noticed yet.
+	old := m.inbound[name]
+	m.inbound[name] = c
+	m.start(c)
+	m.mu.Unlock()
+
+	if old != nil {
+		old.close(errReplaced)
+	}
+	m.log.Info("link: accepted", "peer", name, "remote", r.RemoteAddr)
+}
