@@ -1,0 +1,62 @@
+package shard
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+)
+
+func BenchmarkAssign(b *testing.B) {
+	cfg := DefaultConfig()
+	for _, n := range []int{3, 10, 25, 50} {
+		members := nodeNames(n)
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				Assign(members, cfg)
+			}
+		})
+	}
+}
+
+func BenchmarkShardOf(b *testing.B) {
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%d@example.com", i)
+	}
+	i, sink := 0, 0
+	for b.Loop() {
+		sink += ShardOf(keys[i&1023], 271)
+		i++
+	}
+	_ = sink
+}
+
+// BenchmarkMovedOnJoin measures what one join costs: the fraction of owners
+// that change and the fraction of (shard, node) placements that are new
+// copies, against the ideal 1/(n+1) for both.
+func BenchmarkMovedOnJoin(b *testing.B) {
+	cfg := DefaultConfig()
+	for _, n := range []int{3, 10, 25} {
+		b.Run(fmt.Sprintf("%dto%d", n, n+1), func(b *testing.B) {
+			var owners, replicas float64
+			for b.Loop() {
+				before := Assign(nodeNames(n), cfg)
+				after := Assign(nodeNames(n+1), cfg)
+				owners = float64(ownersMoved(before, after)) / float64(cfg.Partitions)
+				replicas = float64(replicasMoved(before, after)) / float64(cfg.Partitions*(1+cfg.Backups))
+			}
+			b.ReportMetric(owners, "owners-moved")
+			b.ReportMetric(replicas, "replicas-moved")
+			b.ReportMetric(1/float64(n+1), "ideal")
+		})
+	}
+}
+
+func BenchmarkPlan(b *testing.B) {
+	cfg := DefaultConfig()
+	cur := Assign(nodeNames(10), cfg)
+	desired := Assign(nodeNames(11), cfg)
+	for b.Loop() {
+		Plan(cur, desired, nil, PlanOptions{MaxPendingPerNode: 16})
+	}
+}
