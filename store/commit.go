@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// request is one Apply call waiting for the committer.
+type request struct {
+	ops  []Op
+	done chan error // buffered: the committer never blocks on a caller
+}
+
+// Apply commits all ops of one call atomically and returns once the commit
+// is durable (unless NoSync). Concurrent calls share one transaction and one
+// fsync. If ctx ends first Apply returns its error, but the write may still
+// land. Invalid ops fail the call before anything is queued. The ops' Data
+// bytes must not be changed until Apply has returned.
+func (s *Store) Apply(ctx context.Context, ops []Op) error {
+	n := len(ops)
+	if n == 0 {
+		return nil
+	}
+	for i := range ops {
+		if err := validateOp(&ops[i]); err != nil {
+			return fmt.Errorf("store: apply %d ops: op %d: %w", n, i, err)
+		}
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("store: apply %d ops: %w", n, ErrClosed)
+	}
+	// The committer may still read the slice after a cancelled caller has
+	// returned and reused it, so it gets its own copy.
+	r := &request{ops: append([]Op(nil), ops...), done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.exited:
+		return fmt.Errorf("store: apply %d ops: %w", n, ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("store: apply %d ops: %w", n, ctx.Err())
+	}
+	var err error
+	select {
+	case err = <-r.done:
+	case <-ctx.Done():
+		return fmt.Errorf("store: apply %d ops: waiting for commit: %w", n, ctx.Err())
+	case <-s.exited:
+		// The committer answers before it exits, so an answer, if any, is
+		// already there.
+		select {
+		case err = <-r.done:
+		default:
+			err = ErrClosed
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store: apply %d ops: %w", n, err)
+	}
+	return nil
+}
+
+// runCommitter is the only goroutine that writes ops. It takes whatever is
+// queued, up to MaxBatchOps ops, commits it in one transaction, answers
+// every caller and repeats. It never waits for more work to arrive: under
+// load the queue fills while a commit is syncing, which is what groups calls.
+func (s *Store) runCommitter() {
+	defer close(s.exited)
+	var carry *request
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-s.reqs:
+			case <-s.stop:
+				// Commit what is already queued, then go.
+				select {
+				case first = <-s.reqs:
+				default:
+					return
+				}
+			}
+		}
+		if s.hookTook != nil {
+			s.hookTook()
+		}
+		var batch []*request
+		batch, carry = s.gather(first)
+		s.commit(batch)
+	}
+}
+
+// gather adds queued requests to first until MaxBatchOps would be exceeded;
+// the request that did not fit is returned to start the next batch. A single
+// request larger than MaxBatchOps is committed alone: calls are never split.
+func (s *Store) gather(first *request) (batch []*request, carry *request) {
+	batch = []*request{first}
+	ops := len(first.ops)
+	for ops < s.cfg.MaxBatchOps {
+		select {
+		case r := <-s.reqs:
+			if ops+len(r.ops) > s.cfg.MaxBatchOps {
+				return batch, r
+			}
+			batch = append(batch, r)
+			ops += len(r.ops)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// opError says which request of a batch could not be applied, so the others
+// can be committed without it.
+type opError struct {
+	req int
+	err error
+}
+
+func (e *opError) Error() string { return e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// commit writes batch and answers every request in it.
+func (s *Store) commit(batch []*request) {
+	for len(batch) > 0 {
+		start := time.Now()
+		ops, err := s.commitOnce(batch)
+		var oe *opError
+		if errors.As(err, &oe) && len(batch) > 1 {
+			// Nothing was written; retry the others without the bad one.
+			batch[oe.req].done <- oe.err
+			batch = append(batch[:oe.req:oe.req], batch[oe.req+1:]...)
+			continue
+		}
+		switch {
+		case err != nil:
+			s.log.Error("store: commit failed", "calls", len(batch), "err", err)
+		case s.cfg.OnCommit != nil:
+			s.cfg.OnCommit(time.Since(start), ops)
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+// commitOnce applies batch in one transaction and, once it is committed,
+// publishes the new shard statistics.
+func (s *Store) commitOnce(batch []*request) (ops int, err error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var w *txWriter
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		w = newTxWriter(tx, s.cfg.MaxMessages)
+		for i, r := range batch {
+			for j := range r.ops {
+				if err := w.apply(&r.ops[j]); err != nil {
+					return &opError{req: i, err: fmt.Errorf("op %d (%s, shard %d): %w", j, r.ops[j].Kind, r.ops[j].Shard, err)}
+				}
+			}
+			ops += len(r.ops)
+		}
+		return w.flush()
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.statsMu.Lock()
+	for id, st := range w.stats() {
+		s.stats[id] = st
+	}
+	s.statsMu.Unlock()
+	return ops, nil
+}

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults used by DefaultConfig and, for zero fields where zero has no other
+// meaning, by Open.
+const (
+	DefaultMaxBatchOps   = 8192
+	DefaultMaxMessages   = 100000
+	DefaultSweepInterval = time.Minute
+)
+
+// openTimeout bounds the wait for bbolt's file lock, so a second process on
+// the same file fails with a clear error instead of hanging. A variable so
+// tests need not wait for it.
+var openTimeout = 2 * time.Second
+
+// Config of a Store. Zero values of MaxBatchOps and SweepInterval mean "use
+// the default"; zero MaxMessages and MaxAge mean "keep forever".
+type Config struct {
+	// Path of the bbolt file; created if missing.
+	Path string
+	// NoSync skips fsync on commit. Tests only: a crash loses acknowledged
+	// writes.
+	NoSync bool
+	// MaxBatchOps is the most ops the committer puts in one transaction
+	// (one Apply call is never split, so a bigger call commits alone).
+	// Default 8192.
+	MaxBatchOps int
+	// MaxMessages is how many messages each key keeps; older ones are
+	// trimmed when a new one is appended. 0 = unlimited. Default 100000.
+	MaxMessages int
+	// MaxAge trims messages whose Message.TS (ms) is older than this.
+	// 0 = keep forever.
+	MaxAge time.Duration
+	// SweepInterval is how often the age sweeper runs when MaxAge > 0.
+	// Default 1m.
+	SweepInterval time.Duration
+	// Now is the clock for ages; nil = time.Now.
+	Now func() time.Time
+	// OnCommit, if set, is called by the committer after every durable
+	// commit with its duration and number of ops. It must not block.
+	OnCommit func(d time.Duration, ops int)
+	// Logger for background failures; nil = discard.
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the configuration for a node's store at path.
+func DefaultConfig(path string) Config {
+	return Config{
+		Path:          path,
+		MaxBatchOps:   DefaultMaxBatchOps,
+		MaxMessages:   DefaultMaxMessages,
+		SweepInterval: DefaultSweepInterval,
+	}
+}
+
+// Validate reports, in sentences a user understands, what is wrong with c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Path == "" {
+		errs = append(errs, errors.New("store: path of the database file is empty"))
+	}
+	if c.MaxBatchOps < 0 {
+		errs = append(errs, fmt.Errorf("store: max batch ops is %d, it must be 0 (default) or more", c.MaxBatchOps))
+	}
+	if c.MaxMessages < 0 {
+		errs = append(errs, fmt.Errorf("store: max messages per key is %d, it must be 0 (unlimited) or more", c.MaxMessages))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("store: max message age is %s, it must be 0 (forever) or more", c.MaxAge))
+	}
+	if c.SweepInterval < 0 {
+		errs = append(errs, fmt.Errorf("store: sweep interval is %s, it must be 0 (default) or more", c.SweepInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills the fields whose zero value means "default".
+func (c Config) withDefaults() Config {
+	if c.MaxBatchOps == 0 {
+		c.MaxBatchOps = DefaultMaxBatchOps
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/shardgate/shardgate"
+)
+
+// Fixed top-level buckets, created on Open.
+var (
+	// bucketMeta holds GetMeta/PutMeta values: node identity, last table.
+	bucketMeta = []byte("meta")
+	// bucketShards holds one nested bucket per shard (see shardName).
+	bucketShards = []byte("shards")
+)
+
+// ErrClosed is returned by every call on a closed Store. It is of kind
+// unavailable: during shutdown the caller should retry elsewhere.
+var ErrClosed = &shardgate.Error{Kind: shardgate.KindUnavailable, Message: "store is closed"}
+
+// initialMmapSize is mapped up front (address space, not memory or disk) so
+// that bbolt rarely has to remap: a remap waits for every open read
+// transaction, and a long Snapshot would stall the committer behind it.
+const initialMmapSize = 1 << 30
+
+// Store is one node's bbolt file. All methods are safe for concurrent use.
+type Store struct {
+	cfg Config
+	db  *bolt.DB
+	log *slog.Logger
+
+	reqs   chan *request // Apply -> committer
+	stop   chan struct{} // closed by Close: the committer drains reqs and exits
+	exited chan struct{} // closed by the committer when it is gone
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// writeMu is held by every write transaction that changes shard
+	// statistics, across the commit and the in-memory update, so the
+	// counters follow the commit order.
+	writeMu sync.Mutex
+	statsMu sync.RWMutex
+	stats   map[int]shardStats
+
+	// hookTook, if set (tests only), runs on the committer when it holds
+	// the first request of a batch, before it gathers the rest.
+	hookTook func()
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the store's file, its fixed buckets, and
+// starts the committer and, with MaxAge set, the age sweeper.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	db, err := openDB(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	s := &Store{
+		cfg:    cfg,
+		db:     db,
+		log:    cfg.Logger,
+		reqs:   make(chan *request, 4096),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+		stats:  make(map[int]shardStats),
+	}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.goFunc(s.runCommitter)
+	if cfg.MaxAge > 0 {
+		s.goFunc(func() { s.runSweeper(ctx) })
+	}
+	return s, nil
+}
+
+func openDB(cfg Config) (*bolt.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{
+		Timeout:         openTimeout,
+		NoSync:          cfg.NoSync,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		err = fmt.Errorf("the file is locked by another process (gave up after %s): %w", openTimeout, err)
+	}
+	return db, err
+}
+
+// load creates the fixed buckets and rebuilds the in-memory statistics from
+// the per-shard records kept beside the data.
+func (s *Store) load() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketShards} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketShards).ForEachBucket(func(name []byte) error {
+			id, ok := shardID(name)
+			if !ok {
+				return fmt.Errorf("shard bucket %x: %w", name, errCorrupt)
+			}
+			b := tx.Bucket(bucketShards).Bucket(name)
+			s.stats[id] = decodeStats(b.Get(statsKey))
+			return nil
+		})
+	})
+}
+
+// goFunc starts f on a goroutine that Close waits for.
+func (s *Store) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the sweeper and the committer (which first commits what is
+// already queued), waits for both, and closes the file. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		close(s.stop)
+		s.wg.Wait()
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("store: close %s: %w", s.cfg.Path, err)
+		}
+	})
+	return s.closeErr
+}
+
+// view runs fn in a read transaction; it may run beside the committer.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	err := s.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// update runs fn in a read-write transaction of its own, outside the
+// committer: for rare writes that do not belong in a batch.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	err := s.db.Update(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// shardBucket is the shard's bucket, nil if the shard holds nothing.
+func shardBucket(tx *bolt.Tx, shard int) *bolt.Bucket {
+	if shard < 0 || shard > maxShard {
+		return nil
+	}
+	return tx.Bucket(bucketShards).Bucket(shardName(shard))
+}
+
+// shardStats are the counters ShardStats reports: stored messages and the
+// bytes of their records (keys and values).
+type shardStats struct {
+	messages, bytes int64
+}
+
+func (st shardStats) encode() []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(st.messages))
+	return binary.BigEndian.AppendUint64(b, uint64(st.bytes))
+}
+
+func decodeStats(v []byte) shardStats {
+	if len(v) != 16 {
+		return shardStats{}
+	}
+	return shardStats{
+		messages: int64(binary.BigEndian.Uint64(v)),
+		bytes:    int64(binary.BigEndian.Uint64(v[8:])),
+	}
+}
+
+// ShardStats reports the shard's stored messages and their bytes from
+// in-memory counters; it never touches the file.
+func (s *Store) ShardStats(shard int) (messages, bytes int64) {
+	s.statsMu.RLock()
+	defer s.statsMu.RUnlock()
+	st := s.stats[shard]
+	return st.messages, st.bytes
+}
+
+// Size is the size of the file in bytes (0 if it cannot be read). bbolt
+// files never shrink; freed pages are reused.
+func (s *Store) Size() int64 {
+	fi, err := os.Stat(s.cfg.Path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
