@@ -1,0 +1,200 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
+)
+
+// These tests run on real UDP and TCP on 127.0.0.1.
+
+func localConfig(name string, seeds ...string) cluster.Config {
+	c := cluster.DefaultLocalConfig()
+	c.Name = name
+	c.Join = seeds
+	c.Meta.WSAddr = "127.0.0.1:8080"
+	return c
+}
+
+// startThree starts n1, then n2 and n3 joining through n1, and waits until
+// all three see each other.
+func startThree(t *testing.T, mk func(name string, seeds ...string) cluster.Config) (n1, n2, n3 *node) {
+	t.Helper()
+	checkLeaks(t)
+	n1 = MustStart(t, mk("n1"))
+	n2 = MustStart(t, mk("n2", n1.AdvertiseAddr()))
+	n3 = MustStart(t, mk("n3", n1.AdvertiseAddr()))
+	MustJoin(t, n2)
+	MustJoin(t, n3)
+	waitMembers(t, 10*time.Second, []string{"n1", "n2", "n3"}, n1, n2, n3)
+	return n1, n2, n3
+}
+
+func TestThreeNodesFormAClusterAndShareMeta(t *testing.T) {
+	n1, n2, n3 := startThree(t, localConfig)
+
+	if e, ok := n1.rec.find(cluster.EventJoin, "n1", 0); !ok || e.Member.Meta.Partitions != 271 {
+		t.Errorf("first event should be n1's own join with its meta, got %+v", e)
+	}
+	m, ok := n3.Member("n1")
+	if !ok || m.GossipAddr != n1.AdvertiseAddr() || m.Status != cluster.StatusAlive || m.Meta.WSAddr != "127.0.0.1:8080" {
+		t.Fatalf("n3's view of n1: %+v", m)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := n2.UpdateMeta(ctx, func(m *cluster.Meta) {
+		m.State = shardgate.StateActive
+		m.TableVersion = 7
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n2.LocalMeta(); got.TableVersion != 7 || got.State != shardgate.StateActive || got.Name != "n2" {
+		t.Fatalf("LocalMeta = %+v", got)
+	}
+	for _, n := range []*node{n1, n3} {
+		e := waitEvent(t, n, cluster.EventUpdate, "n2", 5*time.Second)
+		if e.Member.Meta.TableVersion != 7 || e.Member.Meta.State != shardgate.StateActive {
+			t.Errorf("%s got update %+v", n.LocalName(), e.Member.Meta)
+		}
+		if m, _ := n.Member("n2"); m.Meta.TableVersion != 7 {
+			t.Errorf("%s: Member(n2) = %+v", n.LocalName(), m.Meta)
+		}
+	}
+
+	if err := n2.UpdateMeta(ctx, func(m *cluster.Meta) { m.Partitions = 64 }); err == nil {
+		t.Error("UpdateMeta changed the partition count")
+	}
+	if err := n2.UpdateMeta(ctx, func(m *cluster.Meta) { m.WSAddr = strings.Repeat("x", 600) }); !errors.Is(err, cluster.ErrMetaTooLarge) {
+		t.Errorf("oversized meta: %v", err)
+	}
+	if got := n2.LocalMeta().WSAddr; got != "127.0.0.1:8080" {
+		t.Errorf("a refused update changed the meta: %q", got)
+	}
+	if s := n1.HealthScore(); s < 0 {
+		t.Errorf("HealthScore = %d", s)
+	}
+}
+
+// TestCrashedNodeIsReportedFailed measures failure detection with the
+// production timings (DefaultConfig): the others must report the crash well
+// within the 5 s failover budget.
+func TestCrashedNodeIsReportedFailed(t *testing.T) {
+	defaultTimings := func(name string, seeds ...string) cluster.Config {
+		c := cluster.DefaultConfig()
+		c.Name, c.Join, c.BindAddr = name, seeds, "127.0.0.1:0"
+		return c
+	}
+	n1, n2, n3 := startThree(t, defaultTimings)
+
+	crashed := time.Now()
+	n3.Close() // no Leave: to the others this is a crash
+	for _, n := range []*node{n1, n2} {
+		e := waitEvent(t, n, cluster.EventFailed, "n3", 8*time.Second)
+		took := e.at.Sub(crashed)
+		t.Logf("%s reported n3 failed after %v", n.LocalName(), took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("%s needed %v to report the crash, the budget is 5s", n.LocalName(), took)
+		}
+		if e.Member.Status != cluster.StatusDead {
+			t.Errorf("failed member status %q", e.Member.Status)
+		}
+	}
+	waitMembers(t, time.Second, []string{"n1", "n2"}, n1, n2)
+}
+
+func TestLeaveIsReportedAsLeave(t *testing.T) {
+	n1, n2, n3 := startThree(t, localConfig)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n3.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n3.Close()
+	for _, n := range []*node{n1, n2} {
+		e := waitEvent(t, n, cluster.EventLeave, "n3", 5*time.Second)
+		if e.Member.Status != cluster.StatusLeft || e.Member.Meta.State != shardgate.StateLeft {
+			t.Errorf("%s: leave event %+v", n.LocalName(), e.Member)
+		}
+	}
+	// Long enough for several re-join rounds: a node that left is not
+	// chased, and it was never reported as failed.
+	time.Sleep(3 * cluster.DefaultLocalConfig().RejoinInterval)
+	for _, n := range []*node{n1, n2} {
+		if k := n.rec.count(cluster.EventFailed, "n3"); k != 0 {
+			t.Errorf("%s reported the leaving node as failed", n.LocalName())
+		}
+	}
+	waitMembers(t, time.Second, []string{"n1", "n2"}, n1, n2)
+	if err := n3.Leave(ctx); !errors.Is(err, cluster.ErrClosed) {
+		t.Errorf("Leave after Close: %v", err)
+	}
+}
+
+func TestPartitionCountMismatchIsRefused(t *testing.T) {
+	checkLeaks(t)
+	n1 := MustStart(t, localConfig("n1"))
+	cfg := localConfig("n2", n1.AdvertiseAddr())
+	cfg.Meta.Partitions = 64
+	n2 := MustStart(t, cfg)
+
+	start := time.Now()
+	err := n2.Join(context.Background())
+	if !errors.Is(err, cluster.ErrPartitionMismatch) {
+		t.Fatalf("Join: %v, want ErrPartitionMismatch", err)
+	}
+	if !strings.Contains(err.Error(), "partition count 64 differs from the cluster's 271") {
+		t.Errorf("unclear error: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a mismatch is permanent, yet Join retried for %v", took)
+	}
+	t.Logf("Join error: %v", err)
+	time.Sleep(2 * cluster.DefaultLocalConfig().RejoinInterval)
+	waitMembers(t, time.Second, []string{"n1"}, n1)
+	waitMembers(t, time.Second, []string{"n2"}, n2)
+}
+
+func TestNewReportsAddressInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := localConfig("n1")
+	cfg.BindAddr = l.Addr().String()
+	_, err = cluster.New(cfg)
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("New: %v, want address in use", err)
+	}
+	want := "cluster: listen on " + cfg.BindAddr + ": address already in use"
+	if err.Error() != want {
+		t.Errorf("New: %q, want %q", err, want)
+	}
+}
+
+func TestJoinWithoutSeedsAndCloseTwice(t *testing.T) {
+	checkLeaks(t)
+	n1 := MustStart(t, localConfig("n1"))
+	if err := n1.Join(context.Background()); err != nil {
+		t.Fatalf("Join without seeds: %v", err)
+	}
+	if err := n1.Cluster.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Cluster.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := n1.UpdateMeta(context.Background(), func(*cluster.Meta) {}); !errors.Is(err, cluster.ErrClosed) {
+		t.Errorf("UpdateMeta after Close: %v", err)
+	}
+}

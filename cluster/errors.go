@@ -1,0 +1,17 @@
+package cluster
+
+import "errors"
+
+var (
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errors.New("cluster: closed")
+
+	// ErrPartitionMismatch is wrapped by the error Join returns when the
+	// cluster it reached uses a different partition count: such nodes
+	// refuse each other, and retrying cannot help.
+	ErrPartitionMismatch = errors.New("nodes with different partition counts cannot form one cluster")
+
+	// ErrMetaTooLarge is wrapped when node metadata does not fit in a
+	// gossip message.
+	ErrMetaTooLarge = errors.New("node metadata too large")
+)

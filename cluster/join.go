@@ -1,0 +1,209 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Join backoff between attempts: doubling from joinBackoffMin, at most
+// joinBackoffMax, with jitter so that nodes started together do not retry
+// in lockstep.
+const (
+	joinBackoffMin = 100 * time.Millisecond
+	joinBackoffMax = 5 * time.Second
+)
+
+// maxRejoinPerRound bounds one re-join round: a peer whose host is gone
+// costs a whole TCPTimeout, and a few such peers must not stretch a round
+// far beyond RejoinInterval.
+const maxRejoinPerRound = 3
+
+// mismatch is a peer refused for its partition count.
+type mismatch struct {
+	name, addr string
+	partitions int
+}
+
+func (c *Cluster) recordMismatch(m mismatch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mismatch = &m
+}
+
+func (c *Cluster) takeMismatch() *mismatch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.mismatch
+	c.mismatch = nil
+	return m
+}
+
+// Join contacts the seeds (Config.Join) and merges with their cluster,
+// retrying with backoff until one answers, ctx ends or JoinTimeout passes.
+// It returns nil at once when there are no seeds other than this node. A
+// cluster with another partition count is refused at once with an error
+// wrapping ErrPartitionMismatch. One attempt cannot be interrupted and lasts
+// at most TCPTimeout per seed. Whatever Join returns (except a partition
+// mismatch), the re-join loop keeps trying the seeds while this node is
+// alone.
+func (c *Cluster) Join(ctx context.Context) error {
+	if c.leaving.Load() {
+		return errLeft
+	}
+	seeds := c.seeds()
+	if len(seeds) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	c.seedsArmed = true
+	c.mu.Unlock()
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.JoinTimeout)
+	defer cancel()
+	backoff := joinBackoffMin
+	for attempt := 1; ; attempt++ {
+		c.takeMismatch()
+		n, err := c.joinOnce(seeds)
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		m := c.takeMismatch()
+		if m != nil && n > 0 {
+			c.log.Warn("some seeds belong to a cluster with another partition count and were refused",
+				"node", m.name, "addr", m.addr, "their_partitions", m.partitions)
+		}
+		if m != nil && n == 0 {
+			c.mu.Lock()
+			c.seedsArmed = false
+			c.mu.Unlock()
+			return fmt.Errorf("cluster: partition count %d differs from the cluster's %d (node %s at %s); every node must use the same partition count: %w",
+				c.cfg.Meta.Partitions, m.partitions, m.name, m.addr, ErrPartitionMismatch)
+		}
+		if n > 0 {
+			c.log.Info("joined the cluster", "seeds_reached", n, "members", len(c.Members()), "attempts", attempt)
+			return nil
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		c.log.Warn("join failed, retrying", "attempt", attempt, "retry_in", wait, "err", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("cluster: could not join via %s within %v (last error: %w): %w",
+				strings.Join(seeds, ", "), time.Since(start).Round(time.Millisecond), err, ctx.Err())
+		case <-c.ctx.Done():
+			timer.Stop()
+			return ErrClosed
+		}
+		backoff = min(backoff*2, joinBackoffMax)
+	}
+}
+
+// seeds are the configured join addresses, minus this node's own: nodes
+// are often all given the same list, and "joining" oneself would count as
+// success.
+func (c *Cluster) seeds() []string {
+	self := []string{c.cfg.BindAddr, c.AdvertiseAddr()}
+	var out []string
+	for _, s := range c.cfg.Join {
+		if !slices.Contains(self, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// joinOnce asks memberlist to push/pull with addrs and reports how many
+// answered.
+func (c *Cluster) joinOnce(addrs []string) (int, error) {
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.closed {
+		return 0, ErrClosed
+	}
+	n, err := c.ml.Join(addrs)
+	return n, flatten(err)
+}
+
+// flatten turns memberlist's multi-line error list into one line. Nothing
+// is lost: memberlist already formatted the causes into strings.
+func flatten(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	if _, rest, ok := strings.Cut(s, "occurred:"); ok {
+		s = rest
+	}
+	var parts []string
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*")); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	s = strings.Join(parts, "; ")
+	if strings.Contains(s, "decrypt") {
+		s += " (is the cluster key the same on every node?)"
+	}
+	return errors.New(s)
+}
+
+// rejoinLoop is what memberlist lacks after a long partition: both sides
+// have declared each other dead and, after GossipToTheDeadTime, forgotten
+// each other, so nothing would ever bring them together again. Every
+// RejoinInterval it joins the peers it has seen that are absent now (not
+// those that left gracefully) and, while this node is alone, the seeds.
+// One successful push/pull merges the whole other side, so a round stops at
+// the first peer that answers.
+func (c *Cluster) rejoinLoop() {
+	t := time.NewTicker(c.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.leaving.Load() {
+			return
+		}
+		targets := c.rejoinTargets()
+		if len(targets) > maxRejoinPerRound {
+			targets = targets[:maxRejoinPerRound] // shuffled: the rest get their turn later
+		}
+		for _, addr := range targets {
+			if c.ctx.Err() != nil {
+				return
+			}
+			n, err := c.joinOnce([]string{addr})
+			if n > 0 {
+				c.log.Info("re-joined an absent peer", "addr", addr, "members", len(c.Members()))
+				break
+			}
+			c.log.Debug("re-join failed", "addr", addr, "err", err)
+		}
+	}
+}
+
+func (c *Cluster) rejoinTargets() []string {
+	c.mu.Lock()
+	targets := c.peers.absent(c.members, time.Now(), c.cfg.ReconnectTimeout)
+	alone := len(c.members) <= 1
+	armed := c.seedsArmed
+	c.mu.Unlock()
+	if alone && armed {
+		for _, s := range c.seeds() {
+			if !slices.Contains(targets, s) {
+				targets = append(targets, s)
+			}
+		}
+	}
+	return targets
+}

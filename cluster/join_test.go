@@ -1,0 +1,106 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/internal/faultnet"
+)
+
+func TestJoinGivesUpAfterJoinTimeoutAndTheSeedIsStillChased(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		cb := fnConfig(fn, "b", addrB, addrA)
+		b := MustStart(t, cb)
+
+		start := time.Now()
+		err := b.Join(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Join with nobody at the seed: %v", err)
+		}
+		if took := time.Since(start); took < cb.JoinTimeout || took > cb.JoinTimeout+time.Second {
+			t.Errorf("Join returned after %v, JoinTimeout is %v", took, cb.JoinTimeout)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error spans lines: %q", err)
+		}
+		t.Logf("Join error: %v", err)
+
+		// The seed comes up later: b is alone, so its re-join loop finds it.
+		a := MustStart(t, fnConfig(fn, "a", addrA))
+		waitMembers(t, 3*cb.RejoinInterval, []string{"a", "b"}, a, b)
+	})
+}
+
+func TestJoinWaitsForASeedThatStartsLate(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		b := MustStart(t, fnConfig(fn, "b", addrB, addrA))
+		joined := make(chan error, 1)
+		go func() { joined <- b.Join(context.Background()) }()
+
+		time.Sleep(time.Second)
+		a := MustStart(t, fnConfig(fn, "a", addrA))
+		if err := <-joined; err != nil {
+			t.Fatalf("Join: %v", err)
+		}
+		waitMembers(t, time.Second, []string{"a", "b"}, a, b)
+	})
+}
+
+func TestCloseInterruptsJoin(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		b := MustStart(t, fnConfig(fn, "b", addrB, addrA))
+		joined := make(chan error, 1)
+		go func() { joined <- b.Join(context.Background()) }()
+		time.Sleep(time.Second)
+		b.Close()
+		if err := <-joined; !errors.Is(err, cluster.ErrClosed) {
+			t.Fatalf("Join during Close: %v", err)
+		}
+	})
+}
+
+// TestUnreadEventsDoNotStallGossip: nobody reads either node's Events, yet
+// membership and metadata keep flowing.
+func TestUnreadEventsDoNotStallGossip(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		start := func(cfg cluster.Config) *cluster.Cluster {
+			cfg.Logger = testLogger(t)
+			c, err := cluster.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		a := start(fnConfig(fn, "a", addrA))
+		b := start(fnConfig(fn, "b", addrB, addrA))
+		defer a.Close()
+		defer b.Close()
+		if err := b.Join(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for v := range uint64(200) {
+			if err := b.UpdateMeta(ctx, func(m *cluster.Meta) { m.TableVersion = v + 1 }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if m, ok := a.Member("b"); ok && m.Meta.TableVersion == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a never saw b's last metadata")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/shardgate/shardgate"
+)
+
+// MaxMetaBytes is the most metadata memberlist carries per node. memberlist
+// panics on more, so every encoding is checked against it.
+const MaxMetaBytes = memberlist.MetaMaxSize
+
+// Meta is what a node tells the cluster about itself. It travels in every
+// alive message, so the JSON keys are one letter long.
+type Meta struct {
+	Name      string `json:"n"`
+	WSAddr    string `json:"w"` // public listener, host:port
+	AdminAddr string `json:"a"` // admin listener, host:port
+	// State is one of shardgate.StateJoining, StateActive, StateDraining,
+	// StateLeft. A node sets StateLeft itself just before a graceful leave,
+	// which is how the others tell a leave from a crash.
+	State      string `json:"s"`
+	Partitions int    `json:"p"`
+	// StartedAt is when this process started, in Unix milliseconds. The
+	// coordinator is the oldest active member, and a change of StartedAt
+	// under the same name means the node restarted.
+	StartedAt    int64  `json:"t"`
+	TableVersion uint64 `json:"v"` // newest partition table this node has
+}
+
+// encode returns the gossip form, refusing what memberlist could not carry.
+func (m Meta) encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: encode node metadata: %w", err)
+	}
+	if len(b) > MaxMetaBytes {
+		return nil, fmt.Errorf("cluster: node metadata is %d bytes, the limit is %d; shorten the node name or addresses: %w",
+			len(b), MaxMetaBytes, ErrMetaTooLarge)
+	}
+	return b, nil
+}
+
+func decodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) == 0 {
+		return m, fmt.Errorf("cluster: node has no metadata")
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("cluster: decode node metadata: %w", err)
+	}
+	return m, nil
+}
+
+// validState reports whether s is a state a node may announce for itself.
+// "dead" is not: only failure detection says that.
+func validState(s string) bool {
+	switch s {
+	case shardgate.StateJoining, shardgate.StateActive, shardgate.StateDraining, shardgate.StateLeft:
+		return true
+	}
+	return false
+}
+
+// metaState is the local metadata and its encoding, swapped as one value so
+// memberlist's NodeMeta callback never takes a lock that UpdateMeta holds
+// while it waits for memberlist.
+type metaState struct {
+	meta Meta
+	raw  []byte
+}
