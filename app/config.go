@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/shardgate/shardgate/cluster"
 )
 
 // Config is everything `shardgate run` accepts (SPEC §3).
@@ -35,6 +37,11 @@ type Config struct {
 	// AckBeforeReplicate is a deliberately broken mode for proving that the
 	// chaos suite detects lost messages. Never use it otherwise.
 	AckBeforeReplicate bool
+
+	// Test hooks: adjust the membership config (e.g. an in-memory
+	// transport) and filter node-link traffic (partitions).
+	ClusterHook func(*cluster.Config)
+	LinkAllow   func(from, to string) bool
 
 	Logger *slog.Logger
 }

@@ -72,7 +72,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	key, _ := cfg.clusterKey()
-	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, Logger: s.log,
+	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, Logger: s.log, Allow: cfg.LinkAllow,
 		Handler: link.HandlerFunc(func(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
 			return s.node.HandleLink(ctx, from, method, body)
 		})})
@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	ccfg := conn.DefaultConfig()
 	ccfg.NodeName = cfg.Name
 	ccfg.Logger = s.log
-	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)
+	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
 	s.node.SetDeliverer(s.conns)
 	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log}, s.node, s.m)
 	s.public = &http.Server{Handler: s.publicMux(), ReadHeaderTimeout: 10 * time.Second}
@@ -160,6 +160,9 @@ func (s *Server) newCluster(key []byte) error {
 	ccfg.Join = s.cfg.Join
 	ccfg.SecretKey = key
 	ccfg.Logger = s.log
+	if s.cfg.ClusterHook != nil {
+		s.cfg.ClusterHook(&ccfg)
+	}
 	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
 		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli()}
 	cl, err := cluster.New(ccfg)

@@ -1,0 +1,281 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/client"
+)
+
+// tcluster runs shardgate nodes in this process on loopback.
+type tcluster struct {
+	t     testing.TB
+	dir   string
+	mu    sync.Mutex
+	nodes map[string]*app.Server
+	cfgs  map[string]app.Config
+	seed  string
+	mut   func(*app.Config)
+}
+
+// freePort finds a port free for both TCP and UDP on 127.0.0.1 (memberlist
+// binds both).
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(discard{}, nil))
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// newCluster starts n nodes named n1..nN and waits until the table is
+// stable.
+func newCluster(t testing.TB, n int, mut func(*app.Config)) *tcluster {
+	t.Helper()
+	c := &tcluster{t: t, dir: t.TempDir(), nodes: map[string]*app.Server{}, cfgs: map[string]app.Config{}, mut: mut}
+	t.Cleanup(c.closeAll)
+	for i := 1; i <= n; i++ {
+		c.add(fmt.Sprintf("n%d", i))
+	}
+	c.waitStable(30 * time.Second)
+	return c
+}
+
+// add configures and starts a new node that joins the cluster.
+func (c *tcluster) add(name string) *app.Server {
+	c.t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.Name = name
+	cfg.DataDir = filepath.Join(c.dir, name)
+	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
+	cfg.WSAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
+	cfg.Partitions = 64
+	cfg.Insecure = true
+	cfg.Local = true
+	cfg.NoSync = true
+	cfg.Logger = testLogger(c.t).With("node", name)
+	c.mu.Lock()
+	if c.seed != "" {
+		cfg.Join = []string{c.seed}
+	} else {
+		c.seed = cfg.GossipAddr
+	}
+	c.mu.Unlock()
+	if c.mut != nil {
+		c.mut(&cfg)
+	}
+	c.mu.Lock()
+	c.cfgs[name] = cfg
+	c.mu.Unlock()
+	return c.start(name)
+}
+
+// start (re)starts a configured node with its data dir and addresses.
+func (c *tcluster) start(name string) *app.Server {
+	c.t.Helper()
+	c.mu.Lock()
+	cfg := c.cfgs[name]
+	c.mu.Unlock()
+	var s *app.Server
+	var err error
+	for i := 0; i < 20; i++ { // the gossip port of a killed node may linger briefly
+		if s, err = app.New(cfg); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		s.Kill()
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	c.mu.Lock()
+	c.nodes[name] = s
+	c.mu.Unlock()
+	return s
+}
+
+func (c *tcluster) node(name string) *app.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[name]
+}
+
+func (c *tcluster) live() []*app.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*app.Server
+	for _, s := range c.nodes {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// kill stops a node abruptly (no drain, no leave).
+func (c *tcluster) kill(name string) {
+	c.mu.Lock()
+	s := c.nodes[name]
+	delete(c.nodes, name)
+	c.mu.Unlock()
+	if s != nil {
+		s.Kill()
+	}
+}
+
+// stop drains a node gracefully and waits until it has left.
+func (c *tcluster) stop(name string) {
+	c.mu.Lock()
+	s := c.nodes[name]
+	delete(c.nodes, name)
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		c.t.Errorf("stop %s: %v", name, err)
+	}
+}
+
+func (c *tcluster) closeAll() {
+	for _, s := range c.live() {
+		s.Kill()
+	}
+}
+
+// waitStable waits until every live node has the same table, in which
+// every shard is held only by live nodes with no copy pending and with as
+// many copies as the cluster allows.
+func (c *tcluster) waitStable(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var why string
+	for time.Now().Before(deadline) {
+		if why = c.unstable(); why == "" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("cluster not stable after %v: %s", timeout, why)
+}
+
+func (c *tcluster) unstable() string {
+	nodes := c.live()
+	live := map[string]bool{}
+	for _, s := range nodes {
+		live[s.Name()] = true
+	}
+	var version uint64
+	for i, s := range nodes {
+		if err := s.Node().Ready(); err != nil {
+			return s.Name() + " not ready: " + err.Error()
+		}
+		pv, _ := s.Node().Partitions(context.Background())
+		if i == 0 {
+			version = pv.Version
+			for _, p := range pv.Partitions {
+				if !live[p.Owner] || p.State != shardgate.ShardStable || p.UnderReplicated {
+					return fmt.Sprintf("shard %d: owner %s state %s under-replicated %v", p.ID, p.Owner, p.State, p.UnderReplicated)
+				}
+				for _, b := range p.Backups {
+					if !live[b] {
+						return fmt.Sprintf("shard %d backed up on dead %s", p.ID, b)
+					}
+				}
+			}
+		} else if pv.Version != version {
+			return fmt.Sprintf("%s has table v%d, %s has v%d", s.Name(), pv.Version, nodes[0].Name(), version)
+		}
+	}
+	return ""
+}
+
+// dial connects key to the node named on.
+func (c *tcluster) dial(on, key string, since *uint64) *client.Client {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, c.node(on).WSURL(), client.Options{User: key, Since: since})
+	if err != nil {
+		c.t.Fatalf("dial %s as %s: %v", on, key, err)
+	}
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// eventually polls cond until it is true or the deadline passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// inbox reads key's whole inbox through any live node.
+func (c *tcluster) inbox(key string) []shardgate.Message {
+	c.t.Helper()
+	var out []shardgate.Message
+	since := uint64(0)
+	for {
+		var res shardgate.HistoryResult
+		var err error
+		for attempt := 0; attempt < 50; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err = c.live()[0].Node().History(ctx, key, since, 1000)
+			cancel()
+			if err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			c.t.Fatalf("read inbox of %s: %v", key, err)
+		}
+		out = append(out, res.Messages...)
+		if len(res.Messages) == 0 || res.Messages[len(res.Messages)-1].Seq >= res.LastSeq {
+			return out
+		}
+		since = res.Messages[len(res.Messages)-1].Seq
+	}
+}
