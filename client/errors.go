@@ -1,0 +1,66 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/shardgate/shardgate"
+)
+
+// ErrClosed is returned by calls on a connection that has ended.
+var ErrClosed = errors.New("client: connection closed")
+
+// RPCError is a JSON-RPC error answered by the server.
+type RPCError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *RPCError) Error() string {
+	return fmt.Sprintf("shardgate: error %d: %s", e.Code, e.Message)
+}
+
+// Retryable reports whether the same call may succeed later (1003: a shard
+// moving, no quorum, a node unreachable).
+func (e *RPCError) Retryable() bool { return e.Code == shardgate.CodeUnavailable }
+
+// httpError turns a refused HTTP call (upgrade or route) into a
+// *shardgate.Error of the kind the server named, so callers can use
+// errors.Is(err, shardgate.ErrUnauthorized).
+func httpError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
+		return &shardgate.Error{Kind: kindOfStatus(resp.StatusCode), Message: fmt.Sprintf("HTTP %s", resp.Status)}
+	}
+	return &shardgate.Error{
+		Kind:    shardgate.KindFromString(e.Error.Code),
+		Message: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, e.Error.Message),
+	}
+}
+
+func kindOfStatus(status int) shardgate.Kind {
+	switch status {
+	case http.StatusUnauthorized:
+		return shardgate.KindUnauthorized
+	case http.StatusForbidden:
+		return shardgate.KindForbidden
+	case http.StatusBadRequest:
+		return shardgate.KindInvalid
+	case http.StatusNotFound:
+		return shardgate.KindNotFound
+	case http.StatusTooManyRequests:
+		return shardgate.KindRateLimited
+	case http.StatusServiceUnavailable:
+		return shardgate.KindUnavailable
+	}
+	return shardgate.KindInternal
+}

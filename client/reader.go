@@ -1,0 +1,118 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/gorilla/websocket"
+	"github.com/shardgate/shardgate"
+)
+
+// inbound is any server frame: a response (ID set) or a notification
+// (Method set).
+type inbound struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *RPCError       `json:"error"`
+}
+
+// readLoop is the client's one reader: it routes responses to their
+// callers and notifications to the channels until the connection ends.
+func (c *Client) readLoop() {
+	defer c.finish()
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.setCloseCode(err)
+			return
+		}
+		var in inbound
+		if json.Unmarshal(data, &in) != nil {
+			continue // not ours to fix; the server never sends such frames
+		}
+		if in.Method != "" {
+			c.notify(in)
+		} else {
+			c.resolve(in)
+		}
+	}
+}
+
+func (c *Client) notify(in inbound) {
+	switch in.Method {
+	case "message":
+		var m shardgate.Message
+		if json.Unmarshal(in.Params, &m) != nil {
+			return
+		}
+		if m.Seq > c.lastSeq.Load() {
+			c.lastSeq.Store(m.Seq)
+		}
+		select {
+		case c.msgs <- m:
+		case <-c.closing:
+		}
+	case "publication":
+		var p shardgate.Publication
+		if json.Unmarshal(in.Params, &p) != nil {
+			return
+		}
+		select {
+		case c.pubs <- p:
+		case <-c.closing:
+		}
+	case "moved":
+		var h MovedHint
+		if json.Unmarshal(in.Params, &h) != nil {
+			return
+		}
+		select {
+		case c.moved <- h:
+		default:
+		}
+	}
+}
+
+func (c *Client) resolve(in inbound) {
+	id, err := strconv.ParseUint(string(in.ID), 10, 64)
+	if err != nil {
+		return // an error about a frame we did not send as a call
+	}
+	c.mu.Lock()
+	ch, ok := c.calls[id]
+	delete(c.calls, id)
+	c.mu.Unlock()
+	if ok {
+		ch <- in // buffered: never blocks
+	}
+}
+
+func (c *Client) setCloseCode(err error) {
+	code := websocket.CloseAbnormalClosure
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		code = ce.Code
+	}
+	c.mu.Lock()
+	c.closeCode = code
+	c.mu.Unlock()
+}
+
+// finish runs once the reader has ended: waiting callers get ErrClosed and
+// the notification channels close, so range loops end.
+func (c *Client) finish() {
+	c.ws.Close()
+	close(c.done)
+	close(c.msgs)
+	close(c.pubs)
+	close(c.moved)
+}
+
+// closedErr says how the connection ended.
+func (c *Client) closedErr() error {
+	return fmt.Errorf("%w (close code %d)", ErrClosed, c.CloseCode())
+}

@@ -1,0 +1,141 @@
+package conn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Config tunes the WebSocket endpoint. Zero fields take their defaults in
+// NewServer, so a partial Config is fine; Validate rejects values that can
+// only be mistakes.
+type Config struct {
+	// NodeName names this node in the welcome frame when the engine does not.
+	NodeName string
+	// ReadLimit is the largest client frame in bytes; a larger one closes
+	// the connection with 1009. Default 64 KiB.
+	ReadLimit int64
+	// SendQueue is how many frames may wait for one slow client before it
+	// is closed with 4009. Default 1024 frames.
+	SendQueue int
+	// RateLimit is the steady number of client frames per second allowed per
+	// connection, RateBurst the bucket size. Defaults 200/s and 400.
+	RateLimit rate.Limit
+	RateBurst int
+	// RateCloseAfter is how many refused frames in a row close the
+	// connection with 4008. Default 1000.
+	RateCloseAfter int
+	// MaxConnsPerKey caps simultaneous connections of one key on this
+	// node; the next one is closed with 4008. Default 64.
+	MaxConnsPerKey int
+	// PingInterval is how often the server pings each connection; PongWait
+	// is how long a connection may stay silent (no frame, no pong) before it
+	// is dropped. Defaults 30 s and 75 s.
+	PingInterval time.Duration
+	PongWait     time.Duration
+	// WriteTimeout bounds every single frame write. Default 10 s.
+	WriteTimeout time.Duration
+	// RequestTimeout bounds every Backend call made for a client request.
+	// Default 10 s.
+	RequestTimeout time.Duration
+	// HistoryPage is the most messages read per History call while
+	// replaying or filling a gap, and the largest history limit a client may
+	// ask for. At most SendQueue/2, so a replay never overflows the queue.
+	// Default 500.
+	HistoryPage int
+	// AllowedOrigins lists the Origin values (scheme://host[:port]) allowed
+	// to open a connection from a browser; "*" allows any. Empty keeps
+	// gorilla's check: same origin or no Origin header.
+	AllowedOrigins []string
+	// Logger receives connection events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the configuration of a production node.
+func DefaultConfig() Config {
+	return Config{
+		ReadLimit:      64 << 10,
+		SendQueue:      1024,
+		RateLimit:      200,
+		RateBurst:      400,
+		RateCloseAfter: 1000,
+		MaxConnsPerKey: 64,
+		PingInterval:   30 * time.Second,
+		PongWait:       75 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		RequestTimeout: 10 * time.Second,
+		HistoryPage:    500,
+	}
+}
+
+// withDefaults fills every zero field from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ReadLimit == 0 {
+		c.ReadLimit = d.ReadLimit
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = d.SendQueue
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = d.RateBurst
+	}
+	if c.RateCloseAfter == 0 {
+		c.RateCloseAfter = d.RateCloseAfter
+	}
+	if c.MaxConnsPerKey == 0 {
+		c.MaxConnsPerKey = d.MaxConnsPerKey
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.PongWait == 0 {
+		c.PongWait = d.PongWait
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.HistoryPage == 0 {
+		c.HistoryPage = min(d.HistoryPage, c.SendQueue/2)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, as a sentence. Zero
+// values are fine: they mean "use the default".
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.ReadLimit < 0:
+		return fmt.Errorf("read limit must be positive, got %d bytes", c.ReadLimit)
+	case c.SendQueue < 2:
+		return fmt.Errorf("send queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.RateLimit < 0:
+		return fmt.Errorf("rate limit must be positive, got %v/s", c.RateLimit)
+	case c.RateBurst < 1:
+		return fmt.Errorf("rate burst must be at least 1, got %d", c.RateBurst)
+	case c.RateCloseAfter < 1:
+		return fmt.Errorf("rate close-after must be at least 1, got %d", c.RateCloseAfter)
+	case c.MaxConnsPerKey < 1:
+		return fmt.Errorf("max connections per key must be at least 1, got %d", c.MaxConnsPerKey)
+	case c.PingInterval < 0 || c.WriteTimeout < 0 || c.RequestTimeout < 0:
+		return errors.New("ping interval, write timeout and request timeout must be positive")
+	case c.PongWait <= c.PingInterval:
+		return fmt.Errorf("pong wait (%v) must be longer than the ping interval (%v), or every idle client is dropped", c.PongWait, c.PingInterval)
+	case c.HistoryPage < 1 || c.HistoryPage > c.SendQueue/2:
+		return fmt.Errorf("history page must be between 1 and half the send queue (%d), got %d", c.SendQueue/2, c.HistoryPage)
+	}
+	return nil
+}

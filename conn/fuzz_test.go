@@ -1,0 +1,101 @@
+package conn
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/shardgate/shardgate"
+)
+
+// FuzzDecodeRequest holds the frame parser to its promises on any input:
+// no panic, only parse or invalid-request errors, a usable id on success,
+// and an error response that is itself valid JSON echoing the id.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"send","params":{"to":"bob","data":{}}}`,
+		`{"jsonrpc":"2.0","id":"a\u0000b","method":"x"}`,
+		`{"jsonrpc":"2.0","id":-1.5e3,"method":"history","params":null}`,
+		`{"jsonrpc":"2.0","id":null,"method":"ack"}`,
+		`[{"jsonrpc":"2.0"}]`, `{"id":{}}`, `{`, ``, `"just a string"`, ` {"jsonrpc":"2.0","id":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, rerr := decodeRequest(b)
+		if rerr != nil {
+			if rerr.Code != shardgate.CodeParseError && rerr.Code != shardgate.CodeInvalidRequest {
+				t.Fatalf("code %d", rerr.Code)
+			}
+			if !json.Valid(b) && rerr.Code != shardgate.CodeParseError {
+				t.Fatalf("invalid JSON answered with %d", rerr.Code)
+			}
+		} else {
+			if req.Method == "" {
+				t.Fatal("accepted a request without method")
+			}
+			var id any
+			if err := json.Unmarshal(req.ID, &id); err != nil {
+				t.Fatalf("id %q: %v", req.ID, err)
+			}
+			switch id.(type) {
+			case string, float64:
+			default:
+				t.Fatalf("accepted id %q", req.ID)
+			}
+		}
+		out, err := encodeResponse(req.ID, nil, rerr)
+		if err != nil || !json.Valid(out) {
+			t.Fatalf("response %q: %v", out, err)
+		}
+		if !bytes.Contains(out, append([]byte(`"id":`), req.ID...)) {
+			t.Fatalf("response %s does not echo id %s", out, req.ID)
+		}
+	})
+}
+
+// FuzzAuthenticate feeds arbitrary token strings through both places a
+// token can come from. Whatever is accepted must be a token this secret
+// signed with HS256, unexpired, for a valid key; every refusal must be an
+// unauthorized error with a message.
+func FuzzAuthenticate(f *testing.F) {
+	valid, _ := MintToken(testSecret, "alice", time.Hour, nil, []string{"a/*"}, nil)
+	f.Add(valid)
+	for _, tok := range badTokens(f) {
+		f.Add(tok)
+	}
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJIUzI1NiJ9..")
+	a, err := NewAuthenticator(AuthConfig{Secret: testSecret})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		byHeader, _ := http.NewRequest(http.MethodGet, "/v1/ws", nil)
+		byHeader.Header.Set("Authorization", "Bearer "+token)
+		byQuery, _ := http.NewRequest(http.MethodGet, "/v1/ws?token="+url.QueryEscape(token), nil)
+		for _, r := range []*http.Request{byHeader, byQuery} {
+			c, err := a.Authenticate(r)
+			if err != nil {
+				var se *shardgate.Error
+				if !errors.As(err, &se) || se.Kind != shardgate.KindUnauthorized || se.Message == "" {
+					t.Fatalf("refusal %v is not an unauthorized error with a message", err)
+				}
+				continue
+			}
+			if shardgate.ValidKey(c.Key) != nil || !c.Expires.After(time.Now()) || len(token) > 4096 {
+				t.Fatalf("accepted %q as %+v", token, c)
+			}
+			_, err = jwt.Parse(token, func(*jwt.Token) (any, error) { return testSecret, nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+			if err != nil {
+				t.Fatalf("accepted %q, which does not verify: %v", token, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,169 @@
+package conn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/websocket"
+	"github.com/shardgate/shardgate"
+	"golang.org/x/time/rate"
+)
+
+// Close codes of the client protocol (SPEC §4) beyond the standard ones.
+// 4003 (forbidden) is never needed here: a forbidden origin is refused
+// before the upgrade with HTTP 403, a forbidden action with error 1001.
+const (
+	closeUnauthorized = 4001
+	closePolicy       = 4008
+	closeSlowConsumer = 4009
+)
+
+// serveWS checks everything it can before the upgrade, so that refusals are
+// plain HTTP errors with a JSON body, then hands the connection to serve.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		writeError(w, shardgate.Errorf(shardgate.KindUnavailable, "node is shutting down: connect to another node"))
+		return
+	}
+	claims, err := s.auth.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="shardgate"`)
+		writeError(w, err)
+		return
+	}
+	since, hasSince, err := parseSince(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered already
+	}
+	s.m.ConnectionsTotal.Inc()
+	c := &conn{
+		s: s, ws: ws, id: s.nextID.Add(1), key: claims.Key, claims: claims,
+		lim:      rate.NewLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
+		delivery: delivery{filling: true}, // live deliveries wait for the start point
+		hasSince: hasSince, since: since,
+	}
+	if code, reason := s.register(c); code != 0 {
+		s.m.ConnectionsClosed.WithLabelValues(strconv.Itoa(code)).Inc()
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline(s.cfg.WriteTimeout))
+		ws.Close()
+		return
+	}
+	s.m.Connections.Inc()
+	c.serve()
+}
+
+// parseSince reads the optional since query parameter.
+func parseSince(r *http.Request) (since uint64, ok bool, err error) {
+	q := r.URL.Query()
+	if !q.Has("since") {
+		return 0, false, nil
+	}
+	v := q.Get("since")
+	since, err = strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, false, shardgate.Errorf(shardgate.KindInvalid, "since must be a non-negative integer, got %q", v)
+	}
+	return since, true, nil
+}
+
+// start attaches the key, sends the welcome frame and sets the delivery
+// start point: since if given, else the stored cursor, else the inbox head
+// (only new messages). It returns a close code when the connection cannot
+// start.
+func (c *conn) start() (closeCode int, reason string) {
+	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	att, err := c.s.backend.Attach(ctx, c.key)
+	if err != nil {
+		return c.startFailure("attach", err)
+	}
+	c.attached = true
+	begin := att.LastSeq
+	if c.hasSince {
+		begin = c.since
+	} else {
+		cur, err := c.s.backend.Cursor(ctx, c.key)
+		if err != nil {
+			return c.startFailure("cursor", err)
+		}
+		if cur > 0 {
+			begin = cur
+		}
+	}
+	node := att.Node
+	if node == "" {
+		node = c.s.cfg.NodeName
+	}
+	welcome, err := encodeNotification("welcome", welcomeParams{
+		Key: c.key, Node: node, Shard: att.Shard, LastSeq: att.LastSeq, Session: newSession(),
+	})
+	if err != nil {
+		return websocket.CloseInternalServerErr, "internal error"
+	}
+	c.enqueue(frame{kind: frameText, data: welcome})
+	c.startDelivery(begin, att.LastSeq)
+	return 0, ""
+}
+
+func (c *conn) startFailure(what string, err error) (int, string) {
+	c.s.log.Warn("client connection cannot start", "key", c.key, "step", what, "err", err)
+	code := websocket.CloseInternalServerErr
+	if shardgate.KindOf(err) == shardgate.KindUnavailable {
+		code = websocket.CloseTryAgainLater
+	}
+	return code, shardgate.UserMessage(err)
+}
+
+type welcomeParams struct {
+	Key     string `json:"key"`
+	Node    string `json:"node"`
+	Shard   int    `json:"shard"`
+	LastSeq uint64 `json:"last_seq"`
+	Session string `json:"session"`
+}
+
+func newSession() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// writeError answers a refused upgrade as the admin API does:
+// {"error": {"code", "message"}} with the status of the error's kind.
+func writeError(w http.ResponseWriter, err error) {
+	kind := shardgate.KindOf(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		kind = shardgate.KindUnavailable
+	}
+	writeJSONError(w, kind.HTTPStatus(), kind.String(), shardgate.UserMessage(err))
+}
+
+// writeHTTPError answers the upgrader's own refusals (bad handshake, origin).
+func writeHTTPError(w http.ResponseWriter, status int, msg string) {
+	kind := shardgate.KindInvalid
+	if status == http.StatusForbidden {
+		kind = shardgate.KindForbidden
+	}
+	writeJSONError(w, status, kind.String(), msg)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

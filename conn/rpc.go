@@ -1,0 +1,161 @@
+package conn
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/shardgate/shardgate"
+)
+
+// request is one decoded client frame. ID keeps the client's bytes so the
+// response echoes exactly what was sent (1, 1.0 and "1" stay distinct).
+type request struct {
+	ID     json.RawMessage
+	Method string
+	Params json.RawMessage
+}
+
+// rpcError is a JSON-RPC error object.
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+var nullID = json.RawMessage("null")
+
+// decodeRequest parses one client frame. On failure it still returns the
+// request's id when it could be read, so the error response can carry it.
+func decodeRequest(b []byte) (request, *rpcError) {
+	req := request{ID: nullID}
+	if !json.Valid(b) {
+		return req, &rpcError{shardgate.CodeParseError, "parse error: the frame is not valid JSON"}
+	}
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: a frame must hold one JSON object (batches are not supported)"}
+	}
+	var raw struct {
+		JSONRPC json.RawMessage `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  json.RawMessage `json:"method"`
+		Params  json.RawMessage `json:"params"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return req, &rpcError{shardgate.CodeParseError, "parse error: " + err.Error()}
+	}
+	if len(raw.ID) == 0 || string(raw.ID) == "null" {
+		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: id is required (a string or a number)"}
+	}
+	if c := raw.ID[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
+		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: id must be a string or a number"}
+	}
+	req.ID = raw.ID
+	var version string
+	if json.Unmarshal(raw.JSONRPC, &version) != nil || version != "2.0" {
+		return req, &rpcError{shardgate.CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`}
+	}
+	if json.Unmarshal(raw.Method, &req.Method) != nil || req.Method == "" {
+		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: method must be a non-empty string"}
+	}
+	req.Params = raw.Params
+	return req, nil
+}
+
+// decodeParams unmarshals a request's params into dst, which must be a
+// pointer to a struct. Messages name the client's field, not Go types.
+func decodeParams(params json.RawMessage, dst any) error {
+	if len(params) == 0 || string(params) == "null" {
+		return invalidParams("params are required")
+	}
+	if params[0] != '{' {
+		return invalidParams("params must be a JSON object")
+	}
+	if err := json.Unmarshal(params, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalidParams(fmt.Sprintf("params.%s must be %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value))
+		}
+		return invalidParams("params: " + err.Error())
+	}
+	return nil
+}
+
+// jsonType names a Go kind as the JSON type a client should send.
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "uint64", "uint", "uint32":
+		return "a non-negative integer"
+	default:
+		return "a number"
+	}
+}
+
+func invalidParams(msg string) error {
+	return &shardgate.Error{Kind: shardgate.KindInvalid, Message: msg}
+}
+
+// toRPCError maps any error of a method to its JSON-RPC form: the error's
+// Kind picks the code, its user message becomes the message.
+func toRPCError(err error) *rpcError {
+	var re *rpcError
+	if errors.As(err, &re) {
+		return re
+	}
+	return &rpcError{Code: shardgate.KindOf(err).RPCCode(), Message: shardgate.UserMessage(err)}
+}
+
+func (e *rpcError) Error() string { return fmt.Sprintf("rpc error %d: %s", e.Code, e.Message) }
+
+// response is a JSON-RPC response; exactly one of Result and Error is set.
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  any             `json:"result,omitempty"`
+	Error   *rpcError       `json:"error,omitempty"`
+}
+
+// notification is a server → client frame without id.
+type notification struct {
+	JSONRPC string `json:"jsonrpc"`
+	Method  string `json:"method"`
+	Params  any    `json:"params"`
+}
+
+func encodeResponse(id json.RawMessage, result any, rerr *rpcError) ([]byte, error) {
+	if rerr == nil && result == nil {
+		result = struct{}{}
+	}
+	return marshal(response{JSONRPC: "2.0", ID: id, Result: result, Error: rerr})
+}
+
+func encodeNotification(method string, params any) ([]byte, error) {
+	return marshal(notification{JSONRPC: "2.0", Method: method, Params: params})
+}
+
+// marshal encodes without HTML escaping, so ids and client data come back
+// as sent ("a&b" stays "a&b", not "a\u0026b").
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// idOf digs the id out of a frame that is not processed (rate limited), so
+// the refusal still reaches the right caller.
+func idOf(b []byte) json.RawMessage {
+	req, _ := decodeRequest(b)
+	return req.ID
+}

@@ -1,0 +1,234 @@
+package conn
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/client"
+)
+
+func TestWelcomeIsFirstFrame(t *testing.T) {
+	h := newHarness(t, nil)
+	h.be.storeN("alice", 3)
+	_, w := h.raw(t, "alice")
+	if w["method"] != "welcome" {
+		t.Fatalf("first frame %v, want a welcome", w)
+	}
+	p := w["params"].(map[string]any)
+	if p["key"] != "alice" || p["node"] != "n1" || p["shard"] != 7.0 || p["last_seq"] != 3.0 || p["session"] == "" {
+		t.Fatalf("welcome params %v", p)
+	}
+	if _, hasID := w["id"]; hasID {
+		t.Fatal("welcome must be a notification, without id")
+	}
+}
+
+func TestRoundTrips(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := h.dial(t, "alice", client.Options{})
+	bob := h.dial(t, "bob", client.Options{})
+	ctx := ctxT(t)
+
+	res, err := alice.Send(ctx, "bob", map[string]string{"text": "hi"}, "m1")
+	if err != nil || res.To != "bob" || res.Seq != 1 {
+		t.Fatalf("send = %+v, %v", res, err)
+	}
+	again, err := alice.Send(ctx, "bob", map[string]string{"text": "hi"}, "m1")
+	if err != nil || again != res {
+		t.Fatalf("idempotent retry = %+v, %v; want %+v", again, err, res)
+	}
+	m := <-bob.Messages()
+	if m.Seq != 1 || m.From != "alice" || string(m.Data) != `{"text":"hi"}` || m.ID != "m1" {
+		t.Fatalf("bob got %+v", m)
+	}
+
+	hist, err := bob.History(ctx, 0, 10)
+	if err != nil || len(hist.Messages) != 1 || hist.LastSeq != 1 {
+		t.Fatalf("history = %+v, %v", hist, err)
+	}
+	if empty, err := bob.History(ctx, 1, 0); err != nil || empty.Messages == nil || len(empty.Messages) != 0 {
+		t.Fatalf("empty history = %+v, %v; want [] messages", empty, err)
+	}
+	if err := bob.Ack(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := h.be.Cursor(ctx, "bob"); cur != 1 {
+		t.Fatalf("cursor %d, want 1", cur)
+	}
+
+	pres, err := alice.Presence(ctx, "bob", "carol")
+	if err != nil || !pres["bob"].Online || pres["bob"].Connections != 1 || pres["carol"].Online {
+		t.Fatalf("presence = %+v, %v", pres, err)
+	}
+
+	if err := bob.Subscribe(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if !h.be.interested("news") {
+		t.Fatal("first subscriber did not register interest")
+	}
+	n, err := alice.Publish(ctx, "news", "extra")
+	if err != nil || n != 1 {
+		t.Fatalf("publish = %d, %v", n, err)
+	}
+	p := <-bob.Publications()
+	if p.Topic != "news" || p.From != "alice" || string(p.Data) != `"extra"` {
+		t.Fatalf("publication %+v", p)
+	}
+	if err := bob.Unsubscribe(ctx, "news"); err != nil {
+		t.Fatal(err)
+	}
+	if h.be.interested("news") {
+		t.Fatal("last unsubscribe did not drop interest")
+	}
+	if got := h.srv.DeliverPublication(shardgate.Publication{Topic: "news"}); got != 0 {
+		t.Fatalf("publication reached %d after unsubscribe", got)
+	}
+}
+
+func TestMovedHint(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.dial(t, "alice", client.Options{})
+	h.srv.Moved("alice", "ws://n2/v1/ws", "rebalance")
+	select {
+	case hint := <-c.Moved():
+		if hint.URL != "ws://n2/v1/ws" || hint.Reason != "rebalance" {
+			t.Fatalf("hint %+v", hint)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no moved hint")
+	}
+	if _, err := c.Presence(ctxT(t), "alice"); err != nil {
+		t.Fatalf("connection must keep working after moved: %v", err)
+	}
+}
+
+func TestProtocolErrors(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	long := strings.Repeat("k", shardgate.MaxKeyBytes+1)
+	cases := []struct {
+		name, frame string
+		code        int
+		id          any
+	}{
+		{"malformed", `{"jsonrpc":"2.0","id":1,"method":`, -32700, nil},
+		{"not an object", `[1,2]`, -32600, nil},
+		{"missing id", `{"jsonrpc":"2.0","method":"presence","params":{"keys":["a"]}}`, -32600, nil},
+		{"object id", `{"jsonrpc":"2.0","id":{},"method":"presence"}`, -32600, nil},
+		{"bad version", `{"jsonrpc":"1.0","id":"v","method":"presence"}`, -32600, "v"},
+		{"no method", `{"jsonrpc":"2.0","id":2}`, -32600, 2.0},
+		{"unknown method", `{"jsonrpc":"2.0","id":"x-1","method":"teleport","params":{}}`, -32601, "x-1"},
+		{"no params", `{"jsonrpc":"2.0","id":3,"method":"send"}`, -32602, 3.0},
+		{"params not object", `{"jsonrpc":"2.0","id":4,"method":"send","params":[1]}`, -32602, 4.0},
+		{"missing to", `{"jsonrpc":"2.0","id":5,"method":"send","params":{"data":1}}`, -32602, 5.0},
+		{"bad key", `{"jsonrpc":"2.0","id":6,"method":"send","params":{"to":"` + long + `","data":1}}`, -32602, 6.0},
+		{"data absent", `{"jsonrpc":"2.0","id":7,"method":"send","params":{"to":"bob"}}`, -32602, 7.0},
+		{"wrong type", `{"jsonrpc":"2.0","id":8,"method":"ack","params":{"seq":"one"}}`, -32602, 8.0},
+		{"negative seq", `{"jsonrpc":"2.0","id":9,"method":"ack","params":{"seq":-1}}`, -32602, 9.0},
+		{"seq missing", `{"jsonrpc":"2.0","id":10,"method":"ack","params":{}}`, -32602, 10.0},
+		{"bad limit", `{"jsonrpc":"2.0","id":11,"method":"history","params":{"since":0,"limit":0}}`, -32602, 11.0},
+		{"no keys", `{"jsonrpc":"2.0","id":12,"method":"presence","params":{"keys":[]}}`, -32602, 12.0},
+		{"empty topic", `{"jsonrpc":"2.0","id":13,"method":"subscribe","params":{"topic":""}}`, -32602, 13.0},
+	}
+	for _, tc := range cases {
+		resp := rpc(t, ws, tc.frame)
+		if got := errCode(resp); got != tc.code {
+			t.Errorf("%s: code %d, want %d (%v)", tc.name, got, tc.code, resp)
+		}
+		if resp["id"] != tc.id {
+			t.Errorf("%s: id %#v, want %#v", tc.name, resp["id"], tc.id)
+		}
+		if msg, _ := resp["error"].(map[string]any)["message"].(string); msg == "" {
+			t.Errorf("%s: error without a message", tc.name)
+		}
+	}
+	// The connection survived all of that and still answers.
+	resp := rpc(t, ws, `{"jsonrpc":"2.0","id":1.50,"method":"presence","params":{"keys":["alice"]}}`)
+	if errCode(resp) != 0 || resp["result"] == nil {
+		t.Fatalf("after errors: %v", resp)
+	}
+	ws.SetReadDeadline(time.Now().Add(time.Second))
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1.50,"method":"presence","params":{"keys":["a"]}}`))
+	_, raw, _ := ws.ReadMessage()
+	if !strings.Contains(string(raw), `"id":1.50`) {
+		t.Fatalf("id must be echoed byte for byte: %s", raw)
+	}
+}
+
+func TestForbidden(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := mustToken(t, "alice", []string{"bob", "team/*"}, []string{"public/*"}, nil)
+	c := h.dial(t, "alice", client.Options{Token: tok})
+	ctx := ctxT(t)
+	if _, err := c.Send(ctx, "team/x", 1, ""); err != nil {
+		t.Fatalf("send inside the claim: %v", err)
+	}
+	for _, call := range []struct {
+		name string
+		err  error
+	}{
+		{"send outside send claim", func() error { _, err := c.Send(ctx, "carol", 1, ""); return err }()},
+		{"send two levels deep", func() error { _, err := c.Send(ctx, "team/x/y", 1, ""); return err }()},
+		{"subscribe outside claim", c.Subscribe(ctx, "private/1")},
+		{"publish without claim", func() error { _, err := c.Publish(ctx, "public/1", 1); return err }()},
+	} {
+		var re *client.RPCError
+		if !errors.As(call.err, &re) || re.Code != 1001 || !strings.Contains(re.Message, "forbidden") {
+			t.Errorf("%s: %v, want error 1001", call.name, call.err)
+		}
+	}
+	if err := c.Subscribe(ctx, "public/1"); err != nil {
+		t.Fatalf("subscribe inside the claim: %v", err)
+	}
+}
+
+func TestBackendErrorKinds(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.dial(t, "alice", client.Options{})
+	for _, tc := range []struct {
+		kind shardgate.Kind
+		code int
+	}{
+		{shardgate.KindUnavailable, 1003},
+		{shardgate.KindTooLarge, 1004},
+		{shardgate.KindUnknownState, 1005},
+		{shardgate.KindInternal, -32603},
+	} {
+		h.be.fail("send", shardgate.Errorf(tc.kind, "it went %s", tc.kind))
+		_, err := c.Send(ctxT(t), "bob", 1, "")
+		var re *client.RPCError
+		if !errors.As(err, &re) || re.Code != tc.code || re.Message != "it went "+tc.kind.String() {
+			t.Errorf("%s: %v, want code %d", tc.kind, err, tc.code)
+		}
+		if re != nil && re.Retryable() != (tc.code == 1003) {
+			t.Errorf("%s: retryable %v", tc.kind, re.Retryable())
+		}
+	}
+}
+
+func TestOversizedFrameCloses1009(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.ReadLimit = 1024 })
+	c := h.dial(t, "alice", client.Options{})
+	_, err := c.Send(ctxT(t), "bob", strings.Repeat("x", 2048), "")
+	if !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("oversized send: %v, want ErrClosed", err)
+	}
+	if code := waitClosed(t, c); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	waitFor(t, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "1009") == 1 })
+}
+
+func TestBinaryFrameRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	ws.WriteMessage(websocket.BinaryMessage, []byte(`{}`))
+	if resp := readFrame(t, ws); errCode(resp) != -32600 {
+		t.Fatalf("binary frame: %v", resp)
+	}
+}

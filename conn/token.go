@@ -1,0 +1,119 @@
+package conn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/shardgate/shardgate"
+)
+
+// tokenClaims is the JWT payload. Send is a pointer because an absent send
+// claim (any recipient) and an empty one (nobody) mean opposite things.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Send      *[]string `json:"send,omitempty"`
+	Subscribe []string  `json:"subscribe,omitempty"`
+	Publish   []string  `json:"publish,omitempty"`
+}
+
+// verify checks a client token: HS256 only, exp required and in the future,
+// sub a valid key, every pattern well formed.
+func (a *Authenticator) verify(token string) (Claims, error) {
+	if len(token) > a.maxBytes {
+		return Claims{}, unauthorized(fmt.Sprintf("token is %d bytes, the limit is %d", len(token), a.maxBytes))
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(a.now),
+	)
+	var tc tokenClaims
+	_, err := parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
+		// WithValidMethods already refuses other algorithms; checking the
+		// type again keeps the key from ever meeting a non-HMAC verifier.
+		if _, ok := t.Method.(*jwt.SigningMethodHMAC); !ok {
+			return nil, fmt.Errorf("unexpected signing method %v", t.Header["alg"])
+		}
+		return a.secret, nil
+	})
+	if err != nil {
+		return Claims{}, tokenError(err)
+	}
+	if err := shardgate.ValidKey(tc.Subject); err != nil {
+		return Claims{}, &shardgate.Error{Kind: shardgate.KindUnauthorized, Message: "token sub is not a valid key: " + shardgate.UserMessage(err), Err: err}
+	}
+	c := Claims{Key: tc.Subject, Subscribe: tc.Subscribe, Publish: tc.Publish, Expires: tc.ExpiresAt.Time}
+	if tc.Send == nil {
+		c.SendAny = true
+	} else {
+		c.Send = *tc.Send
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"send", c.Send}, {"subscribe", c.Subscribe}, {"publish", c.Publish}} {
+		if err := validPatterns(l.name, l.list); err != nil {
+			return Claims{}, err
+		}
+	}
+	return c, nil
+}
+
+// tokenError turns a jwt error into one sentence a client developer can act
+// on, keeping the cause for logs.
+func tokenError(err error) error {
+	msg := "token is not valid"
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		msg = "token is malformed: expected a signed JWT (header.payload.signature)"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "token has expired: get a new one"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		msg = "token has no exp claim: tokens must expire"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		msg = "token is not valid yet (nbf is in the future)"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		msg = "token signature does not verify: it must be signed with HS256 and this cluster's secret"
+	}
+	return &shardgate.Error{Kind: shardgate.KindUnauthorized, Message: msg, Err: err}
+}
+
+// MintToken signs a client token for key, valid for ttl. A nil send list
+// leaves the send claim out (any recipient); a non-nil empty one allows no
+// recipient. subscribe and publish hold topic patterns; nil allows none.
+func MintToken(secret []byte, key string, ttl time.Duration, send, subscribe, publish []string) (string, error) {
+	if len(secret) == 0 {
+		return "", errors.New("mint token: the secret is empty")
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("mint token: ttl must be positive, got %v", ttl)
+	}
+	if err := shardgate.ValidKey(key); err != nil {
+		return "", fmt.Errorf("mint token: %w", err)
+	}
+	for name, list := range map[string][]string{"send": send, "subscribe": subscribe, "publish": publish} {
+		if err := validPatterns(name, list); err != nil {
+			return "", fmt.Errorf("mint token: %w", err)
+		}
+	}
+	now := time.Now()
+	tc := tokenClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   key,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Subscribe: subscribe,
+		Publish:   publish,
+	}
+	if send != nil {
+		tc.Send = &send
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc).SignedString(secret)
+	if err != nil {
+		return "", fmt.Errorf("mint token: %w", err)
+	}
+	return s, nil
+}

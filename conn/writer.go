@@ -1,0 +1,188 @@
+package conn
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/shardgate/shardgate"
+)
+
+type frameKind uint8
+
+const (
+	frameText     frameKind = iota // data: a JSON-RPC frame
+	framePrepared                  // pm: a publication encoded once for all subscribers
+	framePing
+	framePong  // data: the ping's payload
+	frameClose // data: a formatted close message
+)
+
+// frame is one queued write.
+type frame struct {
+	kind frameKind
+	data []byte
+	pm   *websocket.PreparedMessage
+}
+
+// enqueue queues f for the writer and starts one if none is running. It
+// never blocks: when the queue is full the client is too slow to keep, and
+// it is closed with 4009. It reports whether f was queued.
+func (c *conn) enqueue(f frame) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.enqueueLocked(f)
+}
+
+func (c *conn) enqueueLocked(f frame) bool {
+	if c.closing || c.closed {
+		return false
+	}
+	if len(c.queue)+c.inflight >= c.s.cfg.SendQueue {
+		c.slowConsumerLocked()
+		return false
+	}
+	c.queue = append(c.queue, f)
+	c.startWriterLocked()
+	return true
+}
+
+func (c *conn) slowConsumerLocked() {
+	c.s.m.SlowConsumerDrops.Inc()
+	c.s.log.Info("closing slow client", "key", c.key, "queued", len(c.queue)+c.inflight)
+	c.closing = true
+	c.closeCode = closeSlowConsumer
+	c.abandon.Store(true)
+	c.queue = append(c.queue[:0:0], frame{kind: frameClose, data: websocket.FormatCloseMessage(closeSlowConsumer, "slow consumer: send queue overflowed")})
+	c.startWriterLocked()
+}
+
+// enqueueNotice queues a notification for a connection that has been
+// welcomed; before that, the welcome frame must come first.
+func (c *conn) enqueueNotice(data []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready {
+		return false
+	}
+	return c.enqueueLocked(frame{kind: frameText, data: data})
+}
+
+// reply queues the response to a request.
+func (c *conn) reply(id json.RawMessage, result any, rerr *rpcError) {
+	b, err := encodeResponse(id, result, rerr)
+	if err != nil {
+		c.s.log.Error("cannot encode response", "key", c.key, "err", err)
+		b, _ = encodeResponse(id, nil, &rpcError{shardgate.CodeInternal, "internal error: the result could not be encoded"})
+	}
+	c.enqueue(frame{kind: frameText, data: b})
+}
+
+func (c *conn) startWriterLocked() {
+	if c.writing || c.closed {
+		return
+	}
+	c.writing = true
+	c.s.wg.Go(c.writeLoop)
+}
+
+// writeLoop writes queued frames in batches and exits as soon as the queue
+// is empty, so an idle connection parks no writer.
+func (c *conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.closed {
+			c.writing = false
+			c.inflight = 0
+			c.queue = nil
+			c.wakeFillerLocked()
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue = nil
+		c.inflight = len(batch)
+		c.mu.Unlock()
+		if err := c.writeBatch(batch); err != nil {
+			c.writeFailed(err)
+			return
+		}
+		c.mu.Lock()
+		c.inflight = 0
+		c.wakeFillerLocked()
+		c.mu.Unlock()
+	}
+}
+
+func (c *conn) writeBatch(batch []frame) error {
+	for i := range batch {
+		f := batch[i]
+		batch[i] = frame{} // let the GC have written frames early
+		if c.abandon.Load() && f.kind != frameClose {
+			continue
+		}
+		if err := c.write(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write sends one frame under a write deadline.
+func (c *conn) write(f frame) error {
+	dl := deadline(c.s.cfg.WriteTimeout)
+	switch f.kind {
+	case framePing:
+		return c.ws.WriteControl(websocket.PingMessage, nil, dl)
+	case framePong:
+		return c.ws.WriteControl(websocket.PongMessage, f.data, dl)
+	case frameClose:
+		err := c.ws.WriteControl(websocket.CloseMessage, f.data, dl)
+		// The peer has a moment to answer; then the reader gives up.
+		c.mu.Lock()
+		c.ws.SetReadDeadline(time.Now().Add(min(c.s.cfg.WriteTimeout, 5*time.Second)))
+		c.mu.Unlock()
+		return err
+	}
+	c.ws.SetWriteDeadline(dl)
+	var err error
+	if f.kind == framePrepared {
+		err = c.ws.WritePreparedMessage(f.pm)
+	} else {
+		err = c.ws.WriteMessage(websocket.TextMessage, f.data)
+	}
+	if err == nil {
+		c.s.m.MessagesOut.Inc()
+	}
+	return err
+}
+
+// writeFailed ends a connection whose peer cannot be written to: closing
+// the socket makes the reader fail and clean up.
+func (c *conn) writeFailed(err error) {
+	c.mu.Lock()
+	c.writing = false
+	c.inflight = 0
+	c.queue = nil
+	c.closing = true
+	c.wakeFillerLocked()
+	c.mu.Unlock()
+	c.s.log.Debug("client write failed", "key", c.key, "err", err)
+	c.ws.NetConn().Close()
+}
+
+// wakeFillerLocked releases a filler waiting for room in the queue.
+func (c *conn) wakeFillerLocked() {
+	if c.roomWait != nil && (c.closing || c.closed || c.roomLocked() >= c.s.cfg.HistoryPage) {
+		close(c.roomWait)
+		c.roomWait = nil
+	}
+}
+
+// roomLocked is how many frames a replay page may add while leaving half
+// the queue for responses and notifications.
+func (c *conn) roomLocked() int {
+	return c.s.cfg.SendQueue/2 - len(c.queue) - c.inflight
+}
+
+func deadline(d time.Duration) time.Time { return time.Now().Add(d) }
