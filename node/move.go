@@ -51,7 +51,7 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 		var err error
 		if !copied {
 			start := time.Now()
-			err = p.copyTo(ctx, target, version)
+			err = p.copyTo(ctx, target)
 			if err == nil {
 				copied = true
 				p.n.m.ShardMovesTotal.WithLabelValues("ok").Inc()
@@ -82,7 +82,7 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 // copyTo resets target's copy and streams a snapshot. The snapshot's read
 // transaction opens between two batches (batchMu), and every batch after it
 // is mirrored to target, so the two together hold every write.
-func (p *primary) copyTo(ctx context.Context, target string, version uint64) error {
+func (p *primary) copyTo(ctx context.Context, target string) error {
 	p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
 	p.batchMu.Lock()
 	locked := true
@@ -93,7 +93,9 @@ func (p *primary) copyTo(ctx context.Context, target string, version uint64) err
 		}
 	}
 	defer unlock()
-	reset := snapshotReq{Shard: p.shard, Version: version, Reset: true}
+	// Stamp every request with the table in force now: the job may outlive
+	// the table it started under, and holders fence older stamps.
+	reset := snapshotReq{Shard: p.shard, Version: p.n.currentTable().Version, Reset: true}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := p.n.links.Call(rctx, target, methodSnapshot, reset, nil)
 	cancel()
@@ -102,7 +104,7 @@ func (p *primary) copyTo(ctx context.Context, target string, version uint64) err
 	}
 	return p.n.st.Snapshot(ctx, p.shard, p.n.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
 		unlock()
-		return p.n.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: version, Ops: ops}, nil)
+		return p.n.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.n.currentTable().Version, Ops: ops}, nil)
 	})
 }
 

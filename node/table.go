@@ -177,6 +177,9 @@ func (n *Node) syncTable(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	if best.Version == 0 {
+		return
+	}
 	if _, err := n.installTable(best, "synced at start"); err != nil {
 		n.log.Warn("install synced table", "err", err)
 	}
