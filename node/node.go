@@ -35,6 +35,9 @@ type Node struct {
 	deliverMu sync.RWMutex
 	deliver   Deliverer
 
+	rolesMu sync.Mutex
+	applied shard.Table // the table applyRoles last acted on
+
 	mu        sync.RWMutex
 	table     shard.Table
 	tableWait chan struct{} // closed and replaced on every table change
@@ -146,10 +149,8 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	n.syncTable(ctx)
-	n.mu.Lock()
-	t := n.table
-	n.mu.Unlock()
-	n.applyRoles(shard.Table{}, t)
+	n.applyRoles()
+	t := n.currentTable()
 	n.setState(ctx, shardgate.StateActive)
 	n.goFunc(n.memberLoop)
 	n.goFunc(n.coord.loop)

@@ -74,7 +74,7 @@ func (n *Node) installTable(t shard.Table, reason string) (bool, error) {
 	n.m.ShardsOwned.Set(float64(t.Owned(n.name)))
 	n.m.ShardsBackedUp.Set(float64(t.BackedUp(n.name)))
 	if started {
-		n.applyRoles(old, t)
+		n.applyRoles()
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
@@ -88,9 +88,16 @@ func (n *Node) installTable(t shard.Table, reason string) (bool, error) {
 
 // applyRoles starts writers for shards this node now owns, stops writers of
 // shards it lost, starts copies to pending holders, and re-points client
-// connections whose home moved.
-func (n *Node) applyRoles(old, t shard.Table) {
+// connections whose home moved. Calls are serialized and always act on the
+// table in force, so two tables installed concurrently cannot leave roles
+// of the older one behind.
+func (n *Node) applyRoles() {
+	n.rolesMu.Lock()
+	defer n.rolesMu.Unlock()
+	old := n.applied
 	n.mu.Lock()
+	t := n.table
+	n.applied = t
 	var stop []*primary
 	var owned []*primary
 	for id := range t.Shards {
