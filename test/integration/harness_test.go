@@ -16,6 +16,8 @@ import (
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/internal/faultnet"
 )
 
 // tcluster runs shardgate nodes in this process on loopback.
@@ -27,6 +29,32 @@ type tcluster struct {
 	cfgs  map[string]app.Config
 	seed  string
 	mut   func(*app.Config)
+
+	// net, when set, carries gossip in memory and filters node links: every
+	// node gets its own loopback IP so one rule cuts all its traffic.
+	net *faultnet.Network
+	ips map[string]string
+}
+
+// newFaultyCluster is newCluster on a network that can be partitioned.
+func newFaultyCluster(t testing.TB, n int) *tcluster {
+	t.Helper()
+	c := &tcluster{t: t, dir: t.TempDir(), nodes: map[string]*app.Server{}, cfgs: map[string]app.Config{},
+		net: faultnet.New(), ips: map[string]string{}}
+	t.Cleanup(c.closeAll)
+	for i := 1; i <= n; i++ {
+		c.add(fmt.Sprintf("n%d", i))
+	}
+	c.waitStable(30 * time.Second)
+	return c
+}
+
+// linkAllowed applies the network's rules to node links, by node name.
+func (c *tcluster) linkAllowed(from, to string) bool {
+	c.mu.Lock()
+	a, b := c.ips[from], c.ips[to]
+	c.mu.Unlock()
+	return a == "" || b == "" || c.net.Allowed(a, b)
 }
 
 // freePort finds a port free for both TCP and UDP on 127.0.0.1 (memberlist
@@ -83,6 +111,16 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
 	cfg.WSAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
+	if c.net != nil {
+		c.mu.Lock()
+		ip := fmt.Sprintf("127.0.0.%d", 10+len(c.ips))
+		c.ips[name] = ip
+		c.mu.Unlock()
+		cfg.GossipAddr, cfg.WSAddr, cfg.AdminAddr = ip+":7946", ip+":0", ip+":0"
+		addr := cfg.GossipAddr
+		cfg.ClusterHook = func(cc *cluster.Config) { cc.Transport = c.net.Transport(addr) }
+		cfg.LinkAllow = c.linkAllowed
+	}
 	cfg.Partitions = 64
 	cfg.Insecure = true
 	cfg.Local = true
