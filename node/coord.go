@@ -64,6 +64,13 @@ func (c *coordinator) loop() {
 			return
 		case <-t.C:
 		case <-c.kick:
+			// Gather the completions and events that arrive together into
+			// one table version instead of one version each.
+			select {
+			case <-time.After(min(20*time.Millisecond, c.n.cfg.PlanInterval)):
+			case <-c.n.ctx.Done():
+				return
+			}
 		}
 		if c.n.coordinatorName() != c.n.name || !c.n.quorum() {
 			continue

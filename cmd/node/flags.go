@@ -105,12 +105,17 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // parse parses args and turns flag errors into errUsage (flag already
 // printed the sentence).
 func parse(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(fs.Output())
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // one line for a bad flag, not the whole usage
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
 		return errUsage
+	}
+	if err != nil {
+		return fmt.Errorf("%w (see '%s -h')", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))

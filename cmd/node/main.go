@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -47,7 +49,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardgate: unknown command %q (try: run, dev, token, bench, version)\n", cmd)
 		return 2
 	}
-	if err == errUsage {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	if err != nil && strings.Contains(err.Error(), "(see '") {
+		fmt.Fprintln(stderr, "shardgate:", err)
 		return 2
 	}
 	if err != nil {
