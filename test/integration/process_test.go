@@ -51,6 +51,7 @@ func shardgateBinary(t testing.TB) string {
 type proc struct {
 	name, dataDir           string
 	gossip, ws, admin, join string
+	extra                   []string // flags used instead of --insecure
 	cmd                     *exec.Cmd
 	log                     *os.File
 }
@@ -58,7 +59,12 @@ type proc struct {
 func (p *proc) start(t testing.TB) {
 	t.Helper()
 	args := []string{"run", "--name", p.name, "--data-dir", p.dataDir, "--gossip-addr", p.gossip,
-		"--ws-addr", p.ws, "--admin-addr", p.admin, "--insecure", "--partitions", "64", "--fast-failure-detection"}
+		"--ws-addr", p.ws, "--admin-addr", p.admin, "--partitions", "64", "--fast-failure-detection"}
+	if p.extra != nil {
+		args = append(args, p.extra...)
+	} else {
+		args = append(args, "--insecure")
+	}
 	if p.join != "" {
 		args = append(args, "--join", p.join)
 	}

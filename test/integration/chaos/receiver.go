@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/shardgate/shardgate/client"
+)
+
+// receiver is one user's live view of its inbox: what arrived, in which
+// order, and what arrived twice.
+type receiver struct {
+	key string
+	idx int
+
+	mu      sync.Mutex
+	seen    []bool // by seq
+	count   int
+	maxSeq  uint64
+	doubled int
+}
+
+// deliver notes one delivery. A seq seen before is a doubled delivery and
+// is kept out of the Recorder, so that the Recorder's order check sees the
+// stream after de-duplication: any seq lower than one already delivered is
+// then a real reordering (or a gap that was filled late).
+func (r *receiver) deliver(seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq < uint64(len(r.seen)) && r.seen[seq] {
+		r.doubled++
+		return false
+	}
+	for uint64(len(r.seen)) <= seq {
+		r.seen = append(r.seen, false)
+	}
+	r.seen[seq] = true
+	r.count++
+	r.maxSeq = max(r.maxSeq, seq)
+	return true
+}
+
+func (r *receiver) resumeAt() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxSeq
+}
+
+// missing counts the seqs 1..last that never arrived.
+func (r *receiver) missing(last uint64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for s := uint64(1); s <= last; s++ {
+		if s >= uint64(len(r.seen)) || !r.seen[s] {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *receiver) doubles() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.doubled
+}
+
+// receive keeps one connection for the key open until ctx ends, and on
+// every reconnect asks for a replay after the last seq it holds (since=),
+// which must hand over to live delivery with nothing missed or doubled.
+// Every 3 s it checks the connection answers at all: a frozen node keeps
+// TCP open and would otherwise hold the user silently.
+func (w *Workload) receive(ctx context.Context, r *receiver) {
+	l := &link{w: w, key: r.key, idx: r.idx}
+	probe := time.NewTicker(3 * time.Second)
+	defer probe.Stop()
+	for ctx.Err() == nil {
+		since := r.resumeAt()
+		l.since = &since
+		c, err := l.get(ctx)
+		if err != nil {
+			sleepCtx(ctx, 300*time.Millisecond)
+			continue
+		}
+		w.drain(ctx, r, c, probe.C)
+		l.c = nil
+		c.Close()
+	}
+}
+
+// drain reads one connection until it ends or looks dead.
+func (w *Workload) drain(ctx context.Context, r *receiver, c *client.Client, probe <-chan time.Time) {
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				return
+			}
+			if r.deliver(m.Seq) {
+				w.rec.Delivered(r.key, m.Seq)
+			}
+		case <-probe:
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := c.History(pctx, r.resumeAt(), 1)
+			cancel()
+			var rpc *client.RPCError
+			if err != nil && !errors.As(err, &rpc) {
+				go c.Close() // Messages is closed once the reader stops
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// delivered is the number of distinct messages received.
+func (w *Workload) delivered() int {
+	n := 0
+	for _, r := range w.recvs {
+		r.mu.Lock()
+		n += r.count
+		r.mu.Unlock()
+	}
+	return n
+}
