@@ -70,7 +70,7 @@ func New(cfg Config) (*Cluster, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
 		cfg:     cfg,
-		log:     cfg.Logger.With("component", "cluster", "node", cfg.Name),
+		log:     cfg.Logger.With("component", "cluster"),
 		ctx:     ctx,
 		cancel:  cancel,
 		members: make(map[string]Member),
@@ -78,7 +78,7 @@ func New(cfg Config) (*Cluster, error) {
 		queue:   newEventQueue(),
 		events:  make(chan Event),
 	}
-	c.mlLog = &memberlistLog{log: cfg.Logger.With("component", "memberlist", "node", cfg.Name)}
+	c.mlLog = &memberlistLog{log: cfg.Logger.With("component", "memberlist")}
 	c.meta.Store(&metaState{meta: cfg.Meta, raw: raw})
 
 	if cfg.Transport == nil {

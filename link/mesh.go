@@ -56,7 +56,7 @@ func New(cfg Config) (*Mesh, error) {
 	const bufSize = 64 << 10 // large enough that a busy batch is a few syscalls
 	m := &Mesh{
 		cfg: cfg,
-		log: cfg.Logger.With("node", cfg.Name),
+		log: cfg.Logger,
 		dialer: websocket.Dialer{ // Proxy left nil: peers are never reached through a proxy
 			HandshakeTimeout: cfg.DialTimeout,
 			ReadBufferSize:   bufSize,

@@ -63,7 +63,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.AuthSecret = *secret
 		cfg.Insecure = *secret == ""
 		cfg.Local = true
-		cfg.Logger = log.With("node", cfg.Name)
+		cfg.Logger = log
 		if i > 0 {
 			cfg.Join = []string{first}
 		}

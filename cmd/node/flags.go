@@ -83,7 +83,7 @@ func (f *nodeFlags) finish(stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f.cfg.Logger = log.With("node", f.cfg.Name)
+	f.cfg.Logger = log
 	return nil
 }
 

@@ -125,7 +125,7 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg.Insecure = true
 	cfg.Local = true
 	cfg.NoSync = true
-	cfg.Logger = testLogger(c.t).With("node", name)
+	cfg.Logger = testLogger(c.t)
 	c.mu.Lock()
 	if c.seed != "" {
 		cfg.Join = []string{c.seed}
