@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 
 func durableCluster(b *testing.B, n, backups int, local bool) *tcluster {
 	return newCluster(b, n, func(c *app.Config) {
-		c.NoSync = false
+		c.NoSync = os.Getenv("SHARDGATE_BENCH_NOSYNC") != ""
 		c.Backups = backups
 		c.Local = local
 	})
@@ -38,7 +39,7 @@ func BenchmarkCrossNodeSend(b *testing.B) {
 					keys = append(keys, k)
 				}
 			}
-			const conns = 64
+			const conns = 256
 			var clients []*client.Client
 			for i := 0; i < conns; i++ {
 				clients = append(clients, c.dial("n1", fmt.Sprintf("s%d", i), nil))
