@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -74,6 +75,9 @@ func (f *nodeFlags) finish(stderr io.Writer) error {
 	if f.join != "" {
 		for _, j := range strings.Split(f.join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
+				if _, _, err := net.SplitHostPort(j); err != nil {
+					j = net.JoinHostPort(j, "7946") // a bare DNS name or IP: the default gossip port
+				}
 				f.cfg.Join = append(f.cfg.Join, j)
 			}
 		}
