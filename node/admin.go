@@ -115,7 +115,15 @@ func (n *Node) coordAction(_ context.Context, r adminReq) (shardgate.MoveReport,
 	}
 	cur := n.currentTable()
 	next, desired, _ := c.next(cur)
-	return shardgate.MoveReport{Action: r.Action, Version: cur.Version, Moves: nonNilMoves(shard.Moves(cur, next, desired))}, nil
+	moves := shard.Moves(cur, next, desired)
+	// Promotions (a backup becoming home) copy nothing but are what a
+	// failover does: list them too.
+	for id := range next.Shards {
+		if id < len(cur.Shards) && cur.Shards[id].Owner != next.Shards[id].Owner {
+			moves = append(moves, shardgate.Move{Shard: id, From: cur.Shards[id].Owner, To: next.Shards[id].Owner, Role: "owner"})
+		}
+	}
+	return shardgate.MoveReport{Action: r.Action, Version: cur.Version, Moves: nonNilMoves(moves)}, nil
 }
 
 func nonNilMoves(m []shardgate.Move) []shardgate.Move {
