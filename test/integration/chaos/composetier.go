@@ -153,7 +153,10 @@ func (t *composeTier) Start(ctx context.Context, name string) error {
 	t.expectedDown[name] = false
 	t.mu.Unlock()
 	if first {
-		_, err := t.script(ctx, "up", "-d", "--no-build", name)
+		if name != t.Spare() {
+			return fmt.Errorf("%s was never created", name)
+		}
+		_, err := t.script(ctx, "join") // creates n4 (a profile service) and waits for health
 		return err
 	}
 	return t.docker(ctx, name, "start")

@@ -29,6 +29,12 @@ type KeyFinding struct {
 	Via       []string  `json:"acked_via,omitempty"`
 	During    []string  `json:"during,omitempty"`
 	Missed    int       `json:"missed_deliveries"`
+	MissedAt  string    `json:"missed_seqs,omitempty"`
+	Delivered uint64    `json:"highest_delivered"`
+	Receiver  string    `json:"receiver_conns,omitempty"` // its last connections, newest last
+	// FirstMissed is the first missed message as stored: when its home
+	// stored it and who sent it.
+	FirstMissed *shardgate.Message `json:"first_missed,omitempty"`
 }
 
 // explain finds the keys with lost acknowledged messages or missed
@@ -74,8 +80,15 @@ func (s *Suite) explain(ctx context.Context, inboxes map[string][]shardgate.Mess
 	}
 	s.wl.ackMu.Unlock()
 	for _, r := range s.wl.recvs {
-		if n := r.missing(last[r.key]); n > 0 {
-			get(r.key).Missed = n
+		if m := r.missing(last[r.key]); len(m) > 0 {
+			f := get(r.key)
+			f.Missed, f.MissedAt, f.Delivered, f.Receiver = len(m), ranges(m), r.resumeAt(), r.nodeName()
+			for _, msg := range inboxes[r.key] {
+				if msg.Seq == m[0] {
+					f.FirstMissed = &msg
+					break
+				}
+			}
 		}
 	}
 	var out []KeyFinding
@@ -149,7 +162,7 @@ func printFindings(w io.Writer, fs []KeyFinding) {
 	}
 	fmt.Fprintf(w, "\nkeys with lost acknowledged messages or missed deliveries (%d):\n", len(fs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "key\tshard\towner/backups now\tinbox last\tlost\tlost seqs\tacked (UTC)\tvia\tduring\tmissed")
+	fmt.Fprintln(tw, "key\tshard\towner/backups now\tinbox last\tlost\tlost seqs\tacked (UTC)\tvia\tduring\tmissed\tmissed seqs\treceiver on")
 	for i, f := range fs {
 		if i == 15 {
 			fmt.Fprintf(tw, "…\t%d more in the JSON\n", len(fs)-i)
@@ -163,8 +176,12 @@ func printFindings(w io.Writer, fs []KeyFinding) {
 		if len(seqs) > 40 {
 			seqs = seqs[:40] + "…"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s/%s\t%d\t%d\t%s\t%s\t%s\t%s\t%d\n", f.Key, f.Shard, f.Owner, strings.Join(f.Backups, ","),
-			f.InboxLast, f.Lost, seqs, acked, strings.Join(f.Via, ","), strings.Join(f.During, ","), f.Missed)
+		missed := f.MissedAt
+		if len(missed) > 30 {
+			missed = missed[:30] + "…"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s/%s\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.Key, f.Shard, f.Owner, strings.Join(f.Backups, ","),
+			f.InboxLast, f.Lost, seqs, acked, strings.Join(f.Via, ","), strings.Join(f.During, ","), f.Missed, missed, f.Receiver)
 	}
 	tw.Flush()
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,24 @@ type receiver struct {
 	count   int
 	maxSeq  uint64
 	doubled int
+	conns   []string // the last few connections: node@time since=N
+}
+
+// connected notes a new connection, keeping the last eight.
+func (r *receiver) connected(node string, since uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns = append(r.conns, fmt.Sprintf("%s@%s since=%d", node, time.Now().UTC().Format("15:04:05.000"), since))
+	if len(r.conns) > 8 {
+		r.conns = r.conns[1:]
+	}
+}
+
+// nodeName lists the receiver's last connections, newest last.
+func (r *receiver) nodeName() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.conns, " ")
 }
 
 // deliver notes one delivery. A seq seen before is a doubled delivery and
@@ -48,17 +68,17 @@ func (r *receiver) resumeAt() uint64 {
 	return r.maxSeq
 }
 
-// missing counts the seqs 1..last that never arrived.
-func (r *receiver) missing(last uint64) int {
+// missing lists the seqs 1..last that never arrived.
+func (r *receiver) missing(last uint64) []uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 0
+	var out []uint64
 	for s := uint64(1); s <= last; s++ {
 		if s >= uint64(len(r.seen)) || !r.seen[s] {
-			n++
+			out = append(out, s)
 		}
 	}
-	return n
+	return out
 }
 
 func (r *receiver) doubles() int {
@@ -84,6 +104,7 @@ func (w *Workload) receive(ctx context.Context, r *receiver) {
 			sleepCtx(ctx, 300*time.Millisecond)
 			continue
 		}
+		r.connected(c.Welcome().Node, since)
 		w.drain(ctx, r, c, probe.C)
 		l.c = nil
 		c.Close()
@@ -114,6 +135,9 @@ func (w *Workload) drain(ctx context.Context, r *receiver, c *client.Client, pro
 		}
 	}
 }
+
+// receiversGone reports whether the receivers' context has ended.
+func (w *Workload) receiversGone() bool { return w.recvCtx.Err() != nil }
 
 // delivered is the number of distinct messages received.
 func (w *Workload) delivered() int {

@@ -117,7 +117,8 @@ func buildBinary(ctx context.Context, root string) (string, error) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/node: %w\n%s", err, b)
 	}
-	return out, nil
+	// The image runs the binary as nobody and COPY keeps its mode.
+	return out, os.Chmod(out, 0o755)
 }
 
 // run executes a helper command (ip, nft, docker) and returns its output;

@@ -45,6 +45,7 @@ type Workload struct {
 	sendWG  sync.WaitGroup
 	recvWG  sync.WaitGroup
 	cancel  context.CancelFunc
+	recvCtx context.Context
 	recvs   []*receiver
 	tokenMu sync.Mutex
 	tokens  map[string]string
@@ -80,7 +81,7 @@ func (w *Workload) token(key string) string {
 // Start connects the receivers, then starts the senders.
 func (w *Workload) Start(ctx context.Context) {
 	rctx, cancel := context.WithCancel(ctx)
-	w.cancel = cancel
+	w.cancel, w.recvCtx = cancel, rctx
 	for i, u := range w.users {
 		r := &receiver{key: u, idx: i}
 		w.recvs = append(w.recvs, r)
