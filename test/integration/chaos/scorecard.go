@@ -50,8 +50,11 @@ type FaultRow struct {
 	Target       string    `json:"target"`
 	Detail       string    `json:"detail"`
 	Fired        bool      `json:"fired"`
-	InjectedAt   time.Time `json:"injected_at"`
-	HealedAt     time.Time `json:"healed_at"`
+	InjectedAt   time.Time `json:"injected_at,omitzero"`
+	DetectedAt   time.Time `json:"detected_at,omitzero"`
+	FailedOverAt time.Time `json:"failed_over_at,omitzero"`
+	HealedAt     time.Time `json:"healed_at,omitzero"`
+	ConvergedAt  time.Time `json:"converged_at,omitzero"`
 	DetectMS     *int64    `json:"detect_ms"`
 	FailoverMS   *int64    `json:"failover_ms"`
 	ReconvergeMS *int64    `json:"reconverge_ms"` // from the heal
@@ -76,7 +79,8 @@ func row(r *FaultRecord, tl *Timeline) FaultRow {
 		end = r.EndedAt
 	}
 	fr := FaultRow{Kind: r.Kind, Target: r.Target, Detail: r.Detail, Fired: r.Fired,
-		InjectedAt: r.InjectedAt, HealedAt: r.HealedAt,
+		InjectedAt: r.InjectedAt, DetectedAt: r.DetectedAt, FailedOverAt: r.FailedOverAt,
+		HealedAt: r.HealedAt, ConvergedAt: r.ConvergedAt,
 		DetectMS: since(r.InjectedAt, r.DetectedAt), FailoverMS: since(r.InjectedAt, r.FailedOverAt),
 		ReconvergeMS: since(r.HealedAt, r.ConvergedAt), Errors: r.Errors}
 	if !r.InjectedAt.IsZero() && !end.IsZero() {

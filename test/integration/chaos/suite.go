@@ -36,7 +36,7 @@ type FaultRecord struct {
 	Fired  bool
 	Errors []string
 
-	InjectedAt   time.Time // the fault took effect
+	InjectedAt   time.Time // the injection began
 	DetectedAt   time.Time // an observer first saw the target as not active
 	FailedOverAt time.Time // an observer's table first gave the target no shard
 	HealedAt     time.Time // the fault was undone (restart, resume, heal)
@@ -113,8 +113,10 @@ func (s *Suite) disrupt(ctx context.Context, d disruption) *FaultRecord {
 	defer func() { rec.EndedAt = time.Now() }()
 	s.log.Info("fault: inject", "kind", d.kind, "target", d.target, "detail", d.detail)
 	observers := s.others(d.target)
-	err := d.inject(ctx)
+	// The fault starts when its injection starts: a multi-step injection
+	// (cut, then kill) may already be detected before it returns.
 	rec.InjectedAt = time.Now()
+	err := d.inject(ctx)
 	if err != nil {
 		rec.fail("inject: %v", err)
 		s.log.Error("fault did not fire", "kind", d.kind, "err", err)
