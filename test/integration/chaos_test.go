@@ -47,7 +47,7 @@ func runChaos(t *testing.T, args ...string) (int, chaosScore) {
 		t.Fatalf("building the chaos suite: %v\n%s", err, out)
 	}
 	jsonPath := filepath.Join(dir, "scorecard.json")
-	cmd := exec.Command(bin, append(args, "-json", jsonPath)...)
+	cmd := exec.Command(bin, append(args, "-json", jsonPath, "-dir", filepath.Join(dir, "run"))...)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	code := 0

@@ -51,7 +51,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.dir, "dir", "", "run directory for node data and logs (default: a new /tmp/shardgate-chaos-*)")
 	fs.StringVar(&o.subnet, "subnet", "", "first three octets of the /24 to use (default 10.213.77 for process, 172.30.99 for compose)")
 	fs.StringVar(&o.bin, "bin", "", "a prebuilt static shardgate binary (default: build ./cmd/node into build/shardgate)")
-	fs.DurationVar(&o.timeout, "timeout", 12*time.Minute, "hard bound on the whole run")
+	fs.DurationVar(&o.timeout, "timeout", 7*time.Minute, "bound on setup and faults; the final read and verdict get 2 more minutes at most")
 	fs.DurationVar(&o.hold, "hold", 12*time.Second, "how long a pause or a partition lasts")
 	fs.DurationVar(&o.settle, "settle", 4*time.Second, "healthy load between faults")
 	fs.DurationVar(&o.converge, "converge", 90*time.Second, "bound on re-convergence after a fault")
@@ -197,13 +197,18 @@ func execute(ctx context.Context, opts options, log *slog.Logger) (sc *Scorecard
 	sleepCtx(ctx, opts.settle)
 	// The final read gets its own time, so a run that hit -timeout still
 	// reports what it saw.
-	fctx, fcancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer fcancel()
 	if ctx.Err() != nil {
 		s.failf("the run was cut short: %v", context.Cause(ctx))
 	}
 	s.finish(fctx, sc)
 	sc.DurationS = time.Since(sc.Started).Seconds()
+	if sc.Pass && opts.tier == "process" {
+		for _, n := range append(tier.Initial(), tier.Spare()) {
+			os.RemoveAll(filepath.Join(opts.dir, n)) // node data; the logs stay
+		}
+	}
 	if !sc.Pass {
 		for _, n := range append(tier.Initial(), tier.Spare()) {
 			if t := tier.LogTail(n, 8); t != "" {

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Remove whatever an interrupted chaos run left behind. The suite cleans up
+# after itself on every exit it can see (end of run, failure, Ctrl-C,
+# -timeout) and removes leftovers when it starts; this is for the case it
+# cannot see: the suite itself killed with SIGKILL.
+#
+#   process tier: network namespaces sgchaos-*, the host link sgch-host
+#                 (node processes die with the suite: they carry a
+#                 parent-death signal)
+#   compose tier: the compose project sgchaos (containers, network, volumes)
+set -u
+
+cd "$(dirname "$0")/.."
+
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^sgchaos-'); do
+	ip netns del "$ns" && echo "removed network namespace $ns"
+done
+if ip link show sgch-host >/dev/null 2>&1; then
+	ip link del sgch-host && echo "removed link sgch-host"
+fi
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+	# compose.sh refuses to run without secrets; any value will do for down.
+	SHARDGATE_PROJECT=sgchaos SHARDGATE_AUTH_SECRET=x SHARDGATE_ADMIN_TOKEN=x SHARDGATE_CLUSTER_KEY=x \
+		scripts/compose.sh down -t 1
+fi
