@@ -54,11 +54,11 @@ func (s *Suite) join(ctx context.Context) {
 	n := s.tier.Spare()
 	rec := s.record(faultJoin, n, "start a fresh node; the table must give it shards")
 	defer func() { rec.EndedAt = time.Now() }()
+	rec.InjectedAt = time.Now()
 	if err := s.tier.Start(ctx, n); err != nil {
 		rec.fail("start %s: %v", n, err)
 		return
 	}
-	rec.InjectedAt = time.Now()
 	rec.Fired = true
 	old := s.Members()
 	s.setMembers(append(old, n))
@@ -78,7 +78,7 @@ func (s *Suite) join(ctx context.Context) {
 	if rec.FailedOverAt.IsZero() {
 		rec.fail("%s was given no shard within %s", n, s.opts.converge)
 	}
-	rec.HealedAt = rec.InjectedAt
+	rec.HealedAt = rec.FailedOverAt // nothing to undo: settling starts once it holds shards
 	s.converge(ctx, rec)
 }
 
@@ -92,10 +92,10 @@ func (s *Suite) drain(ctx context.Context) {
 	defer func() { rec.EndedAt = time.Now() }()
 	// From here the node may leave and exit on its own: that is the point.
 	s.tier.Release(t)
+	rec.InjectedAt = time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := s.admin.Drain(cctx, s.tier.AdminURL(via), t)
 	cancel()
-	rec.InjectedAt = time.Now()
 	if err != nil {
 		rec.fail("drain: %v", err)
 		return

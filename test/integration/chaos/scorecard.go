@@ -57,7 +57,8 @@ type FaultRow struct {
 	ConvergedAt  time.Time `json:"converged_at,omitzero"`
 	DetectMS     *int64    `json:"detect_ms"`
 	FailoverMS   *int64    `json:"failover_ms"`
-	ReconvergeMS *int64    `json:"reconverge_ms"` // from the heal
+	ReconvergeMS *int64    `json:"reconverge_ms"`       // from the heal (restart, resume, heal)
+	SettledMS    *int64    `json:"inject_to_steady_ms"` // from the injection
 	NoAckMS      int64     `json:"longest_no_ack_ms"`
 	MaxWaitMS    int64     `json:"longest_write_wait_ms"`
 	Errors       []string  `json:"errors,omitempty"`
@@ -82,7 +83,7 @@ func row(r *FaultRecord, tl *Timeline) FaultRow {
 		InjectedAt: r.InjectedAt, DetectedAt: r.DetectedAt, FailedOverAt: r.FailedOverAt,
 		HealedAt: r.HealedAt, ConvergedAt: r.ConvergedAt,
 		DetectMS: since(r.InjectedAt, r.DetectedAt), FailoverMS: since(r.InjectedAt, r.FailedOverAt),
-		ReconvergeMS: since(r.HealedAt, r.ConvergedAt), Errors: r.Errors}
+		ReconvergeMS: since(r.HealedAt, r.ConvergedAt), SettledMS: since(r.InjectedAt, r.ConvergedAt), Errors: r.Errors}
 	if !r.InjectedAt.IsZero() && !end.IsZero() {
 		fr.NoAckMS = tl.LongestNoAck(r.InjectedAt, end).Milliseconds()
 		fr.MaxWaitMS = tl.LongestWait(r.InjectedAt, end).Milliseconds()
@@ -102,18 +103,19 @@ func (sc *Scorecard) Print(w io.Writer) {
 	fmt.Fprintf(w, "\n=== shardgate chaos scorecard: tier %s, plan %s%s, %.0fs ===\n\n", sc.Tier, sc.Plan,
 		map[bool]string{true: " (BROKEN BUILD)", false: ""}[sc.Broken], sc.DurationS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fault\ttarget\tfired\tdetect\tfailover\tre-converge\tlongest no-ack\tlongest write wait\tstatus")
+	fmt.Fprintln(tw, "fault\ttarget\tfired\tdetect\tfailover\tre-converge\tinject→steady\tlongest no-ack\tlongest write wait\tstatus")
 	for _, f := range sc.Faults {
 		status := "ok"
 		if !f.Fired || len(f.Errors) > 0 {
 			status = "FAIL"
 		}
 		noAck, wait := f.NoAckMS, f.MaxWaitMS
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Target,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Target,
 			map[bool]string{true: "yes", false: "NO"}[f.Fired], fmtMS(f.DetectMS), fmtMS(f.FailoverMS),
-			fmtMS(f.ReconvergeMS), fmtMS(&noAck), fmtMS(&wait), status)
+			fmtMS(f.ReconvergeMS), fmtMS(f.SettledMS), fmtMS(&noAck), fmtMS(&wait), status)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "  (detect, failover and inject→steady from the injection; re-converge from the heal: restart, resume, reconnect)")
 	for _, f := range sc.Faults {
 		if f.Detail != "" {
 			fmt.Fprintf(w, "  %s: %s\n", f.Kind, f.Detail)
