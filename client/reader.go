@@ -49,11 +49,13 @@ func (c *Client) notify(in inbound) {
 		if json.Unmarshal(in.Params, &m) != nil {
 			return
 		}
-		if m.Seq > c.lastSeq.Load() {
-			c.lastSeq.Store(m.Seq)
-		}
 		select {
 		case c.msgs <- m:
+			// Counted only once handed over: a message dropped at Close
+			// must not be skipped by a resume with Since: LastSeq().
+			if m.Seq > c.lastSeq.Load() {
+				c.lastSeq.Store(m.Seq)
+			}
 		case <-c.closing:
 		}
 	case "publication":
