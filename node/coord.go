@@ -176,6 +176,12 @@ func (c *coordinator) next(cur shard.Table) (shard.Table, shard.Table, bool) {
 }
 
 func (c *coordinator) step() {
+	if peer, v := c.n.newerPeer(); peer != "" {
+		// Never plan on top of a table the cluster has moved past.
+		c.n.log.Info("coordinator catching up before planning", "peer", peer, "version", v)
+		c.n.fetchTableFrom(peer)
+		return
+	}
 	cur := c.n.currentTable()
 	nt, _, changed := c.next(cur)
 	c.mu.Lock()
@@ -193,15 +199,59 @@ func (c *coordinator) step() {
 	c.n.publishTable(nt, reason)
 }
 
-// publishTable installs t here and sends it to every live peer.
+// publishTable proposes t to every live peer and installs it only when a
+// majority of the old and new tables' members accepted the proposal (a
+// peer accepts a table newer than its own). Peers install it on the commit
+// that follows. A coordinator cut off from the majority therefore never
+// installs or spreads a table, so two tables with one version cannot both
+// be in force.
 func (n *Node) publishTable(t shard.Table, reason string) {
+	cur := n.currentTable()
+	voters := map[string]bool{}
+	for _, m := range append(append([]string{}, cur.Members...), t.Members...) {
+		voters[m] = true
+	}
+	if len(voters) == 0 {
+		voters[n.name] = true
+	}
+	msg := tableMsg{Table: t, Reason: reason}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	accepted := 0
+	if voters[n.name] {
+		accepted = 1
+	}
+	for name := range n.aliveMembers() {
+		if name == n.name {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+			defer cancel()
+			if err := n.links.Call(ctx, name, methodPropose, msg, nil); err != nil {
+				n.log.Debug("table proposal refused", "peer", name, "version", t.Version, "err", err)
+				return
+			}
+			if voters[name] {
+				mu.Lock()
+				accepted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted < len(voters)/2+1 {
+		n.log.Warn("table not published: no majority accepted it", "version", t.Version, "accepted", accepted, "voters", len(voters))
+		return
+	}
 	if ok, err := n.installTable(t, reason); err != nil || !ok {
 		if err != nil {
 			n.log.Warn("publish table", "version", t.Version, "err", err)
 		}
 		return
 	}
-	msg := tableMsg{Table: t, Reason: reason}
 	for name := range n.aliveMembers() {
 		if name == n.name {
 			continue
@@ -214,6 +264,19 @@ func (n *Node) publishTable(t shard.Table, reason string) {
 			}
 		})
 	}
+}
+
+// newerPeer names a live member whose gossip says it holds a newer table
+// than ours, if any.
+func (n *Node) newerPeer() (string, uint64) {
+	mine := n.currentTable().Version
+	best, bestV := "", mine
+	for name, m := range n.aliveMembers() {
+		if name != n.name && m.Meta.TableVersion > bestV {
+			best, bestV = name, m.Meta.TableVersion
+		}
+	}
+	return best, bestV
 }
 
 type tableMsg struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/cluster"
@@ -54,6 +55,7 @@ type Node struct {
 	stats    *statsBook
 	left     chan struct{}
 	leftOnce sync.Once
+	fetching atomic.Bool
 }
 
 // New builds an engine around an open store, a membership and node links.

@@ -153,6 +153,12 @@ func (n *Node) canWrite(id int, t shard.Table) error {
 	if !n.quorum() {
 		return shardgate.Errorf(shardgate.KindUnavailable, "node %s does not see a majority of the cluster; writes are refused until it does", n.name)
 	}
+	if peer, v := n.newerPeer(); peer != "" {
+		// After a partition heals, a peer may already hold a table that
+		// re-homed this shard: catch up before acknowledging anything.
+		n.goFunc(func() { n.fetchTableFrom(peer) })
+		return shardgate.Errorf(shardgate.KindUnavailable, "node %s is catching up to table v%d; retry", n.name, v)
+	}
 	return nil
 }
 

@@ -24,6 +24,7 @@ const (
 	methodCopied    = "copied"
 	methodTable     = "table"
 	methodGetTable  = "get_table"
+	methodPropose   = "propose"
 	methodStats     = "stats"
 	methodAdmin     = "admin"
 	methodDrain     = "drain"
@@ -126,6 +127,15 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 		}
 		_, err = n.installTable(r.Table, r.Reason)
 		return struct{}{}, err
+	case methodPropose:
+		r, err := decode[tableMsg](body)
+		if err != nil {
+			return nil, err
+		}
+		if cur := n.currentTable(); !newer(r.Table, cur) {
+			return nil, shardgate.Errorf(shardgate.KindConflict, "proposed table v%d is not newer than v%d held by %s", r.Table.Version, cur.Version, n.name)
+		}
+		return struct{}{}, nil
 	case methodGetTable:
 		return n.currentTable(), nil
 	case methodStats:

@@ -194,6 +194,10 @@ func (n *Node) syncTable(ctx context.Context) {
 
 // fetchTableFrom installs peer's table when its gossip says it is newer.
 func (n *Node) fetchTableFrom(peer string) {
+	if !n.fetching.CompareAndSwap(false, true) {
+		return // one fetch at a time is enough: it installs the newest
+	}
+	defer n.fetching.Store(false)
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
 	var t shard.Table
