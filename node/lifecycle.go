@@ -34,6 +34,7 @@ func (n *Node) onMember(e cluster.Event) {
 	case cluster.EventJoin, cluster.EventUpdate:
 		if m.Meta.WSAddr != "" {
 			n.links.SetPeer(m.Name, m.Meta.WSAddr)
+			n.wsAddrs.Store(m.Name, m.Meta.WSAddr)
 		}
 		if e.Type == cluster.EventJoin {
 			// A node that (re)joins has no connections yet.

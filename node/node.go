@@ -56,6 +56,7 @@ type Node struct {
 	left     chan struct{}
 	leftOnce sync.Once
 	fetching atomic.Bool
+	wsAddrs  sync.Map // member name → public address, for route answers
 }
 
 // New builds an engine around an open store, a membership and node links.
@@ -148,6 +149,7 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, mb := range n.mem.Members() {
 		if mb.Name != n.name && mb.Meta.WSAddr != "" {
 			n.links.SetPeer(mb.Name, mb.Meta.WSAddr)
+			n.wsAddrs.Store(mb.Name, mb.Meta.WSAddr)
 		}
 	}
 	n.syncTable(ctx)

@@ -247,8 +247,8 @@ func (n *Node) wsURLOf(name string) string {
 	if name == n.name {
 		return "ws://" + n.cfg.WSAddr + "/v1/ws"
 	}
-	if m, ok := n.aliveMembers()[name]; ok && m.Meta.WSAddr != "" {
-		return "ws://" + m.Meta.WSAddr + "/v1/ws"
+	if addr, ok := n.wsAddrs.Load(name); ok {
+		return "ws://" + addr.(string) + "/v1/ws"
 	}
 	return ""
 }
