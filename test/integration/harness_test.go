@@ -247,6 +247,15 @@ func (c *tcluster) unstable() string {
 		}
 		pv, _ := s.Node().Partitions(context.Background())
 		if i == 0 {
+			owned := map[string]bool{}
+			for _, p := range pv.Partitions {
+				owned[p.Owner] = true
+			}
+			for name := range live {
+				if !owned[name] {
+					return name + " owns no shard yet"
+				}
+			}
 			version = pv.Version
 			for _, p := range pv.Partitions {
 				if !live[p.Owner] || p.State != shardgate.ShardStable || p.UnderReplicated {
