@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/app"
+)
+
+// MustCluster starts n nodes in this process on loopback (insecure, no
+// fsync, 64 shards; mut, when not nil, changes that) and waits until their
+// table is stable. They are killed when the test ends.
+func MustCluster(tb testing.TB, n int, mut func(*app.Config)) []*app.Server {
+	tb.Helper()
+	dir := tb.TempDir()
+	var nodes []*app.Server
+	tb.Cleanup(func() {
+		for _, s := range nodes {
+			s.Kill()
+		}
+	})
+	var seed string
+	for i := 1; i <= n; i++ {
+		cfg := app.DefaultConfig()
+		cfg.Name = fmt.Sprintf("n%d", i)
+		cfg.DataDir = filepath.Join(dir, cfg.Name)
+		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freePort(tb))
+		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Partitions = 64
+		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if seed != "" {
+			cfg.Join = []string{seed}
+		}
+		seed = cfg.GossipAddr
+		if mut != nil {
+			mut(&cfg)
+		}
+		s, err := app.New(cfg)
+		if err != nil {
+			tb.Fatalf("node %s: %v", cfg.Name, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = s.Start(ctx)
+		cancel()
+		if err != nil {
+			s.Kill()
+			tb.Fatalf("start %s: %v", cfg.Name, err)
+		}
+		nodes = append(nodes, s)
+	}
+	waitFor(tb, 30*time.Second, "a stable table", func() string { return unstable(nodes) })
+	return nodes
+}
+
+// unstable says why the cluster is not settled yet, "" when it is.
+func unstable(nodes []*app.Server) string {
+	var version uint64
+	for i, s := range nodes {
+		if err := s.Node().Ready(); err != nil {
+			return s.Name() + " not ready: " + err.Error()
+		}
+		pv, err := s.Node().Partitions(context.Background())
+		if err != nil {
+			return err.Error()
+		}
+		if i == 0 {
+			version = pv.Version
+		} else if pv.Version != version {
+			return fmt.Sprintf("%s has table v%d, %s v%d", s.Name(), pv.Version, nodes[0].Name(), version)
+		}
+		for _, p := range pv.Partitions {
+			if p.State != shardgate.ShardStable || p.UnderReplicated {
+				return fmt.Sprintf("shard %d is %s", p.ID, p.State)
+			}
+		}
+	}
+	return ""
+}
+
+// freePort finds a port free for TCP and UDP alike (memberlist binds both).
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	tb.Fatal("no free port")
+	return 0
+}
+
+// waitFor polls cond (which says what is still missing) until it returns
+// "" or the timeout passes.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no %s after %v: %s", what, timeout, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ownGoroutines describes goroutines still running code of this package or
+// of the client SDK, other than the tests themselves; the cluster's own
+// goroutines are not the bench's business.
+func ownGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "testing.tRunner") {
+			continue
+		}
+		if strings.Contains(g, "shardgate/bench.") || strings.Contains(g, "shardgate/client.") {
+			left = append(left, g)
+		}
+	}
+	return strings.Join(left, "\n\n")
+}
