@@ -29,10 +29,12 @@
     cellKeys: [], // shard id -> signature of what the cell shows
     inactive: new Set(), // nodes that are dead or gone: their shards are orphaned
     samples: new Map(), // node name -> [[t, connections, msgsPerSec], ...]
+    memberStates: new Map(), // node name -> last state logged for it
     selected: -1,
     es: null,
     refresh: { timer: 0, busy: false, again: false },
     pendingAction: null,
+    route: null, // {key, version} of the last route look-up
     chartsQueued: false,
   };
 
@@ -77,6 +79,8 @@
   }
 
   const fmtTime = (ms) => new Date(ms).toLocaleTimeString();
+  // fmtWhen leaves the date out for today.
+  const fmtWhen = (ms) => (new Date(ms).toDateString() === new Date().toDateString() ? fmtTime(ms) : new Date(ms).toLocaleString());
 
   // nodeColour is stable per name: the same node keeps its colour across
   // reloads and on every operator's screen. Names ending in a number (n1,
@@ -179,9 +183,19 @@
         if (data) applyCluster(data, true);
         break;
       default:
-        logEvent(type, ev);
+        if (!isRoutineUpdate(type, data)) logEvent(type, ev);
         scheduleRefresh();
     }
+  }
+
+  // isRoutineUpdate is true for a member "update" that changes no state:
+  // every node re-gossips its metadata on each table version, and logging
+  // those would push the events an operator cares about out of view.
+  function isRoutineUpdate(type, d) {
+    if (type !== 'member' || !d || !d.name) return false;
+    const routine = d.event === 'update' && state.memberStates.get(d.name) === d.state;
+    state.memberStates.set(d.name, d.state);
+    return routine;
   }
 
   function logEvent(type, ev) {
@@ -190,14 +204,14 @@
     let what = '';
     if (d && typeof d === 'object') {
       const parts = [];
-      for (const k of ['name', 'node', 'state', 'shard', 'version', 'reason', 'from', 'to']) {
+      for (const k of ['name', 'node', 'event', 'state', 'shard', 'phase', 'version', 'reason', 'from', 'to']) {
         if (d[k] !== undefined && d[k] !== '') parts.push(`${k}=${d[k]}`);
       }
       what = parts.length ? parts.join(' ') : JSON.stringify(d).slice(0, 120);
     } else if (d !== undefined && d !== null) {
       what = String(d).slice(0, 120);
     }
-    list.prepend(el('li', {}, el('time', {}, fmtTime(ev.at || Date.now())), el('span', { class: 'type' }, type), what));
+    list.prepend(el('li', {}, el('time', {}, fmtTime(ev.at || Date.now())), el('span', { class: 'type' }, type), el('span', { class: 'what' }, what)));
     while (list.children.length > EVENT_LOG_MAX) list.lastChild.remove();
   }
 
@@ -253,7 +267,8 @@
     setText($('#node-count'), `· ${names.length}`);
     const inactive = new Set();
     for (const n of cv.nodes) {
-      if (n.state === 'dead' || n.state === 'left') inactive.add(n.name);
+      if (isGone(n)) inactive.add(n.name);
+      if (!state.memberStates.has(n.name)) state.memberStates.set(n.name, n.state);
       updateRow(n);
     }
     const seen = new Set(names);
@@ -271,6 +286,8 @@
     updateMoveTargets();
     if (sample) recordSample(cv);
   }
+
+  const isGone = (n) => n.state === 'dead' || n.state === 'left';
 
   function updateRow(n) {
     let row = state.rows.get(n.name);
@@ -301,12 +318,15 @@
     }
     setText(c.owned, n.owned);
     setText(c.backed, n.backed_up);
-    setText(c.conns, fmtNum(n.connections));
-    setText(c.rate, fmtNum(n.messages_per_sec));
-    setText(c.mem, fmtBytes(n.memory_bytes));
+    // A node that is gone reports no load: its last figures would read as
+    // live ones.
+    const gone = isGone(n);
+    setText(c.conns, gone ? '–' : fmtNum(n.connections));
+    setText(c.rate, gone ? '–' : fmtNum(n.messages_per_sec));
+    setText(c.mem, gone ? '–' : fmtBytes(n.memory_bytes));
     c.drain.disabled = n.state !== 'active';
     c.failover.disabled = n.state === 'left';
-    row.tr.classList.toggle('gone', n.state === 'left' || n.state === 'dead');
+    row.tr.classList.toggle('gone', gone);
     row.node = n;
   }
 
@@ -330,6 +350,7 @@
   function recordSample(cv) {
     const now = Date.now();
     for (const n of cv.nodes) {
+      if (isGone(n)) continue; // its line ends where the node went away
       let s = state.samples.get(n.name);
       if (!s) { s = []; state.samples.set(n.name, s); }
       s.push([now, n.connections || 0, n.messages_per_sec || 0]);
@@ -433,7 +454,7 @@
     state.cells = new Array(count);
     state.cellKeys = new Array(count).fill('');
     for (let i = 0; i < count; i++) {
-      const c = el('div', { class: 'cell', dataset: { shard: String(i), owner: '' } });
+      const c = el('div', { class: 'cell', dataset: { shard: String(i), owner: '', backups: '' } });
       state.cells[i] = c;
       frag.append(c);
     }
@@ -453,6 +474,7 @@
     if (state.cells.length !== count) buildMap(count);
     state.tableVersion = pv.version;
     setText($('#table-version'), pv.version);
+    followRoute();
     const owned = new Map();
     let migrating = 0, under = 0, orphaned = 0;
     for (const p of pv.partitions) {
@@ -471,6 +493,7 @@
         cell.dataset.owner = p.owner || '';
         cell.style.backgroundColor = p.owner ? nodeColour(p.owner) : '';
       }
+      cell.dataset.backups = backups.join(',');
       cell.classList.toggle('migrating', p.state === 'migrating');
       cell.classList.toggle('under', !!p.under_replicated);
       cell.classList.toggle('orphan', orphan);
@@ -520,9 +543,11 @@
     try {
       const h = await api('GET', `/v1/partitions/${id}/history`);
       if (state.selected !== id) return;
+      // A change that keeps the home (only the backups moved) says so
+      // rather than "n1 → n1".
       const items = h.history.slice().reverse().map((c) => el('li', {},
-        el('time', {}, c.at ? new Date(c.at).toLocaleString() : ''),
-        `v${c.version}: ${c.from || '∅'} → ${c.to || '∅'}`,
+        el('time', {}, c.at ? fmtWhen(c.at) : ''),
+        c.from === c.to ? `v${c.version}: home stays ${c.to || '∅'}` : `v${c.version}: ${c.from || '∅'} → ${c.to || '∅'}`,
         c.backups && c.backups.length ? ` (backups ${c.backups.join(', ')})` : '',
         c.reason ? el('div', { class: 'muted' }, c.reason) : null));
       list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted' }, 'no recorded changes')]));
@@ -533,12 +558,17 @@
 
   // ---- route look-up -------------------------------------------------------------
 
-  async function lookUpRoute(key) {
+  // lookUpRoute shows where key lives. A follow-up (the table changed since)
+  // re-reads it in place and leaves the selected shard alone.
+  async function lookUpRoute(key, followUp) {
     const out = $('#route-result');
     if (!key) { out.replaceChildren(el('span', { class: 'err' }, 'Type a key first.')); return; }
-    out.replaceChildren(el('span', { class: 'muted' }, 'looking up…'));
+    state.route = { key, version: Infinity }; // no follow-ups while this one runs
+    if (!followUp) out.replaceChildren(el('span', { class: 'muted' }, 'looking up…'));
     try {
       const r = await api('GET', '/v1/route?key=' + encodeURIComponent(key));
+      if (!state.route || state.route.key !== key) return; // another look-up started meanwhile
+      state.route.version = r.version;
       out.replaceChildren(el('dl', { class: 'kv' },
         el('dt', {}, 'key'), el('dd', {}, r.key),
         el('dt', {}, 'shard'), el('dd', {}, el('a', { href: '#', onclick: (e) => { e.preventDefault(); showShard(r.shard); } }, String(r.shard))),
@@ -546,10 +576,18 @@
         el('dt', {}, 'backups'), el('dd', {}, ...(r.backups.length ? r.backups.flatMap((b, i) => [i ? ', ' : '', swatch(b), b]) : ['none'])),
         el('dt', {}, 'ws url'), el('dd', {}, r.ws_url || '–'),
         el('dt', {}, 'table'), el('dd', {}, 'v' + r.version)));
-      showShard(r.shard);
+      if (!followUp) showShard(r.shard);
     } catch (e) {
+      if (state.route && state.route.key === key) state.route = null;
       out.replaceChildren(el('span', { class: 'err' }, e.message));
     }
+  }
+
+  // followRoute keeps the look-up box current: an answer from an older
+  // table may name a home the shard has left.
+  function followRoute() {
+    const r = state.route;
+    if (r && r.version < state.tableVersion) lookUpRoute(r.key, true);
   }
 
   // ---- actions with confirmation ---------------------------------------------------
@@ -587,16 +625,21 @@
     scheduleRefresh();
   }
 
+  // renderReport lists the moves an action started. A move without a
+  // destination (a drain: the coordinator places the shards step by step)
+  // says what leaves instead.
   function renderReport(r) {
     const moves = r.moves || [];
+    const what = (m) => (m.role === 'owner' ? 'home' : 'backup copy');
     const byTarget = new Map();
     for (const m of moves) {
-      const k = `${m.to} (${m.role})`;
+      const k = m.to ? `${m.to} (${m.role})` : `${what(m)} leaving ${m.from || '?'}`;
       byTarget.set(k, (byTarget.get(k) || 0) + 1);
     }
-    const summary = [...byTarget].sort((a, b) => byName(a[0], b[0])).map(([k, n]) => `${k}: ${n}`).join(' · ');
+    let summary = [...byTarget].sort((a, b) => byName(a[0], b[0])).map(([k, n]) => `${k}: ${n}`).join(' · ');
+    if (moves.some((m) => !m.to)) summary += ' · the coordinator picks the new places; the map shows them as they are copied';
     const list = el('ul', {}, ...moves.slice(0, MAX_REPORT_MOVES).map((m) =>
-      el('li', {}, `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role})`)));
+      el('li', {}, m.to ? `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role})` : `shard ${m.shard}: ${what(m)} leaves ${m.from || '?'}`)));
     if (moves.length > MAX_REPORT_MOVES) list.append(el('li', { class: 'muted' }, `and ${moves.length - MAX_REPORT_MOVES} more`));
     return el('div', { id: 'move-report' },
       el('p', {}, el('b', {}, `${r.action || 'action'} started`), ` · table v${r.version} · ${moves.length} move${moves.length === 1 ? '' : 's'}`),
