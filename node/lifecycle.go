@@ -50,12 +50,17 @@ func (n *Node) onMember(e cluster.Event) {
 		}
 	case cluster.EventLeave, cluster.EventFailed:
 		n.registry.dropNode(m.Name)
+		n.m.LinkQueueDepth.DeleteLabelValues(m.Name)
 		what := "left"
 		if e.Type == cluster.EventFailed {
 			what = "failed"
 		}
 		n.coord.poke("node " + m.Name + " " + what)
 	}
+	if e.Type == cluster.EventUpdate && n.memberStates[m.Name] == m.Meta.State {
+		return // a metadata refresh (table version), not a change worth an event
+	}
+	n.memberStates[m.Name] = m.Meta.State
 	n.events.publish(shardgate.Event{Type: "member", At: n.nowMS(), Data: map[string]any{
 		"name": m.Name, "event": e.Type.String(), "state": m.Meta.State, "status": m.Status}})
 }

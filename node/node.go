@@ -57,6 +57,8 @@ type Node struct {
 	leftOnce sync.Once
 	fetching atomic.Bool
 	wsAddrs  sync.Map // member name → public address, for route answers
+
+	memberStates map[string]string // last state seen per member; memberLoop only
 }
 
 // New builds an engine around an open store, a membership and node links.
@@ -84,6 +86,8 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		history:   newHistoryBook(64),
 		stats:     newStatsBook(),
 		left:      make(chan struct{}),
+
+		memberStates: map[string]string{},
 	}
 	n.replica = newReplicaSet(n)
 	n.coord = newCoordinator(n)

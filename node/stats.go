@@ -59,6 +59,7 @@ func (n *Node) statsLoop() {
 		lastStored, lastAt = stored, now
 		st := n.measure(rate)
 		n.stats.put(n.name, st)
+		n.refreshGauges() // before the notifications below sit in the link queues
 		for name, m := range n.aliveMembers() {
 			if name == n.name {
 				continue
@@ -70,7 +71,6 @@ func (n *Node) statsLoop() {
 				n.goFunc(func() { n.fetchTableFrom(name) })
 			}
 		}
-		n.refreshGauges()
 		if view, err := n.Cluster(n.ctx); err == nil {
 			n.events.publish(shardgate.Event{Type: "stats", At: n.nowMS(), Data: view})
 		}
