@@ -59,18 +59,30 @@ func (c *tcluster) linkAllowed(from, to string) bool {
 
 // freePort finds a port free for both TCP and UDP on 127.0.0.1 (memberlist
 // binds both).
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // handed out in this test binary: never twice
+)
+
 func freePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 200; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
+		if ports[port] {
+			l.Close()
+			continue
+		}
 		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
 		l.Close()
 		if err == nil {
 			u.Close()
+			ports[port] = true
 			return port
 		}
 	}
