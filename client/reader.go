@@ -49,14 +49,17 @@ func (c *Client) notify(in inbound) {
 		if json.Unmarshal(in.Params, &m) != nil {
 			return
 		}
+		// Counted before the hand-over (a reader may ask right after it),
+		// and taken back if Close drops the message, so a resume with
+		// Since: LastSeq() never skips it. Only this goroutine writes it.
+		prev := c.lastSeq.Load()
+		if m.Seq > prev {
+			c.lastSeq.Store(m.Seq)
+		}
 		select {
 		case c.msgs <- m:
-			// Counted only once handed over: a message dropped at Close
-			// must not be skipped by a resume with Since: LastSeq().
-			if m.Seq > c.lastSeq.Load() {
-				c.lastSeq.Store(m.Seq)
-			}
 		case <-c.closing:
+			c.lastSeq.Store(prev)
 		}
 	case "publication":
 		var p shardgate.Publication

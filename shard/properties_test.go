@@ -121,8 +121,11 @@ func TestBackupSpread(t *testing.T) {
 			}
 		}
 		lost := cur.Owned(dead)
+		// A node owning only a handful of shards (bounded loads can leave
+		// one that light) may hand three of them to one survivor by chance.
+		limit := max(0.6*float64(lost), 3)
 		for node, c := range inherited {
-			if node == dead || float64(c) > 0.6*float64(lost) {
+			if node == dead || float64(c) > limit {
 				t.Fatalf("%s inherited %d of the %d shards %s owned", node, c, lost, dead)
 			}
 		}
