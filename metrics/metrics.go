@@ -13,31 +13,31 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	Connections         prometheus.Gauge
-	ConnectionsTotal    prometheus.Counter
-	ConnectionsClosed   *prometheus.CounterVec // label: code
-	MessagesIn          prometheus.Counter     // client frames received
-	MessagesOut         prometheus.Counter     // frames written to clients
-	MessagesStored      prometheus.Counter     // messages committed on this node as home
-	MessagesForwarded   prometheus.Counter     // requests forwarded to another node
-	MessagesReplicated  prometheus.Counter     // writes applied as a backup
-	SlowConsumerDrops   prometheus.Counter
-	RateLimited         prometheus.Counter
-	AckLatency          prometheus.Histogram // seconds from send received to seq returned
-	LinkQueueDepth      *prometheus.GaugeVec // label: peer
-	ShardsOwned         prometheus.Gauge
-	ShardsBackedUp      prometheus.Gauge
-	ShardsMoving        prometheus.Gauge
-	ShardsUnderRepl     prometheus.Gauge
-	TableVersion        prometheus.Gauge
-	MemberlistHealth    prometheus.Gauge
-	Members             prometheus.Gauge
-	StoreCommitLatency  prometheus.Histogram
-	StoreCommitOps      prometheus.Histogram
-	StoreSizeBytes      prometheus.Gauge
-	ShardMovesTotal     *prometheus.CounterVec // label: result
-	Quorum              prometheus.Gauge
-	PublicationsOut     prometheus.Counter
+	Connections        prometheus.Gauge
+	ConnectionsTotal   prometheus.Counter
+	ConnectionsClosed  *prometheus.CounterVec // label: code
+	MessagesIn         prometheus.Counter     // client frames received
+	MessagesOut        prometheus.Counter     // frames written to clients
+	MessagesStored     prometheus.Counter     // messages committed on this node as home
+	MessagesForwarded  prometheus.Counter     // requests forwarded to another node
+	MessagesReplicated prometheus.Counter     // writes applied as a backup
+	SlowConsumerDrops  prometheus.Counter
+	RateLimited        prometheus.Counter
+	AckLatency         prometheus.Histogram // seconds from send received to seq returned
+	LinkQueueDepth     *prometheus.GaugeVec // label: peer
+	ShardsOwned        prometheus.Gauge
+	ShardsBackedUp     prometheus.Gauge
+	ShardsMoving       prometheus.Gauge
+	ShardsUnderRepl    prometheus.Gauge
+	TableVersion       prometheus.Gauge
+	MemberlistHealth   prometheus.Gauge
+	Members            prometheus.Gauge
+	StoreCommitLatency prometheus.Histogram
+	StoreCommitOps     prometheus.Histogram
+	StoreSizeBytes     prometheus.Gauge
+	ShardMovesTotal    *prometheus.CounterVec // label: result
+	Quorum             prometheus.Gauge
+	PublicationsOut    prometheus.Counter
 }
 
 // New builds a Metrics with its own registry, including Go and process
