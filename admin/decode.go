@@ -197,3 +197,16 @@ func queryUint(c echo.Context, name string, max uint64) (uint64, error) {
 	}
 	return v, nil
 }
+
+// bindBody decodes the request body into T and validates it: every POST
+// body of the API is read the same strict way.
+func bindBody[T any, PT interface {
+	*T
+	validate() error
+}](c echo.Context) (T, error) {
+	var body T
+	if err := decodeJSON(c.Request().Body, &body); err != nil {
+		return body, err
+	}
+	return body, PT(&body).validate()
+}

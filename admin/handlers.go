@@ -100,11 +100,8 @@ func (s *Server) moveShard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body moveBody
-	if err := decodeJSON(c.Request().Body, &body); err != nil {
-		return err
-	}
-	if err := body.validate(); err != nil {
+	body, err := bindBody[moveBody](c)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := s.backendCtx(c)

@@ -13,11 +13,8 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var body sendBody
-	if err := decodeJSON(c.Request().Body, &body); err != nil {
-		return err
-	}
-	if err := body.validate(); err != nil {
+	body, err := bindBody[sendBody](c)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := s.backendCtx(c)
@@ -80,11 +77,8 @@ func (s *Server) publish(c echo.Context) error {
 	if err := validName("topic", topic); err != nil {
 		return err
 	}
-	var body publishBody
-	if err := decodeJSON(c.Request().Body, &body); err != nil {
-		return err
-	}
-	if err := body.validate(); err != nil {
+	body, err := bindBody[publishBody](c)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := s.backendCtx(c)
