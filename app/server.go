@@ -73,6 +73,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	key, _ := cfg.clusterKey()
 	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, Logger: s.log, Allow: cfg.LinkAllow,
+		// Only nodes that gossip knows (joining ones included) may link in;
+		// s.cl is set before anything is served.
+		Member: func(name string) bool { _, ok := s.cl.Member(name); return ok },
 		Handler: link.HandlerFunc(func(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
 			return s.node.HandleLink(ctx, from, method, body)
 		})})

@@ -15,15 +15,19 @@ import (
 )
 
 // Handshake headers. The dialer proves it holds the cluster key by signing
-// its name, a timestamp and a fresh nonce; the acceptor proves the same by
-// signing its own name and the dialer's nonce, so a node never sends
-// requests to an impostor that merely answers on the right address.
+// its name, the name of the node it means to reach, a timestamp and a fresh
+// nonce; the acceptor proves the same by signing its own name and the
+// dialer's nonce, so a node never sends requests to an impostor that merely
+// answers on the right address. Binding the target matters because each
+// node keeps its own nonce cache: without it a handshake captured on its way
+// to one node could be replayed to every other node within the skew window.
 const (
-	headerNode  = "X-Shardgate-Node"
-	headerTime  = "X-Shardgate-Time"
-	headerNonce = "X-Shardgate-Nonce"
-	headerAuth  = "X-Shardgate-Auth"
-	headerProof = "X-Shardgate-Proof"
+	headerNode   = "X-Shardgate-Node"
+	headerTarget = "X-Shardgate-Target"
+	headerTime   = "X-Shardgate-Time"
+	headerNonce  = "X-Shardgate-Nonce"
+	headerAuth   = "X-Shardgate-Auth"
+	headerProof  = "X-Shardgate-Proof"
 
 	// maxSkew bounds the clock difference between two nodes, and with the
 	// nonce cache the window in which a captured handshake could be replayed.
@@ -50,11 +54,12 @@ func verify(key []byte, got, role string, fields ...string) bool {
 	return hmac.Equal([]byte(got), []byte(sign(key, role, fields...)))
 }
 
-// dialHeaders returns the headers for one dial and the nonce the acceptor
-// must sign in reply.
-func (m *Mesh) dialHeaders() (http.Header, string) {
+// dialHeaders returns the headers for one dial to peer and the nonce the
+// acceptor must sign in reply.
+func (m *Mesh) dialHeaders(peer string) (http.Header, string) {
 	h := http.Header{}
 	h.Set(headerNode, m.cfg.Name)
+	h.Set(headerTarget, peer)
 	if len(m.cfg.ClusterKey) == 0 {
 		return h, ""
 	}
@@ -62,45 +67,65 @@ func (m *Mesh) dialHeaders() (http.Header, string) {
 	nonce := rand.Text() // 128 bits from crypto/rand
 	h.Set(headerTime, ts)
 	h.Set(headerNonce, nonce)
-	h.Set(headerAuth, sign(m.cfg.ClusterKey, "dial", m.cfg.Name, ts, nonce))
+	h.Set(headerAuth, sign(m.cfg.ClusterKey, "dial", m.cfg.Name, peer, ts, nonce))
 	return h, nonce
 }
 
+// refusal says why a dial was refused: reason for the log, status for the
+// dialer, which learns nothing more.
+type refusal struct {
+	status int
+	reason string
+}
+
 // checkDialer authenticates an incoming dial and returns the dialer's name
-// and the proof header to send back. Reasons for refusal are for the log;
-// the dialer only learns that it was refused.
-func (m *Mesh) checkDialer(r *http.Request) (name string, resp http.Header, reason string) {
-	name = r.Header.Get(headerNode)
-	if name == "" || len(name) > shardgate.MaxKeyBytes {
-		return "", nil, "missing or oversized node name"
+// and the headers to send back (this node's name and proof).
+func (m *Mesh) checkDialer(r *http.Request) (name string, resp http.Header, no *refusal) {
+	unauthorized := func(reason string) (string, http.Header, *refusal) {
+		return "", nil, &refusal{http.StatusUnauthorized, reason}
+	}
+	name, target := r.Header.Get(headerNode), r.Header.Get(headerTarget)
+	if name == "" || len(name) > shardgate.MaxKeyBytes || len(target) > shardgate.MaxKeyBytes {
+		return unauthorized("missing or oversized node name")
+	}
+	key := m.cfg.ClusterKey
+	if len(key) > 0 {
+		ts, nonce, mac := r.Header.Get(headerTime), r.Header.Get(headerNonce), r.Header.Get(headerAuth)
+		if ts == "" || nonce == "" || mac == "" || len(nonce) > maxNonceLen {
+			return unauthorized("missing authentication headers")
+		}
+		ms, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || strings.HasPrefix(ts, "+") {
+			return unauthorized("malformed timestamp")
+		}
+		now := m.cfg.Now()
+		if skew := now.Sub(time.UnixMilli(ms)); skew > maxSkew || skew < -maxSkew {
+			return unauthorized("timestamp outside ±60s (clock skew or replay)")
+		}
+		// Verified against the target the dialer names, so that a key
+		// holder dialing a stale address is told so (421) instead of
+		// hearing that its key is wrong.
+		if !verify(key, mac, "dial", name, target, ts, nonce) {
+			return unauthorized("signature does not verify (wrong cluster key?)")
+		}
+		if target != m.cfg.Name {
+			return "", nil, &refusal{http.StatusMisdirectedRequest,
+				"handshake is addressed to " + strconv.Quote(target) + " (replayed, or a stale address)"}
+		}
+		// Only verified nonces are remembered, so strangers cannot grow the set.
+		if !m.nonces.add(nonce, now) {
+			return unauthorized("nonce already used (replayed handshake)")
+		}
+	} else if target != m.cfg.Name {
+		return "", nil, &refusal{http.StatusMisdirectedRequest,
+			"handshake is addressed to " + strconv.Quote(target) + " (a stale address?)"}
 	}
 	resp = http.Header{}
 	resp.Set(headerNode, m.cfg.Name)
-	key := m.cfg.ClusterKey
-	if len(key) == 0 {
-		return name, resp, ""
+	if len(key) > 0 {
+		resp.Set(headerProof, sign(key, "accept", m.cfg.Name, r.Header.Get(headerNonce)))
 	}
-	ts, nonce, mac := r.Header.Get(headerTime), r.Header.Get(headerNonce), r.Header.Get(headerAuth)
-	if ts == "" || nonce == "" || mac == "" || len(nonce) > maxNonceLen {
-		return "", nil, "missing authentication headers"
-	}
-	ms, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || strings.HasPrefix(ts, "+") {
-		return "", nil, "malformed timestamp"
-	}
-	now := m.cfg.Now()
-	if skew := now.Sub(time.UnixMilli(ms)); skew > maxSkew || skew < -maxSkew {
-		return "", nil, "timestamp outside ±60s (clock skew or replay)"
-	}
-	if !verify(key, mac, "dial", name, ts, nonce) {
-		return "", nil, "signature does not verify (wrong cluster key?)"
-	}
-	// Only verified nonces are remembered, so strangers cannot grow the set.
-	if !m.nonces.add(nonce, now) {
-		return "", nil, "nonce already used (replayed handshake)"
-	}
-	resp.Set(headerProof, sign(key, "accept", m.cfg.Name, nonce))
-	return name, resp, ""
+	return name, resp, nil
 }
 
 // checkAcceptor verifies that the node that answered is the one we meant to

@@ -28,13 +28,14 @@ func (h *countingHandler) HandleLink(context.Context, string, string, json.RawMe
 }
 
 // handshake builds dialer headers by hand so tests can spoil each part.
-func handshake(key, name string, at time.Time, nonce string) http.Header {
+func handshake(key, name, target string, at time.Time, nonce string) http.Header {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
 	h := http.Header{}
 	h.Set(headerNode, name)
+	h.Set(headerTarget, target)
 	h.Set(headerTime, ts)
 	h.Set(headerNonce, nonce)
-	h.Set(headerAuth, sign([]byte(key), "dial", name, ts, nonce))
+	h.Set(headerAuth, sign([]byte(key), "dial", name, target, ts, nonce))
 	return h
 }
 
@@ -54,12 +55,14 @@ func TestHandshakeRejectsBadCredentials(t *testing.T) {
 	for name, h := range map[string]http.Header{
 		"no headers":    nil,
 		"name only":     {headerNode: {"a"}},
-		"wrong key":     handshake(key2, "a", now, "n1"),
-		"forged name":   tamper(handshake(key1, "a", now, "n2"), headerNode, "admin"),
-		"altered nonce": tamper(handshake(key1, "a", now, "n3"), headerNonce, "n4"),
-		"bad mac":       tamper(handshake(key1, "a", now, "n5"), headerAuth, "AAAA"),
-		"stale":         handshake(key1, "a", now.Add(-2*time.Minute), "n6"),
-		"future":        handshake(key1, "a", now.Add(2*time.Minute), "n7"),
+		"wrong key":     handshake(key2, "a", "b", now, "n1"),
+		"forged name":   tamper(handshake(key1, "a", "b", now, "n2"), headerNode, "admin"),
+		"altered nonce": tamper(handshake(key1, "a", "b", now, "n3"), headerNonce, "n4"),
+		"bad mac":       tamper(handshake(key1, "a", "b", now, "n5"), headerAuth, "AAAA"),
+		"stale":         handshake(key1, "a", "b", now.Add(-2*time.Minute), "n6"),
+		"future":        handshake(key1, "a", "b", now.Add(2*time.Minute), "n7"),
+		"retargeted":    tamper(handshake(key1, "a", "c", now, "n9"), headerTarget, "b"),
+		"no target":     tamper(handshake(key1, "a", "b", now, "n10"), headerTarget, ""),
 	} {
 		resp, err := dial(h)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
@@ -67,7 +70,7 @@ func TestHandshakeRejectsBadCredentials(t *testing.T) {
 		}
 	}
 
-	good := handshake(key1, "a", now, "fresh-nonce")
+	good := handshake(key1, "a", "b", now, "fresh-nonce")
 	resp, err := dial(good)
 	if err != nil {
 		t.Fatalf("valid handshake refused: %v", err)
@@ -127,4 +130,76 @@ func TestDialerRejectsAcceptorWithoutProof(t *testing.T) {
 	defer fake.Close()
 	a.m.SetPeer("c", fake.Listener.Addr().String())
 	mustKind(t, a.m.Call(ctx, "c", "x", nil, nil), shardgate.KindUnauthorized)
+}
+
+// dialWith opens a raw link WebSocket with the given headers and returns
+// the HTTP status of the answer.
+func dialWith(tb testing.TB, addr string, h http.Header) int {
+	tb.Helper()
+	ws, resp, err := (&websocket.Dialer{}).Dial("ws://"+addr+"/internal/link", h)
+	if ws != nil {
+		ws.Close()
+	}
+	if resp == nil {
+		tb.Fatalf("dial %s: no HTTP answer: %v", addr, err)
+	}
+	return resp.StatusCode
+}
+
+// TestHandshakeReplayedToAnotherNode captures a real handshake on its way
+// to b and replays it, within the skew window, to c (same cluster key, its
+// own nonce cache) and to b again: both must refuse.
+func TestHandshakeReplayedToAnotherNode(t *testing.T) {
+	a := mustNode(t, "a", nil, nil, withKey(key1))
+	b := mustNode(t, "b", echoHandler, nil, withKey(key1))
+	c := mustNode(t, "c", echoHandler, nil, withKey(key1))
+	captured, _ := a.m.dialHeaders("b")
+
+	if got := dialWith(t, c.addr, captured.Clone()); got != http.StatusMisdirectedRequest {
+		t.Errorf("handshake for b replayed to c: status %d, want 421", got)
+	}
+	// The name header can be rewritten, but the signature covers it.
+	retarget := captured.Clone()
+	retarget.Set(headerTarget, "c")
+	if got := dialWith(t, c.addr, retarget); got != http.StatusUnauthorized {
+		t.Errorf("handshake re-addressed to c: status %d, want 401", got)
+	}
+	if got := dialWith(t, b.addr, captured.Clone()); got != http.StatusSwitchingProtocols {
+		t.Fatalf("original handshake to b: status %d, want 101", got)
+	}
+	if got := dialWith(t, b.addr, captured.Clone()); got != http.StatusUnauthorized {
+		t.Errorf("handshake replayed to b: status %d, want 401", got)
+	}
+}
+
+// TestHandshakeRefusesNonMembers: holding the key is not enough; the name
+// must be one the membership admits.
+func TestHandshakeRefusesNonMembers(t *testing.T) {
+	hb := &countingHandler{}
+	members := map[string]bool{"a": true, "b": true}
+	b := mustNode(t, "b", hb, nil, withKey(key1), func(c *Config) {
+		c.Member = func(name string) bool { return members[name] }
+	})
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"stranger", http.StatusForbidden},
+		{"a", http.StatusSwitchingProtocols},
+	} {
+		if got := dialWith(t, b.addr, handshake(key1, tc.name, "b", now, "nonce-"+tc.name)); got != tc.want {
+			t.Errorf("dialer %q: status %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	// Through the Mesh: the refused dialer gets a retryable error and its
+	// requests never reach the handler.
+	z := mustNode(t, "z", nil, nil, withKey(key1))
+	z.m.SetPeer("b", b.addr)
+	ctx := ctxTimeout(t, 5*time.Second)
+	mustKind(t, z.m.Call(ctx, "b", "x", nil, nil), shardgate.KindUnavailable)
+	if hb.n.Load() != 0 {
+		t.Fatalf("a non-member's request reached the handler")
+	}
 }

@@ -39,6 +39,12 @@ type Config struct {
 	// HMAC-SHA256. nil means no authentication: loopback development only.
 	// When set it must be at least 16 bytes.
 	ClusterKey []byte
+	// Member says whether a dialer's name belongs to the cluster (a live
+	// member, or one gossip says is joining). Dialers it refuses get 403,
+	// after their signature has been checked. nil admits every name that
+	// holds the cluster key. Called from accepting goroutines; it must be
+	// safe for concurrent use and must not block.
+	Member func(name string) bool
 	// Handler serves incoming requests. nil answers every request with
 	// KindMethodNotFound (a node that only calls out).
 	Handler Handler

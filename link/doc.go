@@ -5,7 +5,7 @@
 // It owns the node-to-node connections: one outbound connection per peer,
 // dialed lazily and re-dialed with backoff; the acceptor side mounted by the
 // caller on the public listener; the HMAC handshake that keeps strangers off
-// it; and batching, so that everything queued for a peer while the previous
+// it (bound to both names, a time and a nonce, and open only to members); and batching, so that everything queued for a peer while the previous
 // frame was being written leaves in the next single WebSocket frame.
 //
 // It must never know what the calls mean: methods are opaque strings, bodies

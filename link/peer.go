@@ -180,7 +180,7 @@ func (m *Mesh) finishDial(p *peer, a *dialAttempt, c *conn, err error) {
 
 // dial opens and authenticates one connection; it is not yet started.
 func (m *Mesh) dial(ctx context.Context, name, addr string) (*conn, error) {
-	hdr, nonce := m.dialHeaders()
+	hdr, nonce := m.dialHeaders(name)
 	u := url.URL{Scheme: "ws", Host: addr, Path: m.cfg.Path}
 	ws, resp, err := m.dialer.DialContext(ctx, u.String(), hdr)
 	if err != nil {
@@ -188,6 +188,13 @@ func (m *Mesh) dial(ctx context.Context, name, addr string) (*conn, error) {
 		case resp != nil && resp.StatusCode == http.StatusUnauthorized:
 			return nil, shardgate.Errorf(shardgate.KindUnauthorized,
 				"peer %s at %s refused our credentials (different cluster key, or clocks more than 60s apart)", name, addr)
+		case resp != nil && resp.StatusCode == http.StatusMisdirectedRequest:
+			return nil, shardgate.Errorf(shardgate.KindUnavailable,
+				"the node at %s says it is %q, not %q (stale address?)", addr, resp.Header.Get(headerNode), name)
+		case resp != nil && resp.StatusCode == http.StatusForbidden:
+			// Retryable: gossip may not have told the peer about us yet.
+			return nil, shardgate.Errorf(shardgate.KindUnavailable,
+				"peer %s at %s does not count us as a member yet", name, addr)
 		case resp != nil:
 			return nil, shardgate.Errorf(shardgate.KindUnavailable,
 				"peer %s at %s refused the link: %s", name, addr, resp.Status)

@@ -15,10 +15,20 @@ func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "link: node shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	name, hdr, reason := m.checkDialer(r)
-	if reason != "" {
-		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", r.Header.Get(headerNode), "reason", reason)
-		http.Error(w, "link: unauthorized", http.StatusUnauthorized)
+	name, hdr, no := m.checkDialer(r)
+	if no != nil {
+		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", r.Header.Get(headerNode), "reason", no.reason)
+		if no.status == http.StatusMisdirectedRequest {
+			w.Header().Set(headerNode, m.cfg.Name) // the dialer's key verified: it may learn who we are
+		}
+		http.Error(w, "link: refused", no.status)
+		return
+	}
+	// Checked after the signature, so only key holders learn whom the
+	// membership admits.
+	if m.cfg.Member != nil && !m.cfg.Member(name) {
+		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", name, "reason", "not a member of the cluster")
+		http.Error(w, "link: not a member", http.StatusForbidden)
 		return
 	}
 	if !m.allowed(name, m.cfg.Name) || !m.allowed(m.cfg.Name, name) {
