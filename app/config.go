@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/conn"
 )
 
 // Config is everything `shardgate run` accepts (SPEC §3).
@@ -28,6 +29,10 @@ type Config struct {
 	Insecure      bool
 	AdminToken    string
 	ClusterKey    string // base64 of 16, 24 or 32 bytes
+	// AllowedOrigins lists the browser origins allowed on /v1/ws besides
+	// same-origin pages and clients without an Origin header:
+	// "https://app.example", "https://*.example" (any subdomain), or "*".
+	AllowedOrigins []string
 
 	// Local selects the fast timings meant for loopback clusters (tests,
 	// `shardgate dev`).
@@ -96,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.clusterKey(); err != nil {
 		return err
+	}
+	if err := (conn.Config{AllowedOrigins: c.AllowedOrigins}).Validate(); err != nil {
+		return fmt.Errorf("--allowed-origins: %w", err)
 	}
 	if !c.allLoopback() {
 		var missing []string

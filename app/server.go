@@ -94,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ccfg := conn.DefaultConfig()
 	ccfg.NodeName = cfg.Name
+	ccfg.AllowedOrigins = cfg.AllowedOrigins
 	ccfg.Logger = s.log
 	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
 	s.node.SetDeliverer(s.conns)

@@ -78,8 +78,10 @@ var defaultDialer = &websocket.Dialer{
 // Dial connects to a node's WebSocket URL (ws://host:port/v1/ws) and returns
 // once the welcome frame has arrived. A refused upgrade returns a
 // *shardgate.Error of the kind the server named (errors.Is(err,
-// shardgate.ErrUnauthorized) for a bad token); a connection closed before
-// its welcome returns an error wrapping *websocket.CloseError.
+// shardgate.ErrUnauthorized) for a bad token), and so does an upgrade
+// closed at once with 4001 (unauthorized) or 4003 (forbidden origin); a
+// connection closed otherwise before its welcome returns an error wrapping
+// *websocket.CloseError.
 func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	u, err := url.Parse(wsURL)
 	if err != nil {
@@ -115,7 +117,7 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	welcome, err := readWelcome(ctx, ws)
 	if err != nil {
 		ws.Close()
-		return nil, fmt.Errorf("dial %s: %w", u.Host, err)
+		return nil, fmt.Errorf("dial %s: %w", u.Host, refusal(err))
 	}
 	size := opts.BufferSize
 	if size <= 0 {

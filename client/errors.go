@@ -7,7 +7,17 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/shardgate/shardgate"
+)
+
+// Close codes of the protocol that a client acts on.
+const (
+	closeUnauthorized = 4001
+	closeForbidden    = 4003
+	closePolicy       = 4008
+	closeSlowConsumer = 4009
 )
 
 // ErrClosed is returned by calls on a connection that has ended.
@@ -26,6 +36,22 @@ func (e *RPCError) Error() string {
 // Retryable reports whether the same call may succeed later (1003: a shard
 // moving, no quorum, a node unreachable).
 func (e *RPCError) Retryable() bool { return e.Code == shardgate.CodeUnavailable }
+
+// refusal gives a connection closed before its welcome with 4001 or 4003
+// the kind of error a refused upgrade has, keeping the close error inside.
+func refusal(err error) error {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Code {
+	case closeUnauthorized:
+		return &shardgate.Error{Kind: shardgate.KindUnauthorized, Message: "refused: " + ce.Text, Err: err}
+	case closeForbidden:
+		return &shardgate.Error{Kind: shardgate.KindForbidden, Message: "refused: " + ce.Text, Err: err}
+	}
+	return err
+}
 
 // httpError turns a refused HTTP call (upgrade or route) into a
 // *shardgate.Error of the kind the server named, so callers can use

@@ -1,15 +1,20 @@
 package conn
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/shardgate/shardgate"
@@ -177,29 +182,144 @@ func TestMintTokenRoundTrip(t *testing.T) {
 func TestOriginChecked(t *testing.T) {
 	for _, tc := range []struct {
 		allowed []string
-		origin  string
+		origin  string // "same" is the listener's own origin
 		ok      bool
 	}{
 		{nil, "", true},
-		{nil, "http://evil.example", false}, // gorilla's same-origin default
+		{nil, "same", true},
+		{nil, "http://evil.example", false},
 		{[]string{"https://app.example"}, "https://app.example", true},
+		{[]string{"https://app.example"}, "https://APP.example", true},
+		{[]string{"https://app.example"}, "http://app.example", false},
 		{[]string{"https://app.example"}, "https://evil.example", false},
+		{[]string{"https://app.example"}, "https://app.example:8443", false},
+		{[]string{"https://app.example"}, "same", true},
+		{[]string{"https://*.example"}, "https://a.example", true},
+		{[]string{"https://*.example"}, "https://a.b.example", true},
+		{[]string{"https://*.example"}, "https://example", false},
+		{[]string{"https://*.example"}, "https://evilexample", false},
+		{[]string{"https://*.example"}, "https://a.example.evil", false},
+		{[]string{"http://*.example:8000"}, "http://a.example:8000", true},
+		{[]string{"http://*.example:8000"}, "http://a.example", false},
+		{[]string{"https://x.example", "https://*.example"}, "https://y.example", true},
 		{[]string{"*"}, "https://anything.example", true},
+		{[]string{"https://app.example"}, "null", false},
 	} {
 		h := newHarness(t, func(c *Config, _ *AuthConfig) { c.AllowedOrigins = tc.allowed })
+		origin := tc.origin
+		if origin == "same" {
+			origin = h.hs.URL
+		}
 		hdr := http.Header{"Authorization": {"Bearer " + h.token(t, "alice")}}
-		if tc.origin != "" {
-			hdr.Set("Origin", tc.origin)
+		if origin != "" {
+			hdr.Set("Origin", origin)
 		}
-		c, err := client.Dial(ctxT(t), h.url, client.Options{Header: hdr})
-		if err == nil {
-			c.Close()
+		// A WebSocket upgrade: refused with close 4003 and a reason.
+		ws, _, err := websocket.DefaultDialer.Dial(h.url, hdr)
+		if err != nil {
+			t.Fatalf("%v from %q: upgrade failed: %v", tc.allowed, origin, err)
 		}
-		if tc.ok && err != nil {
-			t.Errorf("%v from %q: %v", tc.allowed, tc.origin, err)
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := ws.ReadMessage()
+		ws.Close()
+		var ce *websocket.CloseError
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%v from %q: %v", tc.allowed, origin, err)
+		case tc.ok && !strings.Contains(string(data), `"welcome"`):
+			t.Errorf("%v from %q: first frame %s", tc.allowed, origin, data)
+		case !tc.ok && (!errors.As(err, &ce) || ce.Code != closeForbidden || !strings.Contains(ce.Text, origin)):
+			t.Errorf("%v from %q: %v, want close 4003 naming the origin", tc.allowed, origin, err)
 		}
-		if !tc.ok && !errors.Is(err, shardgate.ErrForbidden) {
-			t.Errorf("%v from %q: %v, want forbidden", tc.allowed, tc.origin, err)
+		// A plain request: 403 with a JSON body.
+		req, _ := http.NewRequest(http.MethodGet, h.hs.URL+"/v1/ws", nil)
+		req.Header = hdr
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !tc.ok && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%v from %q over plain HTTP: %d, want 403", tc.allowed, origin, resp.StatusCode)
 		}
 	}
+}
+
+func TestOriginPatternsValidated(t *testing.T) {
+	for _, bad := range [][]string{
+		{"app.example"}, {"https://"}, {"https://app.example/path"}, {"https://a.*.example"},
+		{"https://*."}, {"https://app.example?x=1"}, {"https://u@app.example"},
+	} {
+		c := testConfig()
+		c.AllowedOrigins = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%q: %v, want an error naming it", bad, err)
+		}
+	}
+	c := testConfig()
+	c.AllowedOrigins = []string{"https://app.example", " https://*.example ", "http://127.0.0.1:8000", "*", ""}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOriginRefusalLogged(t *testing.T) {
+	var buf syncBuffer
+	h := newHarness(t, func(c *Config, _ *AuthConfig) {
+		c.AllowedOrigins = []string{"https://app.example"}
+		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	})
+	resp, err := http.DefaultClient.Do(&http.Request{Method: http.MethodGet, URL: mustURL(t, h.hs.URL+"/v1/ws"),
+		Header: http.Header{"Origin": {"https://evil.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(buf.String(), "origin=https://evil.example") {
+		t.Fatalf("refusal not logged with its origin: %q", buf.String())
+	}
+}
+
+func TestBadTokenOnUpgradeClosesWith4001(t *testing.T) {
+	h := newHarness(t, nil)
+	for name, tok := range badTokens(t) {
+		ws, _, err := websocket.DefaultDialer.Dial(h.url+"?token="+url.QueryEscape(tok), nil)
+		if err != nil {
+			t.Fatalf("%s: the upgrade should succeed and then close: %v", name, err)
+		}
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err = ws.ReadMessage()
+		ws.Close()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != closeUnauthorized || ce.Text == "" {
+			t.Errorf("%s: %v, want close 4001 with a reason", name, err)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test together.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -46,9 +46,12 @@ type Config struct {
 	// ask for. At most SendQueue/2, so a replay never overflows the queue.
 	// Default 500.
 	HistoryPage int
-	// AllowedOrigins lists the Origin values (scheme://host[:port]) allowed
-	// to open a connection from a browser; "*" allows any. Empty keeps
-	// gorilla's check: same origin or no Origin header.
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) that
+	// may open a connection besides same-origin pages and clients that send
+	// no Origin header (which are always allowed). A host may start with
+	// "*." to allow every subdomain: "https://*.example" allows
+	// https://app.example and https://a.b.example but not https://example.
+	// "*" allows any origin. Default: none.
 	AllowedOrigins []string
 	// Logger receives connection events. Default slog.Default().
 	Logger *slog.Logger
@@ -136,6 +139,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pong wait (%v) must be longer than the ping interval (%v), or every idle client is dropped", c.PongWait, c.PingInterval)
 	case c.HistoryPage < 1 || c.HistoryPage > c.SendQueue/2:
 		return fmt.Errorf("history page must be between 1 and half the send queue (%d), got %d", c.SendQueue/2, c.HistoryPage)
+	}
+	if _, err := parseOrigins(c.AllowedOrigins); err != nil {
+		return err
 	}
 	return nil
 }

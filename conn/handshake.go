@@ -8,23 +8,26 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
 	"golang.org/x/time/rate"
 )
 
-// Close codes of the client protocol (SPEC §4) beyond the standard ones.
-// 4003 (forbidden) is never needed here: a forbidden origin is refused
-// before the upgrade with HTTP 403, a forbidden action with error 1001.
+// Close codes of the client protocol beyond the standard ones.
 const (
 	closeUnauthorized = 4001
+	closeForbidden    = 4003
 	closePolicy       = 4008
 	closeSlowConsumer = 4009
 )
 
-// serveWS checks everything it can before the upgrade, so that refusals are
-// plain HTTP errors with a JSON body, then hands the connection to serve.
+// serveWS checks everything it can before the upgrade, then hands the
+// connection to serve. Refusals of plain requests are HTTP errors with a
+// JSON body; a WebSocket upgrade from a refused origin or with a bad token
+// is upgraded and closed with 4003 or 4001 and the reason, which a browser
+// can read (a refused upgrade reaches a page only as close 1006).
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	closed := s.closed
@@ -33,8 +36,22 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, shardgate.Errorf(shardgate.KindUnavailable, "node is shutting down: connect to another node"))
 		return
 	}
+	if ok, origin := s.origins.allowed(r); !ok {
+		s.log.Warn("client connection refused: origin not allowed", "origin", origin, "host", r.Host, "remote", r.RemoteAddr)
+		err := shardgate.Errorf(shardgate.KindForbidden, "origin %s is not allowed on this node", origin)
+		if websocket.IsWebSocketUpgrade(r) {
+			s.refuseUpgraded(w, r, closeForbidden, shardgate.UserMessage(err))
+			return
+		}
+		writeError(w, err)
+		return
+	}
 	claims, err := s.auth.Authenticate(r)
 	if err != nil {
+		if websocket.IsWebSocketUpgrade(r) {
+			s.refuseUpgraded(w, r, closeUnauthorized, shardgate.UserMessage(err))
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="shardgate"`)
 		writeError(w, err)
 		return
@@ -63,6 +80,32 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.Connections.Inc()
 	c.serve()
+}
+
+// refuseUpgraded upgrades r only to close it at once with code and reason:
+// a browser sees nothing of a refused upgrade but close code 1006, the same
+// as for a node that is down, while a close frame tells the page why. The
+// connection carries nothing else, so a page of a refused origin learns
+// only the reason. It waits
+// briefly for the client's close echo so the frame is not lost to a reset.
+func (s *Server) refuseUpgraded(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered already
+	}
+	defer ws.Close()
+	s.m.ConnectionsClosed.WithLabelValues(strconv.Itoa(code)).Inc()
+	msg := websocket.FormatCloseMessage(code, truncateReason(reason))
+	if ws.WriteControl(websocket.CloseMessage, msg, deadline(s.cfg.WriteTimeout)) != nil {
+		return
+	}
+	ws.SetReadLimit(1024)
+	ws.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			return
+		}
+	}
 }
 
 // parseSince reads the optional since query parameter.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,6 +22,7 @@ type Server struct {
 	m        *metrics.Metrics
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	origins  originPolicy
 
 	// ctx is cancelled when Shutdown gives up waiting; every Backend call
 	// and every goroutine of the server derives from it.
@@ -57,9 +57,10 @@ func NewServer(cfg Config, backend Backend, auth *Authenticator, m *metrics.Metr
 		panic("conn: NewServer needs a backend, an authenticator and metrics")
 	}
 	cfg = cfg.withDefaults()
+	origins, _ := parseOrigins(cfg.AllowedOrigins) // checked by Validate
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, backend: backend, auth: auth, m: m, log: cfg.Logger,
+		cfg: cfg, backend: backend, auth: auth, m: m, log: cfg.Logger, origins: origins,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}),
 		conns:  make(map[*conn]struct{}),
 		keys:   make(map[string][]*conn),
@@ -70,32 +71,15 @@ func NewServer(cfg Config, backend Backend, auth *Authenticator, m *metrics.Metr
 		WriteBufferSize:   1024,
 		WriteBufferPool:   &writeBuffers,
 		EnableCompression: false, // a read limit does not bound inflated size
-		CheckOrigin:       originChecker(cfg.AllowedOrigins),
+		// serveWS checks the origin itself and refuses with a reason; the
+		// upgrader only ever sees allowed origins or refusals.
+		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			writeHTTPError(w, status, reason.Error())
 		},
 	}
 	s.wg.Go(s.pingLoop)
 	return s
-}
-
-// originChecker returns nil (gorilla's same-origin check) for an empty list.
-func originChecker(allowed []string) func(*http.Request) bool {
-	if len(allowed) == 0 {
-		return nil
-	}
-	return func(r *http.Request) bool {
-		origin := r.Header.Get("Origin")
-		if origin == "" {
-			return true // not a browser: nothing to hijack
-		}
-		for _, a := range allowed {
-			if a == "*" || strings.EqualFold(a, origin) {
-				return true
-			}
-		}
-		return false
-	}
 }
 
 // Handler serves GET /v1/ws.

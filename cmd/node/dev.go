@@ -28,6 +28,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	backups := fs.Int("backups", 1, "backups per shard")
 	secret := fs.String("auth-secret", "", "require client JWTs signed with this secret instead of ?user=KEY")
 	logLevel := fs.String("log-level", "warn", "log level")
+	origins := fs.String("allowed-origins", envDefault("SHARDGATE_ALLOWED_ORIGINS", ""), "comma-separated browser origins allowed on /v1/ws besides same-origin pages")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +65,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Insecure = *secret == ""
 		cfg.Local = true
 		cfg.Logger = log
+		cfg.AllowedOrigins = splitList(*origins)
 		if i > 0 {
 			cfg.Join = []string{first}
 		}

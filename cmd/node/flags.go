@@ -43,6 +43,7 @@ func envBool(name string) bool {
 type nodeFlags struct {
 	cfg       app.Config
 	join      string
+	origins   string
 	logFormat string
 	logLevel  string
 	local     bool
@@ -64,6 +65,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Insecure, "insecure", envBool("SHARDGATE_INSECURE"), "dev only: clients name themselves with ?user=KEY")
 	fs.StringVar(&c.AdminToken, "admin-token", envDefault("SHARDGATE_ADMIN_TOKEN", ""), "bearer token for /v1/* on the admin listener")
 	fs.StringVar(&c.ClusterKey, "cluster-key", envDefault("SHARDGATE_CLUSTER_KEY", ""), "base64 AES key (16/24/32 bytes): gossip encryption and node-link authentication")
+	fs.StringVar(&f.origins, "allowed-origins", envDefault("SHARDGATE_ALLOWED_ORIGINS", ""), "comma-separated browser origins allowed on /v1/ws besides same-origin and origin-less clients (https://app.example, https://*.example); default none")
 	fs.StringVar(&f.logFormat, "log-format", envDefault("SHARDGATE_LOG_FORMAT", "text"), "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", envDefault("SHARDGATE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.BoolVar(&f.local, "fast-failure-detection", envBool("SHARDGATE_FAST"), "loopback timings: faster failure detection and planning")
@@ -82,6 +84,7 @@ func (f *nodeFlags) finish(stderr io.Writer) error {
 			}
 		}
 	}
+	f.cfg.AllowedOrigins = splitList(f.origins)
 	f.cfg.Local = f.local
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
@@ -89,6 +92,17 @@ func (f *nodeFlags) finish(stderr io.Writer) error {
 	}
 	f.cfg.Logger = log
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

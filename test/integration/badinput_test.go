@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,9 +92,28 @@ func TestBadInputOnRealNode(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "?token=forged.token.value", "?user=mallory"} {
-		_, resp, err := websocket.DefaultDialer.Dial(s.WSURL()+bad, nil)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("dial with %q: want 401, got %v", bad, resp)
+		// A WebSocket upgrade is accepted and closed with 4001 and a reason,
+		// so that a browser can tell a bad token from a node that is down.
+		bws, _, err := websocket.DefaultDialer.Dial(s.WSURL()+bad, nil)
+		if err != nil {
+			t.Errorf("dial with %q: %v, want an upgrade closed with 4001", bad, err)
+			continue
+		}
+		_ = bws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err = bws.ReadMessage()
+		bws.Close()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4001 || ce.Text == "" {
+			t.Errorf("dial with %q: %v, want close 4001 with a reason", bad, err)
+		}
+		// A plain request keeps its 401.
+		r, err := http.Get(s.PublicURL() + "/v1/ws" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("plain GET with %q: %d, want 401", bad, r.StatusCode)
 		}
 	}
 	// Admin API without the bearer.
