@@ -18,7 +18,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := bench.DefaultConfig()
 	fs := flag.NewFlagSet("shardgate bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // only -h prints through it
 	nodes := fs.String("nodes", strings.Join(cfg.Nodes, ","), "comma-separated WebSocket URLs of the nodes; connections are spread over them")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, fmt.Sprintf("connections to open (at most %d per process)", bench.MaxConns))
 	fs.IntVar(&cfg.Keys, "keys", 0, "distinct recipients, each one of the connections (default: all of them)")

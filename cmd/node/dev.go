@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 // --insecure mode, and prints where everything is.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shardgate dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // only -h prints through it
 	nodes := fs.Int("nodes", 3, "number of nodes")
 	dataDir := fs.String("data-dir", "", "where node data lives (default: a fresh temporary directory)")
 	wsPort := fs.Int("ws-port", 8080, "public port of the first node; node i uses ws-port+i")
@@ -34,6 +35,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *nodes < 1 || *nodes > 64 {
 		return fmt.Errorf("--nodes must be between 1 and 64, got %d", *nodes)
+	}
+	if err := checkDevPorts(*nodes, []devPort{{"--ws-port", *wsPort, false}, {"--admin-port", *adminPort, false}, {"--gossip-port", *gossipPort, true}}); err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, "text", *logLevel)
 	if err != nil {
@@ -65,7 +69,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Insecure = *secret == ""
 		cfg.Local = true
 		cfg.Logger = log
-		cfg.AllowedOrigins = splitList(*origins)
+		cfg.AllowedOrigins = split(*origins)
 		if i > 0 {
 			cfg.Join = []string{first}
 		}
@@ -114,4 +118,45 @@ func printDev(w io.Writer, servers []*app.Server, insecure bool) {
 		fmt.Fprintf(w, "  connect:   websocat '%s?user=alice'\n", servers[0].WSURL())
 	}
 	fmt.Fprintf(w, "  route:     curl '%s/v1/route?key=alice'\n\nCtrl-C stops the cluster.\n", servers[0].PublicURL())
+}
+
+// devPort is one of dev's port flags: node i listens on base+i.
+type devPort struct {
+	flag string
+	base int
+	udp  bool // gossip also needs the UDP port
+}
+
+// checkDevPorts names the dev flag whose port range is taken, before any
+// node starts: the node itself would blame run's --ws-addr and friends,
+// which dev does not have.
+func checkDevPorts(nodes int, ports []devPort) error {
+	for _, p := range ports {
+		if p.base < 1 || p.base+nodes-1 > 65535 {
+			return fmt.Errorf("%s %d: nodes 1..%d need ports %d-%d, outside 1-65535", p.flag, p.base, nodes, p.base, p.base+nodes-1)
+		}
+		for i := 0; i < nodes; i++ {
+			addr := "127.0.0.1:" + strconv.Itoa(p.base+i)
+			if err := probePort(addr, p.udp); err != nil {
+				return fmt.Errorf("%s %d: node n%d needs %s, which is not usable (%v); pick another %s", p.flag, p.base, i+1, addr, err, p.flag)
+			}
+		}
+	}
+	return nil
+}
+
+func probePort(addr string, udp bool) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	ln.Close()
+	if udp {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return errors.Unwrap(err)
+		}
+		pc.Close()
+	}
+	return nil
 }

@@ -10,9 +10,9 @@ import (
 
 // runHealthcheck probes a node's /healthz: container images built FROM
 // scratch have no shell or curl, so the binary checks itself.
-func runHealthcheck(args []string, stderr io.Writer) error {
+func runHealthcheck(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shardgate healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // only -h prints through it
 	url := fs.String("url", "http://"+envDefault("SHARDGATE_ADMIN_ADDR", "127.0.0.1:9090")+"/readyz", "URL to probe")
 	if err := parse(fs, args); err != nil {
 		return err

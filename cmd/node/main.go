@@ -13,9 +13,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -26,13 +23,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && isHelp(args[0]) {
+		cmd = "help" // `shardgate -h` lists the commands, not run's flags
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	var err error
 	switch cmd {
 	case "run":
-		err = runNode(ctx, args, stderr)
+		err = runNode(ctx, args, stdout, stderr)
 	case "dev":
 		err = runDev(ctx, args, stdout, stderr)
 	case "token":
@@ -40,17 +39,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr)
 	case "healthcheck":
-		err = runHealthcheck(args, stderr)
+		err = runHealthcheck(args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "shardgate", version)
-	case "help", "-h", "--help":
+		printVersion(stdout)
+	case "help":
+		if len(args) > 0 && !isHelp(args[0]) {
+			return run([]string{args[0], "-h"}, stdout, stderr)
+		}
 		usage(stdout)
 	default:
-		fmt.Fprintf(stderr, "shardgate: unknown command %q (try: run, dev, token, bench, version)\n", cmd)
+		fmt.Fprintf(stderr, "shardgate: unknown command %q (commands: %s)\n", cmd, commandNames())
 		return 2
 	}
-	if errors.Is(err, errUsage) {
-		return 2
+	if errors.Is(err, errHelp) {
+		return 0
 	}
 	if err != nil && strings.Contains(err.Error(), "(see '") {
 		fmt.Fprintln(stderr, "shardgate:", err)
@@ -63,17 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `shardgate: a horizontally sharded WebSocket cluster
-
-  shardgate run     [flags]   start a node (the default command)
-  shardgate dev     --nodes N start a local N-node cluster in one process
-  shardgate token   --secret S --user KEY [--ttl 1h]   mint a client JWT
-  shardgate bench   [flags]   load generator
-  shardgate version
-
-Run "shardgate <command> -h" for a command's flags.
-`)
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help"
 }
 
 // signalContext is cancelled by the first SIGTERM/SIGINT; a second one

@@ -3,28 +3,70 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
-	"time"
 
 	"github.com/shardgate/shardgate/app"
 )
 
-func runNode(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("shardgate run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f nodeFlags
-	f.register(fs)
-	stopTimeout := fs.Duration("stop-timeout", 60*time.Second, "how long a graceful stop may take to hand off shards")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := f.finish(stderr); err != nil {
-		return err
-	}
-	s, err := app.New(f.cfg)
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseRun(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	f.cfg.Logger.Info("shardgate node starting", "ws", s.WSURL(), "admin", s.AdminURL(), "gossip", s.GossipAddr())
-	return s.Run(ctx, *stopTimeout)
+	s, err := app.New(o.cfg)
+	if err != nil {
+		return err
+	}
+	o.cfg.Logger.Info("shardgate node starting", "ws", s.WSURL(), "admin", s.AdminURL(), "gossip", s.GossipAddr())
+	return s.Run(ctx, o.stopTimeout)
+}
+
+// parseRun resolves run's settings from the flags in args, the environment
+// and the --config file, and builds the logger.
+func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, error) {
+	o := defaultRunOptions()
+	ss := runSettings(o)
+	fs := flag.NewFlagSet("shardgate run", flag.ContinueOnError)
+	fs.SetOutput(stdout) // only -h prints through it
+	ss.register(fs)
+	fs.Usage = func() { printRunHelp(fs.Output(), ss) }
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := ss.resolve(configPath(ss)); err != nil {
+		return nil, err
+	}
+	if o.stopTimeout <= 0 {
+		return nil, fmt.Errorf("--stop-timeout must be positive, got %s", o.stopTimeout)
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	o.cfg.Logger = log
+	return o, nil
+}
+
+// configPath is --config, else SHARDGATE_CONFIG: the file is read before
+// the other settings, which it provides the lowest layer of.
+func configPath(ss *settings) string {
+	if p, ok := ss.flags["config"]; ok {
+		return p
+	}
+	p, _ := ss.lookup(envName("config"))
+	return p
+}
+
+func printRunHelp(w io.Writer, ss *settings) {
+	fmt.Fprint(w, `Usage: shardgate run [flags]
+
+Starts a node. Every flag can also be set by the environment variable shown
+next to it, or as a top-level key of the --config file (TOML; the key is
+the flag name without the leading dashes: data-dir = "/var/lib/shardgate"). A flag beats the environment, which beats the file,
+which beats the default. Secrets also take a --…-file form that names a file
+holding the value.
+
+`)
+	printSettings(w, ss)
 }

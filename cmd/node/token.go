@@ -12,7 +12,7 @@ import (
 
 func runToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shardgate token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout) // only -h prints through it
 	secret := fs.String("secret", envDefault("SHARDGATE_AUTH_SECRET", ""), "HS256 secret (the nodes' --auth-secret)")
 	user := fs.String("user", "", "the key the token names (sub)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// A setting is one knob of a command. Its flag name is also its key in a
+// --config file, and its environment variable is SHARDGATE_ followed by the
+// name in upper case with dashes as underscores. Each setting is declared
+// once, in a table (settings_run.go), so the three sources cannot drift.
+type setting struct {
+	name    string
+	help    string
+	arg     string // placeholder in help: "N", "ADDR", "DURATION"
+	def     string // default as shown in help; "" shows none
+	boolean bool   // a bare --name means true
+	secret  bool   // also --name-file; values are never echoed in errors
+	noFile  bool   // not accepted as a config-file key (--config itself)
+	parse   func(string) error
+}
+
+// fileVariant is the name of the --…-file form of a secret.
+func (s *setting) fileVariant() string { return s.name + "-file" }
+
+// secretFile marks s as a secret: its value may also be read from a file
+// named by --NAME-file, SHARDGATE_NAME_FILE or the config key NAME-file.
+func (s *setting) secretFile() *setting { s.secret = true; return s }
+
+// withDefault overrides the default shown in help, for defaults that are
+// derived at run time ("hostname", "./data/<name>").
+func (s *setting) withDefault(d string) *setting { s.def = d; return s }
+
+// notInFile keeps s out of config files.
+func (s *setting) notInFile() *setting { s.noFile = true; return s }
+
+// settings resolves a table of settings from flags, the environment and a
+// config file, in that order of precedence, over the defaults already in
+// the targets.
+type settings struct {
+	list   []*setting
+	byKey  map[string]*setting // name and name-file
+	flags  map[string]string   // raw values given on the command line
+	lookup func(string) (string, bool)
+}
+
+func newSettings(list ...*setting) *settings {
+	ss := &settings{list: list, byKey: map[string]*setting{}, flags: map[string]string{}, lookup: os.LookupEnv}
+	for _, s := range list {
+		for _, k := range ss.keys(s) {
+			if _, dup := ss.byKey[k]; dup {
+				panic("setting declared twice: " + k) // a programming error in the table
+			}
+			ss.byKey[k] = s
+		}
+	}
+	return ss
+}
+
+func (ss *settings) keys(s *setting) []string {
+	if s.secret {
+		return []string{s.name, s.fileVariant()}
+	}
+	return []string{s.name}
+}
+
+// rawFlag records what the command line said; parsing happens in resolve so
+// that every source reports errors the same way.
+type rawFlag struct {
+	ss      *settings
+	key     string
+	boolean bool
+}
+
+func (f *rawFlag) String() string   { return "" }
+func (f *rawFlag) IsBoolFlag() bool { return f.boolean }
+func (f *rawFlag) Set(v string) error {
+	f.ss.flags[f.key] = v
+	return nil
+}
+
+// register adds every setting (and the -file form of secrets) to fs.
+func (ss *settings) register(fs *flag.FlagSet) {
+	for _, s := range ss.list {
+		fs.Var(&rawFlag{ss: ss, key: s.name, boolean: s.boolean}, s.name, s.help)
+		if s.secret {
+			fs.Var(&rawFlag{ss: ss, key: s.fileVariant()}, s.fileVariant(), "file holding --"+s.name)
+		}
+	}
+}
+
+// source is one layer of values: key → value, with how to name each in an
+// error message.
+type source struct {
+	values map[string]string
+	where  func(key, value string, secret bool) string
+}
+
+// resolve applies the config file, then the environment, then the flags,
+// each over the one before. A bad value from any layer is an error naming
+// that layer, even when a higher layer would override it.
+func (ss *settings) resolve(configPath string) error {
+	var layers []source
+	if configPath != "" {
+		file, err := loadConfigFile(configPath)
+		if err != nil {
+			return err
+		}
+		for _, k := range file.order {
+			s, ok := ss.byKey[k]
+			if !ok || s.noFile {
+				return fmt.Errorf("%s: unknown key %q (keys are the flag names of 'shardgate run -h')", file.pos[k], k)
+			}
+		}
+		layers = append(layers, source{values: file.values, where: func(k, v string, secret bool) string {
+			return fmt.Sprintf("%s: %s: %s", file.pos[k], k, shown(v, secret))
+		}})
+	}
+	env := map[string]string{}
+	for _, s := range ss.list {
+		for _, k := range ss.keys(s) {
+			if v, ok := ss.lookup(envName(k)); ok {
+				env[k] = v
+			}
+		}
+	}
+	layers = append(layers,
+		source{values: env, where: func(k, v string, secret bool) string { return envName(k) + "=" + shown(v, secret) }},
+		source{values: ss.flags, where: func(k, v string, secret bool) string { return "--" + k + "=" + shown(v, secret) }})
+	for _, layer := range layers {
+		for _, s := range ss.list {
+			if err := ss.apply(s, layer); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apply sets s from one layer, reading the -file form of a secret.
+func (ss *settings) apply(s *setting, layer source) error {
+	v, direct := layer.values[s.name]
+	path, viaFile := "", false
+	if s.secret {
+		path, viaFile = layer.values[s.fileVariant()]
+	}
+	switch {
+	case direct && viaFile:
+		return fmt.Errorf("%s and %s are both set: use one", layer.where(s.name, v, true), layer.where(s.fileVariant(), path, false))
+	case viaFile:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", layer.where(s.fileVariant(), path, false), unwrapPath(err))
+		}
+		v = strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return fmt.Errorf("%s: the file is empty", layer.where(s.fileVariant(), path, false))
+		}
+	case !direct:
+		return nil
+	}
+	if err := s.parse(v); err != nil {
+		return fmt.Errorf("%s: %w", layer.where(s.name, v, s.secret), err)
+	}
+	return nil
+}
+
+// given reports whether the command line set key.
+func (ss *settings) given(key string) bool {
+	_, ok := ss.flags[key]
+	return ok
+}
+
+func envName(key string) string {
+	return "SHARDGATE_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+func shown(v string, secret bool) string {
+	if secret {
+		return "…"
+	}
+	return v
+}
+
+// unwrapPath drops the path an *os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

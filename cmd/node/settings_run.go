@@ -1,0 +1,63 @@
+package main
+
+import (
+	"net"
+	"time"
+
+	"github.com/shardgate/shardgate/app"
+)
+
+// runOptions is everything `shardgate run` accepts that is not app.Config.
+type runOptions struct {
+	cfg         app.Config
+	config      string
+	logFormat   string
+	logLevel    string
+	stopTimeout time.Duration
+}
+
+func defaultRunOptions() *runOptions {
+	return &runOptions{
+		cfg:         app.DefaultConfig(),
+		logFormat:   "text",
+		logLevel:    "info",
+		stopTimeout: 60 * time.Second,
+	}
+}
+
+// runSettings is the table of `shardgate run` (SPEC §3). Add a setting
+// here, once: it becomes a flag, an environment variable and a config key,
+// and shows up in `shardgate run -h` and the docs test.
+func runSettings(o *runOptions) *settings {
+	c := &o.cfg
+	return newSettings(
+		stringSetting(&o.config, "config", "FILE", "a TOML file whose keys are these flag names").notInFile(),
+		stringSetting(&c.Name, "name", "NAME", "stable node name; persisted in the data dir, must stay the same across restarts").withDefault("hostname"),
+		stringSetting(&c.DataDir, "data-dir", "DIR", "bbolt files and node identity").withDefault("./data/<name>"),
+		stringSetting(&c.GossipAddr, "gossip-addr", "ADDR", "memberlist bind address"),
+		stringSetting(&c.AdvertiseAddr, "advertise-addr", "ADDR", "address other nodes use").withDefault("gossip addr"),
+		stringSetting(&c.WSAddr, "ws-addr", "ADDR", "public listener: WebSocket endpoint and route look-up"),
+		stringSetting(&c.AdminAddr, "admin-addr", "ADDR", "admin API, dashboard, metrics"),
+		listSetting(&c.Join, "join", "ADDRS", "comma-separated gossip addresses (or DNS names) of existing nodes; port 7946 if none", withGossipPort),
+		intSetting(&c.Partitions, "partitions", "number of shards P (fixed for the cluster's life)"),
+		intSetting(&c.Backups, "backups", "backups B per shard"),
+		stringSetting(&c.AuthSecret, "auth-secret", "SECRET", "HS256 secret for client JWTs").secretFile(),
+		boolSetting(&c.Insecure, "insecure", "dev only: clients name themselves with ?user=KEY, no token"),
+		stringSetting(&c.AdminToken, "admin-token", "TOKEN", "bearer token for /v1/* on the admin listener").secretFile(),
+		listSetting(&c.AllowedOrigins, "allowed-origins", "ORIGINS", "comma-separated browser origins allowed on /v1/ws besides same-origin and origin-less clients (https://app.example, https://*.example)", nil),
+		stringSetting(&c.ClusterKey, "cluster-key", "BASE64", "base64 AES key (16/24/32 bytes): gossip encryption and node-link authentication").secretFile(),
+		durationSetting(&o.stopTimeout, "stop-timeout", "how long a graceful stop (SIGTERM) may take to hand off shards"),
+		oneOf(&o.logFormat, "log-format", "log format", "text", "json"),
+		oneOf(&o.logLevel, "log-level", "log level", "debug", "info", "warn", "error"),
+		boolSetting(&c.Local, "fast-failure-detection", "loopback timings: faster failure detection and planning (tests, dev)"),
+		boolSetting(&c.AckBeforeReplicate, "unsafe-ack-before-replicate", "BROKEN ON PURPOSE, for testing the test suite: acknowledge before backups commit"),
+	)
+}
+
+// withGossipPort gives a bare DNS name or IP the default gossip port.
+func withGossipPort(addr string) (string, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return net.JoinHostPort(addr, "7946"), nil
+	}
+	return addr, nil
+}
