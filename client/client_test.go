@@ -206,3 +206,34 @@ func TestRoute(t *testing.T) {
 		t.Fatalf("unknown route: %v", err)
 	}
 }
+
+func TestBatchedNotifications(t *testing.T) {
+	url := scripted(t, func(ws *websocket.Conn) {
+		send(ws, welcome)
+		send(ws, ` [{"jsonrpc":"2.0","method":"message","params":{"seq":10,"from":"bob","data":1,"ts":5}},`+
+			`{"jsonrpc":"2.0","method":"message","params":{"seq":11,"from":"bob","data":2,"ts":6}},`+
+			`{"jsonrpc":"2.0","method":"publication","params":{"topic":"t","from":"bob","data":3,"ts":7}}]`)
+		send(ws, `[]`)
+		send(ws, `[{"jsonrpc":"2.0","method":"message","params":{"seq":12,"from":"bob","data":4,"ts":8}}, 17, "x"]`)
+		send(ws, `{"jsonrpc":"2.0","method":"message","params":{"seq":13,"from":"bob","data":5,"ts":9}}`)
+		ws.ReadMessage() // the client's close
+	})
+	c, err := Dial(ctxT(t), url, Options{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for want := uint64(10); want <= 13; want++ {
+		select {
+		case m := <-c.Messages():
+			if m.Seq != want {
+				t.Fatalf("got seq %d, want %d", m.Seq, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("seq %d never arrived", want)
+		}
+	}
+	if p := <-c.Publications(); p.Topic != "t" || string(p.Data) != "3" {
+		t.Fatalf("publication %+v", p)
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,16 +31,41 @@ func (c *Client) readLoop() {
 			c.setCloseCode(err)
 			return
 		}
-		var in inbound
-		if json.Unmarshal(data, &in) != nil {
-			continue // not ours to fix; the server never sends such frames
-		}
-		if in.Method != "" {
-			c.notify(in)
-		} else {
-			c.resolve(in)
+		for _, in := range decodeFrame(data) {
+			if in.Method != "" {
+				c.notify(in)
+			} else {
+				c.resolve(in)
+			}
 		}
 	}
+}
+
+// decodeFrame reads one server frame: a single JSON-RPC object, or a batch
+// (a JSON array of them), which a server may send to put several
+// notifications in one frame. Undecodable frames and members are skipped:
+// they are not the client's to fix.
+func decodeFrame(data []byte) []inbound {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var batch []json.RawMessage
+		if json.Unmarshal(data, &batch) != nil {
+			return nil
+		}
+		out := make([]inbound, 0, len(batch))
+		for _, raw := range batch {
+			var in inbound
+			if json.Unmarshal(raw, &in) == nil {
+				out = append(out, in)
+			}
+		}
+		return out
+	}
+	var in inbound
+	if json.Unmarshal(data, &in) != nil {
+		return nil
+	}
+	return []inbound{in}
 }
 
 func (c *Client) notify(in inbound) {
