@@ -23,11 +23,14 @@ type Options struct {
 	Token string
 	User  string
 	// Since asks for a replay of the inbox after this seq before live
-	// delivery. Nil resumes after the stored cursor, or delivers only new
-	// messages when there is none.
-	Since  *uint64
-	Header http.Header
-	Dialer *websocket.Dialer // default: 10 s handshake timeout, proxy from the environment
+	// delivery. Nil resumes after the stored ack cursor; a key that never
+	// acked replays its whole retained inbox.
+	Since *uint64
+	// LiveOnly (since=now) delivers only messages stored after the
+	// connection starts. It is ignored when Since is set.
+	LiveOnly bool
+	Header   http.Header
+	Dialer   *websocket.Dialer // default: 10 s handshake timeout, proxy from the environment
 	// BufferSize is the capacity of the Messages and Publications
 	// channels. Default 4096.
 	BufferSize int
@@ -93,6 +96,8 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	}
 	if opts.Since != nil {
 		q.Set("since", strconv.FormatUint(*opts.Since, 10))
+	} else if opts.LiveOnly {
+		q.Set("since", "now")
 	}
 	u.RawQuery = q.Encode()
 	h := opts.Header.Clone()
@@ -134,6 +139,8 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	}
 	if opts.Since != nil {
 		c.lastSeq.Store(*opts.Since)
+	} else if opts.LiveOnly {
+		c.lastSeq.Store(welcome.LastSeq)
 	}
 	go c.readLoop()
 	return c, nil

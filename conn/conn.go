@@ -18,16 +18,16 @@ import (
 // handshake and then to the reader goroutine; mu guards the rest, shared
 // with the writer, the filler and the engine's deliveries.
 type conn struct {
-	s        *Server
-	ws       *websocket.Conn
-	id       uint64
-	key      string
-	claims   Claims
-	lim      *rate.Limiter
-	refused  int // rate-limited frames in a row
-	attached bool
-	hasSince bool
-	since    uint64
+	s         *Server
+	ws        *websocket.Conn
+	id        uint64
+	key       string
+	claims    Claims
+	lim       *rate.Limiter
+	refused   int // rate-limited frames in a row
+	attached  bool
+	startMode startMode
+	since     uint64
 
 	// abandon tells a writer in the middle of a batch to skip the rest:
 	// set when a slow consumer is closed, whose queued frames are void.

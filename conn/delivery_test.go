@@ -108,18 +108,29 @@ func TestOutOfOrderFromPendingWithoutHistory(t *testing.T) {
 	}
 }
 
+// TestStartPoint holds the start points of SPEC §4: without since, after
+// the ack cursor (the whole retained inbox for a key that never acked);
+// since=SEQ after SEQ; since=now live only.
 func TestStartPoint(t *testing.T) {
 	h := newHarness(t, nil)
 	h.be.storeN("bob", 5)
 
-	// No since, no cursor: only new messages.
+	// No since, never acked: everything retained, then live.
 	fresh := h.dial(t, "bob", client.Options{})
 	if fresh.Welcome().LastSeq != 5 {
 		t.Fatalf("welcome last_seq %d", fresh.Welcome().LastSeq)
 	}
+	expectSeqs(t, fresh, 1, 5)
+
+	// since=now: live only.
+	live := h.dial(t, "bob", client.Options{LiveOnly: true})
+	if live.LastSeq() != 5 {
+		t.Fatalf("live-only LastSeq %d, want the welcome's 5", live.LastSeq())
+	}
 	m := h.be.store("bob", "alice", nil, "")
 	h.srv.Deliver("bob", []shardgate.Message{m})
 	expectSeqs(t, fresh, 6, 6)
+	expectSeqs(t, live, 6, 6)
 
 	// No since, cursor at 3: resume after it.
 	if err := fresh.Ack(ctxT(t), 3); err != nil {

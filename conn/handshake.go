@@ -56,7 +56,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	since, hasSince, err := parseSince(r)
+	since, mode, err := parseSince(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -68,9 +68,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.m.ConnectionsTotal.Inc()
 	c := &conn{
 		s: s, ws: ws, id: s.nextID.Add(1), key: claims.Key, claims: claims,
-		lim:      rate.NewLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
-		delivery: delivery{filling: true}, // live deliveries wait for the start point
-		hasSince: hasSince, since: since,
+		lim:       rate.NewLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
+		delivery:  delivery{filling: true}, // live deliveries wait for the start point
+		startMode: mode, since: since,
 	}
 	if code, reason := s.register(c); code != 0 {
 		s.m.ConnectionsClosed.WithLabelValues(strconv.Itoa(code)).Inc()
@@ -108,24 +108,38 @@ func (s *Server) refuseUpgraded(w http.ResponseWriter, r *http.Request, code int
 	}
 }
 
-// parseSince reads the optional since query parameter.
-func parseSince(r *http.Request) (since uint64, ok bool, err error) {
+// startMode is where a connection's delivery begins (SPEC §4).
+type startMode uint8
+
+const (
+	startCursor startMode = iota // no since: after the key's ack cursor (0 if it never acked)
+	startSince                   // since=SEQ: after SEQ
+	startNow                     // since=now: live delivery only
+)
+
+// parseSince reads the optional since query parameter: a seq or "now".
+func parseSince(r *http.Request) (since uint64, mode startMode, err error) {
 	q := r.URL.Query()
 	if !q.Has("since") {
-		return 0, false, nil
+		return 0, startCursor, nil
 	}
 	v := q.Get("since")
+	if v == "now" {
+		return 0, startNow, nil
+	}
 	since, err = strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return 0, false, shardgate.Errorf(shardgate.KindInvalid, "since must be a non-negative integer, got %q", v)
+		return 0, startCursor, shardgate.Errorf(shardgate.KindInvalid, "since must be a non-negative integer or \"now\", got %q", v)
 	}
-	return since, true, nil
+	return since, startSince, nil
 }
 
 // start attaches the key, sends the welcome frame and sets the delivery
-// start point: since if given, else the stored cursor, else the inbox head
-// (only new messages). It returns a close code when the connection cannot
-// start.
+// start point: since=SEQ if given; the inbox head for since=now; else the
+// stored ack cursor, which is 0 for a key that never acked, so everything
+// the inbox retains is replayed (a client that reconnects without since
+// misses nothing that arrived while it was away). It returns a close code
+// when the connection cannot start.
 func (c *conn) start() (closeCode int, reason string) {
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
@@ -134,17 +148,18 @@ func (c *conn) start() (closeCode int, reason string) {
 		return c.startFailure("attach", err)
 	}
 	c.attached = true
-	begin := att.LastSeq
-	if c.hasSince {
+	var begin uint64
+	switch c.startMode {
+	case startSince:
 		begin = c.since
-	} else {
+	case startNow:
+		begin = att.LastSeq
+	default:
 		cur, err := c.s.backend.Cursor(ctx, c.key)
 		if err != nil {
 			return c.startFailure("cursor", err)
 		}
-		if cur > 0 {
-			begin = cur
-		}
+		begin = cur
 	}
 	node := att.Node
 	if node == "" {

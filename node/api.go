@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -112,9 +113,20 @@ func (n *Node) Ack(ctx context.Context, key string, seq uint64) error {
 }
 
 func (n *Node) localAck(ctx context.Context, r ackReq) error {
-	p, err := n.primaryFor(n.cfg.Shard.ShardOf(r.Key))
+	id := n.cfg.Shard.ShardOf(r.Key)
+	p, err := n.primaryFor(id)
 	if err != nil {
 		return err
+	}
+	// A client acks what it was delivered, and only committed messages are
+	// delivered: a seq beyond the stored inbox is a client bug that would
+	// otherwise silence every later connection without since.
+	last, err := n.st.LastSeq(id, r.Key)
+	if err != nil {
+		return fmt.Errorf("node: ack of %q: %w", r.Key, err)
+	}
+	if r.Seq > last {
+		return shardgate.Errorf(shardgate.KindInvalid, "ack seq %d is beyond the last seq %d of the inbox", r.Seq, last)
 	}
 	_, err = p.submit(ctx, &writeReq{kind: writeAck, key: r.Key, seq: r.Seq, start: time.Now()})
 	return err

@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +132,17 @@ func TestMessagingAcrossNodes(t *testing.T) {
 		if _, err := alice.Send(ctx, bob, "after", "after"); err != nil {
 			t.Fatal(err)
 		}
+		assertSeqs(t, recvN(t, again, 1), n+21, n+21)
+	})
+
+	t.Run("ack beyond the inbox is refused and changes nothing", func(t *testing.T) {
+		err := bobConn.Ack(ctx, n+1000)
+		var rpc *client.RPCError
+		if !errors.As(err, &rpc) || rpc.Code != -32602 || !strings.Contains(rpc.Message, "beyond") {
+			t.Fatalf("ack past the last seq: %v, want -32602 naming the last seq", err)
+		}
+		// The cursor is still n+20: a connection without since replays n+21.
+		again := c.dial("n2", bob, nil)
 		assertSeqs(t, recvN(t, again, 1), n+21, n+21)
 	})
 
