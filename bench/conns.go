@@ -73,6 +73,9 @@ func newPeers(cfg Config, runID string) ([]*peer, error) {
 		// connection, gigabytes at 15k. Deliveries are drained at once
 		// here, so a small buffer loses nothing.
 		p.opts.BufferSize = 256
+		// Only this run's messages count: an inbox left by an earlier run
+		// is not replayed (reconnects set Since, which takes precedence).
+		p.opts.LiveOnly = true
 		if i < cfg.recipients() {
 			p.inbox = &inbox{}
 		}
