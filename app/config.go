@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/conn"
@@ -33,6 +34,19 @@ type Config struct {
 	// same-origin pages and clients without an Origin header:
 	// "https://app.example", "https://*.example" (any subdomain), or "*".
 	AllowedOrigins []string
+
+	// Connection hygiene of both listeners (0 turns a cap or timeout off).
+	// MaxConnections caps the node's open connections over both
+	// listeners; MaxConnectionsPerAddr caps those from one client IP.
+	// Connections over a cap are answered 503 (WebSocket: close 4008).
+	MaxConnections        int
+	MaxConnectionsPerAddr int
+	// ReadHeaderTimeout bounds the wait for a request's headers (and the TLS
+	// handshake); BodyTimeout for a request body once the headers are in;
+	// IdleTimeout for the next request on a keep-alive connection.
+	ReadHeaderTimeout time.Duration
+	BodyTimeout       time.Duration
+	IdleTimeout       time.Duration
 
 	// Local selects the fast timings meant for loopback clusters (tests,
 	// `shardgate dev`).
@@ -61,8 +75,21 @@ func DefaultConfig() Config {
 		AdminAddr:  "127.0.0.1:9090",
 		Partitions: 271,
 		Backups:    1,
+
+		MaxConnections:        DefaultMaxConnections,
+		MaxConnectionsPerAddr: DefaultMaxConnectionsPerAddr,
+		ReadHeaderTimeout:     10 * time.Second,
+		BodyTimeout:           20 * time.Second,
+		IdleTimeout:           60 * time.Second,
 	}
 }
+
+// Connection caps by default: the process may hold 20,000 files on the
+// machines this runs on, and node links, the store and logs need some.
+const (
+	DefaultMaxConnections        = 10000
+	DefaultMaxConnectionsPerAddr = 1000
+)
 
 // fill derives the defaults that depend on other fields.
 func (c *Config) fill() {
@@ -98,6 +125,12 @@ func (c Config) Validate() error {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 			return fmt.Errorf("%s %q is not a host:port address", flag, addr)
 		}
+	}
+	if c.MaxConnections < 0 || c.MaxConnectionsPerAddr < 0 {
+		return errors.New("--max-connections and --max-connections-per-addr must be 0 (no cap) or more")
+	}
+	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
+		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")
 	}
 	if _, err := c.clusterKey(); err != nil {
 		return err

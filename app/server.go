@@ -38,6 +38,8 @@ type Server struct {
 	wsLn    net.Listener
 	adminLn net.Listener
 	public  *http.Server
+	adminHS *http.Server
+	limits  *connLimiter
 
 	wsAddr, adminAddr string
 
@@ -60,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}()
 	var err error
+	s.limits = newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerAddr)
 	if s.wsLn, err = listen("--ws-addr", cfg.WSAddr); err != nil {
 		return nil, err
 	}
@@ -99,9 +102,28 @@ func New(cfg Config) (*Server, error) {
 	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
 	s.node.SetDeliverer(s.conns)
 	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log}, s.node, s.m)
-	s.public = &http.Server{Handler: s.publicMux(), ReadHeaderTimeout: 10 * time.Second}
+	s.public = s.httpServer(s.publicMux(), "/internal/link")
+	s.adminHS = s.httpServer(s.admin.Handler(), "")
 	ok = true
 	return s, nil
+}
+
+// httpServer wraps one listener's handler in the connection hygiene both
+// listeners share. No ReadTimeout or WriteTimeout: they would cut SSE
+// streams and WebSocket connections; bodies get their own deadline.
+func (s *Server) httpServer(h http.Handler, exempt string) *http.Server {
+	if s.cfg.AdminToken == "" {
+		h = loopbackOnly(h)
+	}
+	h = bodyDeadline(h, s.cfg.BodyTimeout)
+	h = refuseOverLimit(h, exempt)
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ConnContext:       connContext,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 func listen(flag, addr string) (net.Listener, error) {
@@ -208,8 +230,8 @@ func (s *Server) Node() *node.Node { return s.node }
 
 // Start serves the listeners, joins the cluster and starts the engine.
 func (s *Server) Start(ctx context.Context) error {
-	s.serve(func() error { return s.public.Serve(s.wsLn) })
-	s.serve(func() error { return s.admin.Start(s.adminLn) })
+	s.serve(func() error { return s.public.Serve(limitedListener{s.wsLn, s.limits}) })
+	s.serve(func() error { return s.adminHS.Serve(limitedListener{s.adminLn, s.limits}) })
 	if err := s.cl.Join(ctx); err != nil {
 		return err
 	}
@@ -288,7 +310,10 @@ func (s *Server) closeParts() error {
 		_ = s.public.Close()
 	}
 	if s.admin != nil {
-		_ = s.admin.Shutdown(ctx)
+		_ = s.admin.Shutdown(ctx) // ends SSE streams, which never go idle
+	}
+	if s.adminHS != nil {
+		_ = s.adminHS.Shutdown(ctx)
 	}
 	s.closeAll()
 	s.wg.Wait()
