@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/conn"
+	"github.com/shardgate/shardgate/node"
 )
 
 // Config is everything `shardgate run` accepts (SPEC §3).
@@ -61,6 +62,8 @@ type Config struct {
 	// transport) and filter node-link traffic (partitions).
 	ClusterHook func(*cluster.Config)
 	LinkAllow   func(from, to string) bool
+	// EngineHook adjusts the engine's config (fault hooks, timings).
+	EngineHook func(*node.Config)
 
 	Logger *slog.Logger
 }

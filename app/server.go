@@ -210,6 +210,9 @@ func (s *Server) newEngine() error {
 	ncfg.AdminAddr = s.adminAddr
 	ncfg.AckBeforeReplicate = s.cfg.AckBeforeReplicate
 	ncfg.Logger = s.log
+	if s.cfg.EngineHook != nil {
+		s.cfg.EngineHook(&ncfg)
+	}
 	n, err := node.New(ncfg, s.st, s.cl, s.mesh, s.m)
 	if err != nil {
 		return err

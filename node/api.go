@@ -16,6 +16,9 @@ type sendReq struct {
 	To   string          `json:"to"`
 	Data json.RawMessage `json:"data"`
 	ID   string          `json:"id,omitempty"`
+	// Attempt names this Send call: its internal retries carry the same
+	// value, so a retry of a write left in doubt reuses its seq.
+	Attempt string `json:"attempt,omitempty"`
 }
 
 type historyReq struct {
@@ -57,7 +60,7 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 	if len(data) == 0 {
 		return shardgate.SendResult{}, shardgate.Errorf(shardgate.KindInvalid, "data is required")
 	}
-	req := sendReq{From: from, To: to, Data: data, ID: id}
+	req := sendReq{From: from, To: to, Data: data, ID: id, Attempt: newAttemptID()}
 	var res shardgate.SendResult
 	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, &res, func() error {
 		var err error
@@ -72,7 +75,7 @@ func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, 
 	if err != nil {
 		return shardgate.SendResult{}, err
 	}
-	seq, err := p.submit(ctx, &writeReq{kind: writeSend, key: r.To, from: r.From, data: r.Data, id: r.ID, start: time.Now()})
+	seq, err := p.submit(ctx, &writeReq{kind: writeSend, key: r.To, from: r.From, data: r.Data, id: r.ID, attempt: r.Attempt, start: time.Now()})
 	return shardgate.SendResult{To: r.To, Seq: seq}, err
 }
 

@@ -42,6 +42,10 @@ type Config struct {
 	// It exists only so the chaos suite can prove it detects lost messages;
 	// never set it in production.
 	AckBeforeReplicate bool
+	// ReplicateFault is a fault-injection hook for tests: when it returns an
+	// error, replicating a batch of shard to peer fails with it, as if the
+	// peer had refused. nil in production.
+	ReplicateFault func(peer string, shard int) error
 
 	Logger *slog.Logger
 	Now    func() time.Time

@@ -49,7 +49,9 @@ func targets(t shard.Table, id int, self string) (backups, pending []string) {
 
 // commit writes ops on this node and on every other holder in parallel and
 // returns once all have committed: only then is the batch acknowledged.
-func (p *primary) commit(t shard.Table, ops []store.Op) error {
+// localOK says whether this node's own store committed, which it may have
+// done even when the whole commit failed.
+func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.ForwardRetry+2*time.Second)
 	defer cancel()
 	backups, pending := targets(t, p.shard, p.n.name)
@@ -68,7 +70,8 @@ func (p *primary) commit(t shard.Table, ops []store.Op) error {
 	}
 	if p.n.cfg.AckBeforeReplicate {
 		// Test-only: acknowledge after the local commit alone.
-		return p.n.st.Apply(ctx, ops)
+		err := p.n.st.Apply(ctx, ops)
+		return err == nil, err
 	}
 	errs[0] = p.n.st.Apply(ctx, ops)
 	if errs[0] != nil {
@@ -80,16 +83,21 @@ func (p *primary) commit(t shard.Table, ops []store.Op) error {
 			continue
 		}
 		if i == 0 {
-			return fmt.Errorf("node: commit shard %d locally: %w", p.shard, err)
+			return false, fmt.Errorf("node: commit shard %d locally: %w", p.shard, err)
 		}
-		return shardgate.Errorf(shardgate.KindUnavailable, "shard %d could not reach all its copies: %w", p.shard, err)
+		return true, shardgate.Errorf(shardgate.KindUnavailable, "shard %d could not reach all its copies: %w", p.shard, err)
 	}
-	return nil
+	return true, nil
 }
 
 // replicateTo sends a batch to one holder, repairing gaps it reports by
 // prepending the messages it lacks.
 func (p *primary) replicateTo(ctx context.Context, peer string, version uint64, ops []store.Op, isPending bool) error {
+	if f := p.n.cfg.ReplicateFault; f != nil {
+		if err := f(peer, p.shard); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		var resp replicateResp
 		req := replicateReq{Shard: p.shard, Version: version, Pending: isPending, Ops: ops}

@@ -20,14 +20,16 @@ const (
 
 // writeReq is one write waiting for its shard's writer.
 type writeReq struct {
-	kind  writeKind
-	key   string
-	from  string
-	data  json.RawMessage
-	id    string
-	seq   uint64 // ack: the cursor
-	start time.Time
-	done  chan writeResult
+	kind writeKind
+	key  string
+	from string
+	data json.RawMessage
+	id   string
+	// attempt names the Send call this write belongs to (see inDoubtBook).
+	attempt string
+	seq     uint64 // ack: the cursor
+	start   time.Time
+	done    chan writeResult
 }
 
 type writeResult struct {
@@ -55,12 +57,15 @@ type primary struct {
 
 	copyMu sync.Mutex
 	copies map[string]*copyJob // pending holder → its copy
+
+	inDoubt    *inDoubtBook
+	lastExpiry time.Time // writer goroutine only
 }
 
 func newPrimary(n *Node, id int) *primary {
 	ctx, cancel := context.WithCancel(n.ctx)
 	return &primary{n: n, shard: id, q: make(chan *writeReq, 4096), ctx: ctx, cancel: cancel,
-		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}}
+		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}, inDoubt: newInDoubtBook()}
 }
 
 func (p *primary) start() {
@@ -146,6 +151,10 @@ func fail(batch []*writeReq, err error) {
 func (p *primary) process(batch []*writeReq) {
 	p.batchMu.Lock()
 	defer p.batchMu.Unlock()
+	if now := time.Now(); now.Sub(p.lastExpiry) > inDoubtTTL/4 {
+		p.lastExpiry = now
+		p.inDoubt.expire(now)
+	}
 	t := p.n.currentTable()
 	if err := p.n.canWrite(p.shard, t); err != nil {
 		fail(batch, err)
@@ -158,10 +167,24 @@ func (p *primary) process(batch []*writeReq) {
 		return
 	}
 	if len(ops) > 0 {
-		if err := p.commit(t, ops); err != nil {
+		localOK, err := p.commit(t, ops)
+		if err != nil {
+			if localOK {
+				// Stored here, not everywhere: a retry of these sends
+				// must get the same seqs, never new ones.
+				now := time.Now()
+				for i, r := range batch {
+					if r.kind == writeSend {
+						p.inDoubt.put(r.attempt, r.key, seqs[i], now)
+					}
+				}
+			}
 			fail(batch, err)
 			return
 		}
+	}
+	for _, r := range batch {
+		p.inDoubt.remove(r.attempt)
 	}
 	if p.fencedAt < t.Version {
 		p.fencedAt = t.Version
@@ -191,6 +214,13 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 	for i, r := range batch {
 		if r.kind == writeAck {
 			ops = append(ops, store.Op{Kind: store.OpCursor, Shard: p.shard, Key: r.key, Seq: r.seq})
+			continue
+		}
+		if seq, ok := p.inDoubt.get(r.attempt, r.key); ok {
+			// A retry of a send this home stored but could not
+			// replicate: send the stored message again.
+			seqs[i] = seq
+			ops = append(ops, p.replay(r, seq)...)
 			continue
 		}
 		k := idem{r.key, r.from, r.id}
@@ -225,9 +255,13 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 	return ops, seqs, nil
 }
 
-// replay re-sends a stored message and its idempotency record.
+// replay re-sends a stored message and its idempotency record (if it has
+// an id).
 func (p *primary) replay(r *writeReq, seq uint64) []store.Op {
-	ops := []store.Op{{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq}}
+	var ops []store.Op
+	if r.id != "" {
+		ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
+	}
 	msgs, _, err := p.n.st.Read(p.shard, r.key, seq-1, 1)
 	if err == nil && len(msgs) == 1 && msgs[0].Seq == seq {
 		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
