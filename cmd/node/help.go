@@ -10,6 +10,7 @@ import (
 var commands = []struct{ name, args, help string }{
 	{"run", "[flags]", "start a node (the default command)"},
 	{"dev", "[--nodes N]", "a local N-node cluster in this process, printing its URLs"},
+	{"ctl", "COMMAND [flags]", "operate a cluster through its admin API: status, nodes, drain, move, …"},
 	{"token", "--secret S --user KEY [--ttl 1h]", "mint a client JWT"},
 	{"bench", "[flags]", "load generator: throughput, latency, loss and order checks"},
 	{"healthcheck", "[--url URL]", "probe a node's /readyz; exit 0 when ready (container health checks)"},

@@ -40,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args, stdout, stderr)
 	case "healthcheck":
 		err = runHealthcheck(args, stdout, stderr)
+	case "ctl":
+		err = runCtl(ctx, args, stdout)
 	case "version":
 		printVersion(stdout)
 	case "help":

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"time"
+
+	"github.com/shardgate/shardgate/ctl"
+)
+
+// ctlSettings are the connection settings of `shardgate ctl`, from flags
+// (before or after the command) and the environment.
+func ctlSettings(c *ctl.Conn) *settings {
+	return newSettings(
+		stringSetting(&c.URL, "admin-url", "URL", "a node's admin listener; any node answers for the cluster"),
+		stringSetting(&c.Token, "admin-token", "TOKEN", "bearer token of the admin API (the nodes' --admin-token)").secretFile(),
+		durationSetting(&c.Timeout, "request-timeout", "time limit of one request (not of events --follow)"),
+	)
+}
+
+func runCtl(ctx context.Context, args []string, stdout io.Writer) error {
+	conn := ctl.Conn{URL: "http://127.0.0.1:9090", Timeout: 30 * time.Second}
+	ss := ctlSettings(&conn)
+	env := ctl.Env{
+		Stdout:   stdout,
+		Register: func(fs *flag.FlagSet) { ss.register(fs) },
+		Resolve: func() (ctl.Conn, error) {
+			if err := ss.resolve(""); err != nil {
+				return ctl.Conn{}, err
+			}
+			if conn.Timeout <= 0 {
+				return ctl.Conn{}, errors.New("--request-timeout must be positive")
+			}
+			return conn, nil
+		},
+		ConnHelp: func(w io.Writer) { printSettings(w, ss) },
+	}
+	err := ctl.Run(ctx, env, args)
+	if errors.Is(err, ctl.ErrHelp) {
+		return errHelp
+	}
+	return err
+}

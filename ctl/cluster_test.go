@@ -1,0 +1,186 @@
+package ctl
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate/app"
+)
+
+const testToken = "ctl-test-token"
+
+// startCluster runs n nodes in this process on loopback and waits until
+// every node is ready and owns shards, as the CLI itself reports it.
+func startCluster(t *testing.T, n int) []*app.Server {
+	t.Helper()
+	dir := t.TempDir()
+	var servers []*app.Server
+	t.Cleanup(func() {
+		for i := len(servers) - 1; i >= 0; i-- {
+			servers[i].Kill()
+		}
+	})
+	var seed string
+	for i := 1; i <= n; i++ {
+		cfg := app.DefaultConfig()
+		cfg.Name = "n" + strconv.Itoa(i)
+		cfg.DataDir = filepath.Join(dir, cfg.Name)
+		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freeGossipPort(t))
+		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Partitions = 64
+		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
+		cfg.AdminToken = testToken
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if seed != "" {
+			cfg.Join = []string{seed}
+		} else {
+			seed = cfg.GossipAddr
+		}
+		s, err := app.New(cfg)
+		if err != nil {
+			t.Fatalf("node %s: %v", cfg.Name, err)
+		}
+		servers = append(servers, s)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = s.Start(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("start %s: %v", cfg.Name, err)
+		}
+	}
+	waitSettled(t, servers[0].AdminURL(), n)
+	return servers
+}
+
+// waitSettled polls ctl status --json until n nodes are active and every
+// shard is stable and fully replicated.
+func waitSettled(t *testing.T, adminURL string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		var st statusJSON
+		out, err := ctlRun(t, adminURL, testToken, "status", "--json")
+		if err == nil && decodeStrict(out, &st) == nil {
+			if st.Nodes["active"] == n && st.Shards.Stable == st.Shards.Total && st.Shards.Total > 0 &&
+				st.Shards.UnderReplicated == 0 && st.Shards.Unowned == 0 && st.Quorum != nil && *st.Quorum {
+				return
+			}
+		}
+		last = fmt.Sprintf("%s %v", out, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the cluster did not settle: %s", last)
+}
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{}
+)
+
+// freeGossipPort finds a port free for both TCP and UDP (memberlist binds
+// both), never the same twice in this test binary.
+func freeGossipPort(t *testing.T) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, uerr := net.ListenPacket("udp", l.Addr().String())
+		l.Close()
+		if uerr == nil {
+			u.Close()
+			if !ports[port] {
+				ports[port] = true
+				return port
+			}
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// testEnv is the connection part cmd/node provides, reduced to two flags.
+func testEnv(w io.Writer, adminURL, token string) Env {
+	var u, tok string
+	return Env{
+		Stdout: w,
+		Register: func(fs *flag.FlagSet) {
+			fs.StringVar(&u, "admin-url", adminURL, "")
+			fs.StringVar(&tok, "admin-token", token, "")
+		},
+		Resolve:  func() (Conn, error) { return Conn{URL: u, Token: tok, Timeout: 10 * time.Second}, nil },
+		ConnHelp: func(w io.Writer) { fmt.Fprintln(w, "  --admin-url, --admin-token") },
+	}
+}
+
+// ctlRun runs one ctl command and returns what it printed.
+func ctlRun(t *testing.T, adminURL, token string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out safeBuffer
+	err := Run(ctx, testEnv(&out, adminURL, token), args)
+	return out.String(), err
+}
+
+// recorder is a reverse proxy in front of a node that remembers each
+// request: what the CLI sent, not only what it printed.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+	srv  *httptest.Server
+}
+
+type recorded struct {
+	method, path string
+	query        url.Values
+	body         string
+	auth         string
+}
+
+func newRecorder(t *testing.T, target string) *recorder {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytesReader(b))
+		r.mu.Lock()
+		r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.URL.Query(), string(b), req.Header.Get("Authorization")})
+		r.mu.Unlock()
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *recorder) last() recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reqs) == 0 {
+		return recorded{}
+	}
+	return r.reqs[len(r.reqs)-1]
+}
