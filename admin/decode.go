@@ -199,13 +199,24 @@ func queryUint(c echo.Context, name string, max uint64) (uint64, error) {
 }
 
 // bindBody decodes the request body into T and validates it: every POST
-// body of the API is read the same strict way.
+// body of the API is read the same strict way. Values in the body may nest
+// at most maxDepth levels of arrays and objects (the body object itself is
+// one more): checked before decoding, so that nothing is accepted that could
+// not travel between nodes or be read back from the store.
 func bindBody[T any, PT interface {
 	*T
 	validate() error
-}](c echo.Context) (T, error) {
+}](c echo.Context, maxDepth int) (T, error) {
 	var body T
-	if err := decodeJSON(c.Request().Body, &body); err != nil {
+	raw, err := io.ReadAll(c.Request().Body) // bounded by the body limit
+	if err != nil {
+		return body, bodyError(err)
+	}
+	if d := shardgate.JSONDepth(raw); d > maxDepth+1 {
+		return body, shardgate.Errorf(shardgate.KindInvalid,
+			"the request body nests arrays and objects %d levels deep; data may nest at most %d levels", d, maxDepth)
+	}
+	if err := decodeJSON(bytes.NewReader(raw), &body); err != nil {
 		return body, err
 	}
 	return body, PT(&body).validate()

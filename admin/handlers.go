@@ -100,7 +100,7 @@ func (s *Server) moveShard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := bindBody[moveBody](c)
+	body, err := bindBody[moveBody](c, s.cfg.MaxJSONDepth)
 	if err != nil {
 		return err
 	}

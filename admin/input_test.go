@@ -110,6 +110,11 @@ func TestBadInputIsRefusedBeforeTheBackend(t *testing.T) {
 		{"POST", "/v1/topics/news/messages", `{"from":"x"}`, 400, "invalid_argument"},
 		{"POST", "/v1/topics/" + long + "/messages", `{"data":1}`, 400, "invalid_argument"},
 		{"POST", "/v1/users/bob/messages", `{"data":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "too_large"},
+		{"POST", "/v1/users/bob/messages", `{"data":` + nest(33) + `}`, 400, "invalid_argument"},
+		{"POST", "/v1/users/bob/messages", `{"data":` + nest(20000) + `}`, 400, "invalid_argument"},
+		{"POST", "/v1/users/bob/messages", `{"data":` + strings.Repeat("[", 50), 400, "invalid_argument"},
+		{"POST", "/v1/topics/news/messages", `{"data":` + nest(33) + `}`, 400, "invalid_argument"},
+		{"POST", "/v1/partitions/1/move", `{"to":"n1","x":` + nest(40) + `}`, 400, "invalid_argument"},
 		{"GET", "/v1/nope", "", 404, "not_found"},
 		{"GET", "/nope", "", 404, "not_found"},
 		{"POST", "/v1/users/bob", `{"data":1}`, 404, "not_found"},
@@ -134,6 +139,20 @@ func TestBadInputIsRefusedBeforeTheBackend(t *testing.T) {
 				t.Errorf("the backend was called: %+v", calls)
 			}
 		})
+	}
+}
+
+func nest(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+
+// Data may nest 32 levels by default; the refusal says so.
+func TestJSONDepthLimit(t *testing.T) {
+	h := newHarness(t)
+	if r := h.do(t, "POST", "/v1/users/bob/messages", `{"data":`+nest(32)+`}`, testToken); r.Status != http.StatusOK {
+		t.Fatalf("data nested 32 deep: status %d %s", r.Status, r.Body)
+	}
+	r := h.do(t, "POST", "/v1/users/bob/messages", `{"data":`+nest(9998)+`}`, testToken)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "data may nest at most 32 levels") {
+		t.Fatalf("data nested 9998 deep: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -61,6 +61,11 @@ type Config struct {
 	// RequestTimeout bounds every Backend call made for one request.
 	// Default 30 s.
 	RequestTimeout time.Duration
+	// MaxJSONDepth is how many levels of arrays and objects a body's data
+	// may nest (the body object itself is one more); a deeper body is
+	// refused with 400 before it is decoded. Default 32
+	// (shardgate.DefaultMaxJSONDepth).
+	MaxJSONDepth int
 }
 
 // Defaults applied by New.
@@ -101,6 +106,9 @@ func New(cfg Config, b Backend, m *metrics.Metrics) *Server {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxJSONDepth <= 0 {
+		cfg.MaxJSONDepth = shardgate.DefaultMaxJSONDepth
 	}
 	log := cfg.Logger
 	if log == nil {

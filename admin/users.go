@@ -13,7 +13,7 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := bindBody[sendBody](c)
+	body, err := bindBody[sendBody](c, s.cfg.MaxJSONDepth)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Server) publish(c echo.Context) error {
 	if err := validName("topic", topic); err != nil {
 		return err
 	}
-	body, err := bindBody[publishBody](c)
+	body, err := bindBody[publishBody](c, s.cfg.MaxJSONDepth)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/conn"
 	"github.com/shardgate/shardgate/node"
@@ -49,6 +50,11 @@ type Config struct {
 	BodyTimeout       time.Duration
 	IdleTimeout       time.Duration
 
+	// MaxJSONDepth is how many levels of arrays and objects a message's
+	// data may nest, checked where input enters (client frames, admin
+	// bodies). Default shardgate.DefaultMaxJSONDepth.
+	MaxJSONDepth int
+
 	// Local selects the fast timings meant for loopback clusters (tests,
 	// `shardgate dev`).
 	Local bool
@@ -84,6 +90,8 @@ func DefaultConfig() Config {
 		ReadHeaderTimeout:     10 * time.Second,
 		BodyTimeout:           20 * time.Second,
 		IdleTimeout:           60 * time.Second,
+
+		MaxJSONDepth: shardgate.DefaultMaxJSONDepth,
 	}
 }
 
@@ -104,6 +112,9 @@ func (c *Config) fill() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxJSONDepth == 0 {
+		c.MaxJSONDepth = shardgate.DefaultMaxJSONDepth
 	}
 }
 
@@ -134,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")
+	}
+	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > shardgate.MaxJSONDepthSetting {
+		return fmt.Errorf("--max-json-depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	}
 	if _, err := c.clusterKey(); err != nil {
 		return err

@@ -98,10 +98,11 @@ func New(cfg Config) (*Server, error) {
 	ccfg := conn.DefaultConfig()
 	ccfg.NodeName = cfg.Name
 	ccfg.AllowedOrigins = cfg.AllowedOrigins
+	ccfg.MaxJSONDepth = cfg.MaxJSONDepth
 	ccfg.Logger = s.log
 	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
 	s.node.SetDeliverer(s.conns)
-	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log}, s.node, s.m)
+	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log, MaxJSONDepth: cfg.MaxJSONDepth}, s.node, s.m)
 	s.public = s.httpServer(s.publicMux(), "/internal/link")
 	s.adminHS = s.httpServer(s.admin.Handler(), "")
 	ok = true

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/shardgate/shardgate"
 )
 
 // Config tunes the WebSocket endpoint. Zero fields take their defaults in
@@ -18,6 +20,12 @@ type Config struct {
 	// ReadLimit is the largest client frame in bytes; a larger one closes
 	// the connection with 1009. Default 64 KiB.
 	ReadLimit int64
+	// MaxJSONDepth is how many levels of arrays and objects a request's
+	// data (and any other param) may nest; the frame itself may nest two
+	// more, for the request object and its params. A deeper frame is
+	// refused with -32600 before it is decoded. Default 32
+	// (shardgate.DefaultMaxJSONDepth).
+	MaxJSONDepth int
 	// SendQueue is how many frames may wait for one slow client before it
 	// is closed with 4009. Default 1024 frames.
 	SendQueue int
@@ -61,6 +69,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ReadLimit:      64 << 10,
+		MaxJSONDepth:   shardgate.DefaultMaxJSONDepth,
 		SendQueue:      1024,
 		RateLimit:      200,
 		RateBurst:      400,
@@ -79,6 +88,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.ReadLimit == 0 {
 		c.ReadLimit = d.ReadLimit
+	}
+	if c.MaxJSONDepth == 0 {
+		c.MaxJSONDepth = d.MaxJSONDepth
 	}
 	if c.SendQueue == 0 {
 		c.SendQueue = d.SendQueue
@@ -123,6 +135,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.ReadLimit < 0:
 		return fmt.Errorf("read limit must be positive, got %d bytes", c.ReadLimit)
+	case c.MaxJSONDepth < 1 || c.MaxJSONDepth > shardgate.MaxJSONDepthSetting:
+		return fmt.Errorf("max JSON depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	case c.SendQueue < 2:
 		return fmt.Errorf("send queue must hold at least 2 frames, got %d", c.SendQueue)
 	case c.RateLimit < 0:

@@ -22,17 +22,22 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"jsonrpc":"2.0","id":"a\u0000b","method":"x"}`,
 		`{"jsonrpc":"2.0","id":-1.5e3,"method":"history","params":null}`,
 		`{"jsonrpc":"2.0","id":null,"method":"ack"}`,
-		`[{"jsonrpc":"2.0"}]`, `{"id":{}}`, `{`, ``, `"just a string"`, ` {"jsonrpc":"2.0","id":true}`,
+		`[{"jsonrpc":"2.0"}]`, `{"id":{}}`, `{"jsonrpc":"2.0","id":1,"method":"send","params":{"data":[[[[[]]]]]}}`, `{`, ``, `"just a string"`, ` {"jsonrpc":"2.0","id":true}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, rerr := decodeRequest(b)
+		const maxDepth = 4
+		req, rerr := decodeRequest(b, maxDepth)
+		tooDeep := shardgate.JSONDepth(b) > maxDepth+envelopeDepth
+		if tooDeep && rerr == nil {
+			t.Fatalf("accepted a frame nested %d deep", shardgate.JSONDepth(b))
+		}
 		if rerr != nil {
 			if rerr.Code != shardgate.CodeParseError && rerr.Code != shardgate.CodeInvalidRequest {
 				t.Fatalf("code %d", rerr.Code)
 			}
-			if !json.Valid(b) && rerr.Code != shardgate.CodeParseError {
+			if !json.Valid(b) && !tooDeep && rerr.Code != shardgate.CodeParseError {
 				t.Fatalf("invalid JSON answered with %d", rerr.Code)
 			}
 		} else {

@@ -21,14 +21,14 @@ func (c *conn) handle(data []byte) {
 	if !c.lim.Allow() {
 		c.refused++
 		c.s.m.RateLimited.Inc()
-		c.reply(idOf(data), nil, &rpcError{shardgate.CodeRateLimited, fmt.Sprintf("rate limited: at most %v requests per second", c.s.cfg.RateLimit)})
+		c.reply(idOf(data, c.s.cfg.MaxJSONDepth), nil, &rpcError{shardgate.CodeRateLimited, fmt.Sprintf("rate limited: at most %v requests per second", c.s.cfg.RateLimit)})
 		if c.refused >= c.s.cfg.RateCloseAfter {
 			c.closeWith(closePolicy, "rate limit exceeded", true)
 		}
 		return
 	}
 	c.refused = 0
-	req, rerr := decodeRequest(data)
+	req, rerr := decodeRequest(data, c.s.cfg.MaxJSONDepth)
 	if rerr != nil {
 		c.reply(req.ID, nil, rerr)
 		return

@@ -25,10 +25,22 @@ type rpcError struct {
 
 var nullID = json.RawMessage("null")
 
-// decodeRequest parses one client frame. On failure it still returns the
-// request's id when it could be read, so the error response can carry it.
-func decodeRequest(b []byte) (request, *rpcError) {
+// envelopeDepth is the nesting a frame adds around a param's value: the
+// request object and its params object.
+const envelopeDepth = 2
+
+// decodeRequest parses one client frame. Params may nest at most maxDepth
+// levels of arrays and objects (the frame maxDepth+2); the depth is checked
+// before anything is decoded, so a frame that could not travel between
+// nodes or be read back from the store is never accepted. On failure it
+// still returns the request's id when it could be read, so the error
+// response can carry it.
+func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 	req := request{ID: nullID}
+	if d := shardgate.JSONDepth(b); d > maxDepth+envelopeDepth {
+		return req, &rpcError{shardgate.CodeInvalidRequest, fmt.Sprintf(
+			"invalid request: the frame nests arrays and objects %d levels deep; data may nest at most %d levels", d, maxDepth)}
+	}
 	if !json.Valid(b) {
 		return req, &rpcError{shardgate.CodeParseError, "parse error: the frame is not valid JSON"}
 	}
@@ -155,7 +167,7 @@ func marshal(v any) ([]byte, error) {
 
 // idOf digs the id out of a frame that is not processed (rate limited), so
 // the refusal still reaches the right caller.
-func idOf(b []byte) json.RawMessage {
-	req, _ := decodeRequest(b)
+func idOf(b []byte, maxDepth int) json.RawMessage {
+	req, _ := decodeRequest(b, maxDepth)
 	return req.ID
 }

@@ -51,6 +51,7 @@ func runSettings(o *runOptions) *settings {
 		durationSetting(&c.ReadHeaderTimeout, "read-header-timeout", "time for a client to send request headers, TLS and WebSocket handshakes included"),
 		durationSetting(&c.BodyTimeout, "body-timeout", "time for a client to send a request body once its headers are in"),
 		durationSetting(&c.IdleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept open"),
+		intSetting(&c.MaxJSONDepth, "max-json-depth", "levels of arrays and objects a message's data may nest (client frames and admin bodies, 1-1000); deeper input is refused where it enters"),
 		durationSetting(&o.stopTimeout, "stop-timeout", "how long a graceful stop (SIGTERM) may take to hand off shards"),
 		oneOf(&o.logFormat, "log-format", "log format", "text", "json"),
 		oneOf(&o.logLevel, "log-level", "log level", "debug", "info", "warn", "error"),
