@@ -30,10 +30,10 @@ type peer struct {
 	inbox *inbox // nil when the key receives nothing
 
 	mu sync.Mutex
-	cl *client.Client
+	cl *client.Conn
 }
 
-func (p *peer) client() *client.Client {
+func (p *peer) client() *client.Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cl
@@ -188,7 +188,7 @@ func (p *peer) receive(stop context.Context, c *counters, drops *errorLog, onMes
 
 // waitNew waits until the connection that failed, old, has been replaced,
 // so a retry does not fail again at once on the same closed connection.
-func (p *peer) waitNew(ctx context.Context, old *client.Client, limit time.Duration) {
+func (p *peer) waitNew(ctx context.Context, old *client.Conn, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for p.client() == old && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
@@ -196,7 +196,7 @@ func (p *peer) waitNew(ctx context.Context, old *client.Client, limit time.Durat
 }
 
 // swap installs a new connection unless the run is already closing.
-func (p *peer) swap(stop context.Context, next *client.Client) bool {
+func (p *peer) swap(stop context.Context, next *client.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if stop.Err() != nil {

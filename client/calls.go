@@ -19,7 +19,7 @@ type request struct {
 
 // call sends one request and waits for its response, decoding the result
 // into out (when not nil). JSON-RPC errors come back as *RPCError.
-func (c *Client) call(ctx context.Context, method string, params, out any) error {
+func (c *Conn) call(ctx context.Context, method string, params, out any) error {
 	b, ch, id, err := c.prepare(method, params)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func (c *Client) call(ctx context.Context, method string, params, out any) error
 	return nil
 }
 
-func (c *Client) prepare(method string, params any) ([]byte, chan inbound, uint64, error) {
+func (c *Conn) prepare(method string, params any) ([]byte, chan inbound, uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -69,18 +69,18 @@ func (c *Client) prepare(method string, params any) ([]byte, chan inbound, uint6
 	return b, ch, c.nextID, nil
 }
 
-func (c *Client) closedErrLocked() error {
+func (c *Conn) closedErrLocked() error {
 	return fmt.Errorf("%w (close code %d)", ErrClosed, c.closeCode)
 }
 
-func (c *Client) forget(id uint64) {
+func (c *Conn) forget(id uint64) {
 	c.mu.Lock()
 	delete(c.calls, id)
 	c.mu.Unlock()
 }
 
 // write sends one frame, bounded by ctx's deadline or 10 s.
-func (c *Client) write(ctx context.Context, b []byte) error {
+func (c *Conn) write(ctx context.Context, b []byte) error {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		dl = time.Now().Add(10 * time.Second)
@@ -97,7 +97,7 @@ func (c *Client) write(ctx context.Context, b []byte) error {
 // Send stores data (any JSON-encodable value; json.RawMessage passes
 // through) in to's inbox and returns its seq once it is durable. A non-empty
 // id makes retries safe: the same id returns the first result.
-func (c *Client) Send(ctx context.Context, to string, data any, id string) (shardgate.SendResult, error) {
+func (c *Conn) Send(ctx context.Context, to string, data any, id string) (shardgate.SendResult, error) {
 	var r shardgate.SendResult
 	err := c.call(ctx, "send", struct {
 		To   string `json:"to"`
@@ -108,7 +108,7 @@ func (c *Client) Send(ctx context.Context, to string, data any, id string) (shar
 }
 
 // History reads the own inbox after since; limit 0 takes the server's page.
-func (c *Client) History(ctx context.Context, since uint64, limit int) (shardgate.HistoryResult, error) {
+func (c *Conn) History(ctx context.Context, since uint64, limit int) (shardgate.HistoryResult, error) {
 	var r shardgate.HistoryResult
 	err := c.call(ctx, "history", struct {
 		Since uint64 `json:"since"`
@@ -119,19 +119,19 @@ func (c *Client) History(ctx context.Context, since uint64, limit int) (shardgat
 
 // Ack stores the read cursor: a later connection without Since resumes
 // after seq.
-func (c *Client) Ack(ctx context.Context, seq uint64) error {
+func (c *Conn) Ack(ctx context.Context, seq uint64) error {
 	return c.call(ctx, "ack", struct {
 		Seq uint64 `json:"seq"`
 	}{seq}, nil)
 }
 
 // Subscribe starts delivery of topic's publications on Publications.
-func (c *Client) Subscribe(ctx context.Context, topic string) error {
+func (c *Conn) Subscribe(ctx context.Context, topic string) error {
 	return c.call(ctx, "subscribe", topicParams{topic}, nil)
 }
 
 // Unsubscribe stops it.
-func (c *Client) Unsubscribe(ctx context.Context, topic string) error {
+func (c *Conn) Unsubscribe(ctx context.Context, topic string) error {
 	return c.call(ctx, "unsubscribe", topicParams{topic}, nil)
 }
 
@@ -141,7 +141,7 @@ type topicParams struct {
 
 // Publish fans data out to topic's subscribers (live, at most once) and
 // returns how many nodes it reached.
-func (c *Client) Publish(ctx context.Context, topic string, data any) (int, error) {
+func (c *Conn) Publish(ctx context.Context, topic string, data any) (int, error) {
 	var r struct {
 		DeliveredNodes int `json:"delivered_nodes"`
 	}
@@ -153,7 +153,7 @@ func (c *Client) Publish(ctx context.Context, topic string, data any) (int, erro
 }
 
 // Presence reports whether keys are online, cluster-wide.
-func (c *Client) Presence(ctx context.Context, keys ...string) (map[string]shardgate.Presence, error) {
+func (c *Conn) Presence(ctx context.Context, keys ...string) (map[string]shardgate.Presence, error) {
 	r := map[string]shardgate.Presence{}
 	err := c.call(ctx, "presence", struct {
 		Keys []string `json:"keys"`

@@ -34,6 +34,10 @@ type Options struct {
 	// BufferSize is the capacity of the Messages and Publications
 	// channels. Default 4096.
 	BufferSize int
+
+	// onNotify, when set, receives every notification on the reader
+	// goroutine instead of the channels; it must not block. Client uses it.
+	onNotify func(inbound)
 }
 
 // Welcome is the first frame of every connection.
@@ -52,8 +56,8 @@ type MovedHint struct {
 	Reason string `json:"reason"`
 }
 
-// Client is one connection. Its methods are safe for concurrent use.
-type Client struct {
+// Conn is one connection. Its methods are safe for concurrent use.
+type Conn struct {
 	ws      *websocket.Conn
 	welcome Welcome
 	lastSeq atomic.Uint64
@@ -71,6 +75,7 @@ type Client struct {
 	done      chan struct{} // closed when the reader has ended
 	closing   chan struct{} // closed by Close: the reader stops waiting on full channels
 	closeOnce sync.Once
+	onNotify  func(inbound)
 }
 
 var defaultDialer = &websocket.Dialer{
@@ -85,7 +90,7 @@ var defaultDialer = &websocket.Dialer{
 // closed at once with 4001 (unauthorized) or 4003 (forbidden origin); a
 // connection closed otherwise before its welcome returns an error wrapping
 // *websocket.CloseError.
-func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
+func Dial(ctx context.Context, wsURL string, opts Options) (*Conn, error) {
 	u, err := url.Parse(wsURL)
 	if err != nil {
 		return nil, fmt.Errorf("dial: bad URL: %w", err)
@@ -128,7 +133,7 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	if size <= 0 {
 		size = 4096
 	}
-	c := &Client{
+	c := &Conn{
 		ws: ws, welcome: welcome,
 		calls:   make(map[uint64]chan inbound),
 		msgs:    make(chan shardgate.Message, size),
@@ -142,6 +147,7 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Client, error) {
 	} else if opts.LiveOnly {
 		c.lastSeq.Store(welcome.LastSeq)
 	}
+	c.onNotify = opts.onNotify
 	go c.readLoop()
 	return c, nil
 }
@@ -172,38 +178,38 @@ func readWelcome(ctx context.Context, ws *websocket.Conn) (Welcome, error) {
 }
 
 // Welcome returns the connection's welcome frame.
-func (c *Client) Welcome() Welcome { return c.welcome }
+func (c *Conn) Welcome() Welcome { return c.welcome }
 
 // LastSeq is the highest inbox seq received so far, else Options.Since,
 // else 0: pass it as Options.Since to resume on another connection with
 // nothing missed.
-func (c *Client) LastSeq() uint64 { return c.lastSeq.Load() }
+func (c *Conn) LastSeq() uint64 { return c.lastSeq.Load() }
 
 // Messages delivers the inbox in seq order. It is closed when the
 // connection ends.
-func (c *Client) Messages() <-chan shardgate.Message { return c.msgs }
+func (c *Conn) Messages() <-chan shardgate.Message { return c.msgs }
 
 // Publications delivers messages of subscribed topics. It is closed when
 // the connection ends.
-func (c *Client) Publications() <-chan shardgate.Publication { return c.pubs }
+func (c *Conn) Publications() <-chan shardgate.Publication { return c.pubs }
 
 // Moved delivers moved hints; hints that find it full are dropped, since a
 // newer one says the same.
-func (c *Client) Moved() <-chan MovedHint { return c.moved }
+func (c *Conn) Moved() <-chan MovedHint { return c.moved }
 
 // Done is closed when the connection has ended.
-func (c *Client) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // CloseCode is the WebSocket close code the connection ended with (1006
 // when it broke without one), or 0 while it is open.
-func (c *Client) CloseCode() int {
+func (c *Conn) CloseCode() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeCode
 }
 
 // Close ends the connection with 1000 and waits for the reader to stop.
-func (c *Client) Close() error {
+func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closing)
 		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")

@@ -23,7 +23,7 @@ type inbound struct {
 
 // readLoop is the client's one reader: it routes responses to their
 // callers and notifications to the channels until the connection ends.
-func (c *Client) readLoop() {
+func (c *Conn) readLoop() {
 	defer c.finish()
 	for {
 		_, data, err := c.ws.ReadMessage()
@@ -32,7 +32,9 @@ func (c *Client) readLoop() {
 			return
 		}
 		for _, in := range decodeFrame(data) {
-			if in.Method != "" {
+			if in.Method != "" && c.onNotify != nil {
+				c.onNotify(in)
+			} else if in.Method != "" {
 				c.notify(in)
 			} else {
 				c.resolve(in)
@@ -68,7 +70,7 @@ func decodeFrame(data []byte) []inbound {
 	return []inbound{in}
 }
 
-func (c *Client) notify(in inbound) {
+func (c *Conn) notify(in inbound) {
 	switch in.Method {
 	case "message":
 		var m shardgate.Message
@@ -108,7 +110,7 @@ func (c *Client) notify(in inbound) {
 	}
 }
 
-func (c *Client) resolve(in inbound) {
+func (c *Conn) resolve(in inbound) {
 	id, err := strconv.ParseUint(string(in.ID), 10, 64)
 	if err != nil {
 		return // an error about a frame we did not send as a call
@@ -122,7 +124,7 @@ func (c *Client) resolve(in inbound) {
 	}
 }
 
-func (c *Client) setCloseCode(err error) {
+func (c *Conn) setCloseCode(err error) {
 	code := websocket.CloseAbnormalClosure
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
@@ -135,7 +137,7 @@ func (c *Client) setCloseCode(err error) {
 
 // finish runs once the reader has ended: waiting callers get ErrClosed and
 // the notification channels close, so range loops end.
-func (c *Client) finish() {
+func (c *Conn) finish() {
 	c.ws.Close()
 	close(c.done)
 	close(c.msgs)
@@ -144,6 +146,6 @@ func (c *Client) finish() {
 }
 
 // closedErr says how the connection ended.
-func (c *Client) closedErr() error {
+func (c *Conn) closedErr() error {
 	return fmt.Errorf("%w (close code %d)", ErrClosed, c.CloseCode())
 }

@@ -78,7 +78,7 @@ func TestSlowConsumerClosed4009(t *testing.T) {
 func TestShutdownSendsMovedAndCloses1001(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	h := newHarness(t, nil)
-	clients := []*client.Client{
+	clients := []*client.Conn{
 		h.dial(t, "alice", client.Options{}),
 		h.dial(t, "bob", client.Options{}),
 		h.dial(t, "bob", client.Options{}),

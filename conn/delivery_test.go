@@ -12,7 +12,7 @@ import (
 
 // expectSeqs reads messages until want arrives and checks that they are
 // exactly from..want, in order.
-func expectSeqs(t *testing.T, c *client.Client, from, want uint64) {
+func expectSeqs(t *testing.T, c *client.Conn, from, want uint64) {
 	t.Helper()
 	next := from
 	timeout := time.After(10 * time.Second)

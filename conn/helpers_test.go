@@ -83,7 +83,7 @@ func mustToken(t testing.TB, key string, send, sub, pub []string) string {
 }
 
 // dial connects key through the SDK and closes it at the end of the test.
-func (h *harness) dial(t testing.TB, key string, opts client.Options) *client.Client {
+func (h *harness) dial(t testing.TB, key string, opts client.Options) *client.Conn {
 	t.Helper()
 	if opts.Token == "" && opts.User == "" {
 		opts.Token = h.token(t, key)
@@ -158,7 +158,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // waitClosed waits for c to end and returns its close code.
-func waitClosed(t testing.TB, c *client.Client) int {
+func waitClosed(t testing.TB, c *client.Conn) int {
 	t.Helper()
 	select {
 	case <-c.Done():

@@ -40,7 +40,7 @@ func BenchmarkCrossNodeSend(b *testing.B) {
 				}
 			}
 			const conns = 256
-			var clients []*client.Client
+			var clients []*client.Conn
 			for i := 0; i < conns; i++ {
 				clients = append(clients, c.dial("n1", fmt.Sprintf("s%d", i), nil))
 			}

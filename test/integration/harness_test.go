@@ -287,7 +287,7 @@ func (c *tcluster) unstable() string {
 }
 
 // dial connects key to the node named on.
-func (c *tcluster) dial(on, key string, since *uint64) *client.Client {
+func (c *tcluster) dial(on, key string, since *uint64) *client.Conn {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -26,7 +26,7 @@ func keyHomedOn(t testing.TB, c *tcluster, node, prefix string) string {
 	return ""
 }
 
-func recvN(t testing.TB, cl *client.Client, n int) []uint64 {
+func recvN(t testing.TB, cl *client.Conn, n int) []uint64 {
 	t.Helper()
 	var seqs []uint64
 	timeout := time.After(10 * time.Second)
@@ -149,7 +149,7 @@ func TestMessagingAcrossNodes(t *testing.T) {
 	t.Run("publish fans out across nodes", func(t *testing.T) {
 		s1 := c.dial("n1", "sub1", nil)
 		s3 := c.dial("n3", "sub3", nil)
-		for _, s := range []*client.Client{s1, s3} {
+		for _, s := range []*client.Conn{s1, s3} {
 			if err := s.Subscribe(ctx, "news"); err != nil {
 				t.Fatalf("subscribe in insecure mode: %v", err)
 			}
@@ -158,7 +158,7 @@ func TestMessagingAcrossNodes(t *testing.T) {
 		if err != nil || got != 2 {
 			t.Fatalf("publish: delivered_nodes %d, err %v; want 2", got, err)
 		}
-		for _, s := range []*client.Client{s1, s3} {
+		for _, s := range []*client.Conn{s1, s3} {
 			select {
 			case p := <-s.Publications():
 				if p.Topic != "news" || p.From != "alice" || string(p.Data) != `"hello"` {

@@ -22,8 +22,8 @@ type workload struct {
 	t         testing.TB
 	c         *tcluster
 	rec       *checker.Recorder
-	senders   []*client.Client
-	receivers map[string]*client.Client
+	senders   []*client.Conn
+	receivers map[string]*client.Conn
 	keys      []string
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -35,7 +35,7 @@ type workload struct {
 // startWorkload connects nSenders senders and one receiver per key, spread
 // over the given nodes, and starts sending.
 func startWorkload(t testing.TB, c *tcluster, nodes []string, nSenders, nKeys int) *workload {
-	w := &workload{t: t, c: c, rec: checker.NewRecorder(), receivers: map[string]*client.Client{}, stop: make(chan struct{})}
+	w := &workload{t: t, c: c, rec: checker.NewRecorder(), receivers: map[string]*client.Conn{}, stop: make(chan struct{})}
 	for i := 0; i < nKeys; i++ {
 		k := fmt.Sprintf("user-%d", i)
 		w.keys = append(w.keys, k)
@@ -57,7 +57,7 @@ func startWorkload(t testing.TB, c *tcluster, nodes []string, nSenders, nKeys in
 	return w
 }
 
-func (w *workload) receive(key string, cl *client.Client) {
+func (w *workload) receive(key string, cl *client.Conn) {
 	defer w.wg.Done()
 	for {
 		select {
@@ -71,7 +71,7 @@ func (w *workload) receive(key string, cl *client.Client) {
 	}
 }
 
-func (w *workload) send(i int, cl *client.Client) {
+func (w *workload) send(i int, cl *client.Conn) {
 	defer w.wg.Done()
 	from := fmt.Sprintf("sender-%d", i)
 	rng := rand.New(rand.NewPCG(uint64(i), 7))
@@ -90,7 +90,7 @@ func (w *workload) send(i int, cl *client.Client) {
 
 // sendOne retries one logical send until it is acknowledged or definitely
 // refused; a timeout counts as unknown, never as failed.
-func (w *workload) sendOne(cl *client.Client, from, to, id string, n int) {
+func (w *workload) sendOne(cl *client.Conn, from, to, id string, n int) {
 	for attempt := 0; attempt < 200; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		res, err := cl.Send(ctx, to, map[string]any{"n": n}, id)

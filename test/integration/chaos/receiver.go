@@ -113,7 +113,7 @@ func (w *Workload) receive(ctx context.Context, r *receiver) {
 
 // drain reads one connection until it ends or looks dead; the caller
 // closes it.
-func (w *Workload) drain(ctx context.Context, r *receiver, c *client.Client, probe <-chan time.Time) {
+func (w *Workload) drain(ctx context.Context, r *receiver, c *client.Conn, probe <-chan time.Time) {
 	for {
 		select {
 		case m, ok := <-c.Messages():

@@ -212,11 +212,11 @@ type link struct {
 	w     *Workload
 	key   string
 	idx   int
-	c     *client.Client
+	c     *client.Conn
 	since *uint64
 }
 
-func (l *link) get(ctx context.Context) (*client.Client, error) {
+func (l *link) get(ctx context.Context) (*client.Conn, error) {
 	if l.c != nil {
 		select {
 		case <-l.c.Done():
