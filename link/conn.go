@@ -85,18 +85,22 @@ func (c *conn) unregister(id uint64) {
 
 // resolve hands an answer to the waiting caller, if it still waits.
 func (c *conn) resolve(e envelope) {
-	c.mu.Lock()
-	ch := c.pending[e.I]
-	delete(c.pending, e.I)
-	c.mu.Unlock()
-	if ch == nil {
-		return
-	}
 	if e.E != nil {
-		ch <- reply{err: fromWire(e.E)}
+		c.answer(e.I, reply{err: fromWire(e.E)})
 		return
 	}
-	ch <- reply{result: e.R}
+	c.answer(e.I, reply{result: e.R})
+}
+
+// answer hands r to the caller waiting for request id, if it still waits.
+func (c *conn) answer(id uint64, r reply) {
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- r
+	}
 }
 
 // enqueue queues one encoded envelope for the writer. It never blocks: a

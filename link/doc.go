@@ -16,5 +16,9 @@
 // Failure model: anything that keeps an answer from arriving (dial failure,
 // closed connection, full queue, timeout, cancellation) is reported as
 // shardgate.KindUnavailable so callers may retry; an error returned by the
-// remote Handler keeps its Kind and Message.
+// remote Handler keeps its Kind and Message. An envelope that cannot be
+// decoded (malformed, or nested deeper than encoding/json accepts) fails
+// only its own call: a request is answered with KindInvalid without its
+// handler running, and a caller whose answer is unreadable gets
+// KindInternal. No frame ever closes a connection.
 package link

@@ -25,6 +25,10 @@ type envelope struct {
 	B json.RawMessage `json:"b,omitempty"`
 	R json.RawMessage `json:"r,omitempty"`
 	E *wireError      `json:"e,omitempty"`
+
+	// bad is why the envelope could not be decoded; I and M then hold
+	// what could be salvaged, and nothing else is set.
+	bad error
 }
 
 // wireError is an error as it crosses the wire: shardgate.Kind by its
@@ -99,28 +103,58 @@ var (
 	errResultAndErr  = errors.New("response has both a result and an error")
 	errBodyOnAnswer  = errors.New("response carries a request body")
 	errEmptyEnvelope = errors.New("envelope is neither a request nor a response")
+	errTruncated     = errors.New("frame is not a well-formed JSON array after this point")
 )
 
 // decodeFrame parses one frame read from the network. It is strict about
-// shapes so that a confused or hostile peer is noticed (and disconnected)
-// rather than half-understood, and it normalises absent bodies and results
-// to null so every accepted envelope has exactly one meaning.
+// shapes so that a confused or hostile peer is noticed rather than
+// half-understood, and it normalises absent bodies and results to null so
+// every accepted envelope has exactly one meaning. An envelope that cannot
+// be decoded (malformed, of the wrong shape, nested deeper than
+// encoding/json accepts) does not spoil the others: it comes back with bad
+// set and whatever id and method could be salvaged, so that only the call
+// it belongs to fails. The error is for a frame of which nothing at all
+// could be read.
 func decodeFrame(data []byte) ([]envelope, error) {
 	var envs []envelope
-	if err := json.Unmarshal(data, &envs); err != nil {
-		return nil, fmt.Errorf("link: decode frame: %w", err)
-	}
-	if envs == nil {
-		return nil, fmt.Errorf("link: decode frame: %w", errNotArray)
+	if err := json.Unmarshal(data, &envs); err != nil || envs == nil {
+		return decodeEach(data)
 	}
 	for i := range envs {
 		if err := envs[i].normalise(); err != nil {
-			return nil, fmt.Errorf("link: decode frame: envelope %d: %w", i, err)
+			envs[i] = envelope{I: envs[i].I, M: envs[i].M, bad: err}
 		}
 	}
 	return envs, nil
 }
 
+// decodeEach is the slow path of decodeFrame: the frame is split without
+// decoding it, then each envelope is decoded on its own.
+func decodeEach(data []byte) ([]envelope, error) {
+	elems, ok := splitArray(data)
+	if len(elems) == 0 && !ok {
+		return nil, fmt.Errorf("link: decode frame: %w", errNotArray)
+	}
+	envs := make([]envelope, 0, len(elems)+1)
+	for _, elem := range elems {
+		var e envelope
+		err := json.Unmarshal(elem, &e)
+		if err == nil {
+			err = e.normalise()
+		}
+		if err != nil {
+			e = salvage(elem)
+			e.bad = err
+		}
+		envs = append(envs, e)
+	}
+	if !ok {
+		// The rest of the frame is unreadable: whatever it held is lost, and
+		// the calls it answered time out.
+		envs = append(envs, envelope{bad: errTruncated})
+	}
+	return envs, nil
+}
 func (e *envelope) normalise() error {
 	if e.M != "" {
 		if e.R != nil || e.E != nil {

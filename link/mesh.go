@@ -43,6 +43,7 @@ type Mesh struct {
 type stats struct {
 	framesOut, envelopesOut, framesIn atomic.Int64
 	dropped, queueFull                atomic.Int64
+	badEnvelopes                      atomic.Int64 // undecodable envelopes and frames from peers
 }
 
 // New returns a Mesh. It starts nothing: connections are dialed on first

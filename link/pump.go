@@ -136,16 +136,39 @@ func (c *conn) readLoop() {
 		}
 		envs, err := decodeFrame(data)
 		if err != nil {
-			c.m.log.Warn("link: bad frame from peer", "peer", c.remote, "err", err)
-			c.close(err)
-			return
+			// Nothing in it can be answered; the calls it carried time out.
+			// The connection stays: no frame may cut a link.
+			c.m.stats.badEnvelopes.Add(1)
+			c.m.log.Warn("link: unreadable frame from peer dropped", "peer", c.remote, "bytes", len(data), "err", err)
+			continue
 		}
 		for _, e := range envs {
+			if e.bad != nil {
+				c.refuse(e)
+				continue
+			}
 			if !c.dispatch(e) {
 				return
 			}
 		}
 	}
+}
+
+// refuse fails the one call an undecodable envelope belongs to: a request
+// is answered with the error (its handler never runs), the caller waiting
+// for an answer gets it. The connection and every other call on it go on.
+func (c *conn) refuse(e envelope) {
+	c.m.stats.badEnvelopes.Add(1)
+	switch {
+	case e.M != "" && e.I != 0:
+		err := shardgate.Errorf(shardgate.KindInvalid, "link: %s could not decode request %s: %w", c.m.cfg.Name, e.M, e.bad)
+		if qerr := c.enqueue(appendError(nil, e.I, toWire(err))); qerr != nil && c.ctx.Err() == nil {
+			c.m.log.Warn("link: refusal dropped", "peer", c.remote, "method", e.M, "err", qerr)
+		}
+	case e.M == "" && e.I != 0:
+		c.answer(e.I, reply{err: shardgate.Errorf(shardgate.KindInternal, "link: the answer from %s could not be decoded: %w", c.remote, e.bad)})
+	}
+	c.m.log.Warn("link: undecodable envelope from peer", "peer", c.remote, "id", e.I, "method", e.M, "err", e.bad)
 }
 
 // dispatch routes one envelope; false means the connection is closing.
