@@ -55,6 +55,10 @@ type Config struct {
 	// bodies). Default shardgate.DefaultMaxJSONDepth.
 	MaxJSONDepth int
 
+	// Demo serves the browser client's demo page at /demo/ on the public
+	// listener (`shardgate dev`).
+	Demo bool
+
 	// Local selects the fast timings meant for loopback clusters (tests,
 	// `shardgate dev`).
 	Local bool

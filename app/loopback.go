@@ -10,14 +10,16 @@ import (
 // default): such a node trusts whoever can reach it, which is only safe
 // when that is this machine. A browser tricked by DNS rebinding reaches a
 // loopback port under a foreign name, so the Host header (and the Origin,
-// when a browser sends one) must name this machine too.
-func loopbackOnly(next http.Handler) http.Handler {
+// when a browser sends one) must name this machine too, unless the
+// operator listed that origin in --allowed-origins (allowedOrigin; nil on
+// the admin listener).
+func loopbackOnly(next http.Handler, allowedOrigin func(*http.Request) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !loopbackHost(r.Host) {
 			refuseHost(w, "without --admin-token this node answers only to loopback host names (localhost, 127.x.x.x, [::1]), not "+quoteHost(r.Host))
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) {
+		if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) && (allowedOrigin == nil || !allowedOrigin(r)) {
 			refuseHost(w, "without --admin-token this node accepts only loopback origins, not "+quoteHost(o))
 			return
 		}

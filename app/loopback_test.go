@@ -16,6 +16,7 @@ import (
 func TestLoopbackModeRefusesRebinding(t *testing.T) {
 	open := startNode(t, nil)
 	guarded := startNode(t, func(c *Config) { c.Name = "t2"; c.AdminToken = "0123456789abcdef-admin" })
+	listed := startNode(t, func(c *Config) { c.Name = "t3"; c.AllowedOrigins = []string{"https://app.example"} })
 
 	type req struct {
 		url, host, origin string
@@ -33,6 +34,9 @@ func TestLoopbackModeRefusesRebinding(t *testing.T) {
 		"admin api, [::1]":               {open.AdminURL() + "/v1/cluster", "[::1]:9090", "", 200},
 		"public health, 127.1.2.3":       {open.PublicURL() + "/healthz", "127.1.2.3", "", 200},
 		"token set, foreign host health": {guarded.AdminURL() + "/healthz", foreign, "", 200},
+		"public, listed origin":          {listed.PublicURL() + "/v1/client.js", "", "https://app.example", 200},
+		"public, unlisted origin":        {listed.PublicURL() + "/v1/client.js", "", "http://" + foreign, 403},
+		"admin, listed origin":           {listed.AdminURL() + "/v1/cluster", "", "https://app.example", 403},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

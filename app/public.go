@@ -1,10 +1,15 @@
 package app
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/shardgate/shardgate"
+	jsclient "github.com/shardgate/shardgate/clients/js"
 )
 
 // publicMux serves the public listener: the client endpoint, route
@@ -13,7 +18,13 @@ func (s *Server) publicMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.conns.Handler())
 	mux.Handle("/internal/link", s.mesh)
+	mux.HandleFunc("GET /v1/client.js", serveAsset("text/javascript; charset=utf-8", jsclient.Module))
+	mux.HandleFunc("GET /v1/client.d.ts", serveAsset("application/typescript; charset=utf-8", jsclient.Types))
+	if s.cfg.Demo {
+		mux.HandleFunc("GET /demo/", serveAsset("text/html; charset=utf-8", jsclient.Demo))
+	}
 	mux.HandleFunc("GET /v1/route", func(w http.ResponseWriter, r *http.Request) {
+		s.allowCORS(w, r)
 		route, err := s.node.Route(r.Context(), r.URL.Query().Get("key"))
 		if err != nil {
 			writeError(w, err)
@@ -28,6 +39,31 @@ func (s *Server) publicMux() http.Handler {
 		writeError(w, shardgate.Errorf(shardgate.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// allowCORS lets pages of the allowed origins read the answer (the
+// browser client asks the route before it connects).
+func (s *Server) allowCORS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Origin")
+	if o := r.Header.Get("Origin"); o != "" && s.conns.OriginAllowed(r) {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+	}
+}
+
+// serveAsset serves an embedded file. The client module is public code
+// without credentials, so any origin may import it.
+func serveAsset(contentType string, body []byte) http.HandlerFunc {
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-cache") // revalidate: a node upgrade changes it
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -103,8 +103,8 @@ func New(cfg Config) (*Server, error) {
 	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
 	s.node.SetDeliverer(s.conns)
 	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log, MaxJSONDepth: cfg.MaxJSONDepth}, s.node, s.m)
-	s.public = s.httpServer(s.publicMux(), "/internal/link")
-	s.adminHS = s.httpServer(s.admin.Handler(), "")
+	s.public = s.httpServer(s.publicMux(), "/internal/link", s.conns.OriginAllowed)
+	s.adminHS = s.httpServer(s.admin.Handler(), "", nil)
 	ok = true
 	return s, nil
 }
@@ -112,9 +112,9 @@ func New(cfg Config) (*Server, error) {
 // httpServer wraps one listener's handler in the connection hygiene both
 // listeners share. No ReadTimeout or WriteTimeout: they would cut SSE
 // streams and WebSocket connections; bodies get their own deadline.
-func (s *Server) httpServer(h http.Handler, exempt string) *http.Server {
+func (s *Server) httpServer(h http.Handler, exempt string, allowedOrigin func(*http.Request) bool) *http.Server {
 	if s.cfg.AdminToken == "" {
-		h = loopbackOnly(h)
+		h = loopbackOnly(h, allowedOrigin)
 	}
 	h = bodyDeadline(h, s.cfg.BodyTimeout)
 	h = refuseOverLimit(h, exempt)

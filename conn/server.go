@@ -82,6 +82,14 @@ func NewServer(cfg Config, backend Backend, auth *Authenticator, m *metrics.Metr
 	return s
 }
 
+// OriginAllowed reports whether r comes from an origin allowed on this
+// node (same origin, no Origin header, or one of Config.AllowedOrigins), so
+// other public endpoints can answer cross-origin requests the same way.
+func (s *Server) OriginAllowed(r *http.Request) bool {
+	ok, _ := s.origins.allowed(r)
+	return ok
+}
+
 // Handler serves GET /v1/ws.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -68,6 +68,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.AuthSecret = *secret
 		cfg.Insecure = *secret == ""
 		cfg.Local = true
+		cfg.Demo = true
 		cfg.Logger = log
 		cfg.AllowedOrigins = split(*origins)
 		if i > 0 {
@@ -114,6 +115,7 @@ func printDev(w io.Writer, servers []*app.Server, insecure bool) {
 		fmt.Fprintf(w, "  %-4s ws %-32s admin %s\n", s.Name(), s.WSURL(), s.AdminURL())
 	}
 	fmt.Fprintf(w, "\n  dashboard: %s/\n", servers[0].AdminURL())
+	fmt.Fprintf(w, "  chat demo: %s/demo/\n", servers[0].PublicURL())
 	if insecure {
 		fmt.Fprintf(w, "  connect:   websocat '%s?user=alice'\n", servers[0].WSURL())
 	}
