@@ -70,7 +70,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Local = true
 		cfg.Demo = true
 		cfg.Logger = log
-		cfg.AllowedOrigins = split(*origins)
+		cfg.AllowedOrigins = append(devOrigins(*wsPort, *nodes), split(*origins)...)
 		if i > 0 {
 			cfg.Join = []string{first}
 		}
@@ -161,4 +161,15 @@ func probePort(addr string, udp bool) error {
 		pc.Close()
 	}
 	return nil
+}
+
+// devOrigins are the public origins of every dev node: a page served by
+// one node (the demo) connects to its users' homes on the others.
+func devOrigins(wsPort, nodes int) []string {
+	var out []string
+	for i := range nodes {
+		port := strconv.Itoa(wsPort + i)
+		out = append(out, "http://127.0.0.1:"+port, "http://localhost:"+port)
+	}
+	return out
 }
