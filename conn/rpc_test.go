@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,52 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 		t.Fatalf("close code %d, want 1009", code)
 	}
 	waitFor(t, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "1009") == 1 })
+}
+
+// Over-size frames close with 1009 and a reason naming the limit, however
+// they arrive: in one frame a little or far too long, or in fragments
+// (messages of more than 256 bytes are, from this dialer) that only
+// together pass the limit. A message at the limit passes.
+func TestOversizedFrameReason(t *testing.T) {
+	const limit = 1024
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.ReadLimit = limit })
+	pad := func(n int) []byte { // a send request of exactly n bytes
+		head, tail := `{"jsonrpc":"2.0","id":1,"method":"send","params":{"to":"bob","data":"`, `"}}`
+		return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+	}
+	for _, tc := range []struct {
+		name       string
+		size       int
+		fragmented bool
+	}{
+		{"at the limit", limit, false},
+		{"at the limit, in fragments", limit, true},
+		{"one byte over", limit + 1, false},
+		{"one byte over, in fragments", limit + 1, true},
+		{"a megabyte", 1 << 20, false},
+		{"a megabyte in fragments", 1 << 20, true},
+	} {
+		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+		if tc.fragmented {
+			d.WriteBufferSize = 256
+		}
+		ws, _, err := d.Dial(h.url, http.Header{"Authorization": {"Bearer " + h.token(t, "alice")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readFrame(t, ws) // welcome
+		ws.WriteMessage(websocket.TextMessage, pad(tc.size))
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := ws.ReadMessage()
+		ws.Close()
+		var ce *websocket.CloseError
+		switch {
+		case tc.size <= limit && (err != nil || !strings.Contains(string(data), `"seq"`)):
+			t.Errorf("%s: %s %v, want the send answered", tc.name, data, err)
+		case tc.size > limit && (!errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig || !strings.Contains(ce.Text, "1024 bytes")):
+			t.Errorf("%s: %v, want close 1009 naming the limit", tc.name, err)
+		}
+	}
 }
 
 func TestBinaryFrameRefused(t *testing.T) {
