@@ -22,8 +22,10 @@ func (n *Node) Route(_ context.Context, key string) (shardgate.Route, error) {
 		WSURL: n.wsURLOf(a.Owner), Version: t.Version}, nil
 }
 
+// nonNil copies s, as [] rather than null in JSON when it is empty
+// (append to nil of nothing is nil again).
 func nonNil(s []string) []string {
-	if s == nil {
+	if len(s) == 0 {
 		return []string{}
 	}
 	return append([]string(nil), s...)
