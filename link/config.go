@@ -39,6 +39,12 @@ type Config struct {
 	// HMAC-SHA256. nil means no authentication: loopback development only.
 	// When set it must be at least 16 bytes.
 	ClusterKey []byte
+	// TLS, when set, encrypts every link: this node dials wss:// with
+	// TLS.Client, and refuses links that did not arrive over TLS with a
+	// verified client certificate (the caller's listener terminates TLS
+	// with TLS.Server for the server name ServerName). nil: plain ws://,
+	// for loopback development only.
+	TLS *TLS
 	// Member says whether a dialer's name belongs to the cluster (a live
 	// member, or one gossip says is joining). Dialers it refuses get 403,
 	// after their signature has been checked. nil admits every name that

@@ -55,7 +55,12 @@ func mustNode(tb testing.TB, name string, h Handler, l net.Listener, opts ...fun
 		srv.Listener.Close()
 		srv.Listener = l
 	}
-	srv.Start()
+	if cfg.TLS != nil {
+		srv.TLS = cfg.TLS.Server
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	n := &testNode{name: name, m: m, srv: srv, addr: srv.Listener.Addr().String()}
 	tb.Cleanup(n.stop)
 	return n

@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ func New(cfg Config) (*Mesh, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	const bufSize = 64 << 10 // large enough that a busy batch is a few syscalls
+	var clientTLS *tls.Config
+	if cfg.TLS != nil {
+		clientTLS = cfg.TLS.Client
+	}
 	m := &Mesh{
 		cfg: cfg,
 		log: cfg.Logger,
@@ -62,6 +67,7 @@ func New(cfg Config) (*Mesh, error) {
 			HandshakeTimeout: cfg.DialTimeout,
 			ReadBufferSize:   bufSize,
 			WriteBufferSize:  bufSize,
+			TLSClientConfig:  clientTLS,
 		},
 		upgrader: websocket.Upgrader{ // CheckOrigin nil: dialers send no Origin, browsers are refused
 			HandshakeTimeout: cfg.DialTimeout,

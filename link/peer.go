@@ -182,6 +182,9 @@ func (m *Mesh) finishDial(p *peer, a *dialAttempt, c *conn, err error) {
 func (m *Mesh) dial(ctx context.Context, name, addr string) (*conn, error) {
 	hdr, nonce := m.dialHeaders(name)
 	u := url.URL{Scheme: "ws", Host: addr, Path: m.cfg.Path}
+	if m.cfg.TLS != nil {
+		u.Scheme = "wss"
+	}
 	ws, resp, err := m.dialer.DialContext(ctx, u.String(), hdr)
 	if err != nil {
 		switch {

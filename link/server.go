@@ -15,6 +15,12 @@ func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "link: node shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if m.cfg.TLS != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || r.TLS.ServerName != ServerName) {
+		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", r.Header.Get(headerNode),
+			"reason", "links must use TLS with a cluster certificate")
+		http.Error(w, "link: TLS with a cluster certificate required", http.StatusForbidden)
+		return
+	}
 	name, hdr, no := m.checkDialer(r)
 	if no != nil {
 		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", r.Header.Get(headerNode), "reason", no.reason)
