@@ -37,6 +37,19 @@ type Config struct {
 	// "https://app.example", "https://*.example" (any subdomain), or "*".
 	AllowedOrigins []string
 
+	// TLSCert and TLSKey are PEM files; with them both listeners serve
+	// wss:// and https:// only. Server.ReloadTLS reads them again.
+	TLSCert string
+	TLSKey  string
+
+	// LinkTLSCert, LinkTLSKey and LinkTLSCA are PEM files for the node
+	// links instead of the certificates derived from ClusterKey: this
+	// node's certificate (for the name link.shardgate.internal, server and
+	// client use) and the CA that signs every node's.
+	LinkTLSCert string
+	LinkTLSKey  string
+	LinkTLSCA   string
+
 	// Connection hygiene of both listeners (0 turns a cap or timeout off).
 	// MaxConnections caps the node's open connections over both
 	// listeners; MaxConnectionsPerAddr caps those from one client IP.
@@ -153,8 +166,17 @@ func (c Config) Validate() error {
 	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > shardgate.MaxJSONDepthSetting {
 		return fmt.Errorf("--max-json-depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: set both or neither")
+	}
+	if n := btoi(c.LinkTLSCert != "") + btoi(c.LinkTLSKey != "") + btoi(c.LinkTLSCA != ""); n != 0 && n != 3 {
+		return errors.New("--link-tls-cert, --link-tls-key and --link-tls-ca go together: set all three or none")
+	}
 	if _, err := c.clusterKey(); err != nil {
 		return err
+	}
+	if c.TLSCert != "" && c.ClusterKey == "" && c.LinkTLSCert == "" {
+		return errors.New("--tls-cert needs --cluster-key (or --link-tls-cert): node links share the public port and must use TLS too")
 	}
 	if err := (conn.Config{AllowedOrigins: c.AllowedOrigins}).Validate(); err != nil {
 		return fmt.Errorf("--allowed-origins: %w", err)
@@ -212,4 +234,11 @@ func (c Config) allLoopback() bool {
 		}
 	}
 	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -132,11 +132,15 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 // overLimit says why the request's connection is over a cap, or "".
 func overLimit(r *http.Request) string {
 	c, _ := r.Context().Value(connKey{}).(net.Conn)
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+	for c != nil {
+		if cc, ok := c.(*countedConn); ok {
+			return cc.over
+		}
+		nc, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn, peekedConn
+		if !ok {
+			return ""
+		}
 		c = nc.NetConn()
-	}
-	if cc, ok := c.(*countedConn); ok {
-		return cc.over
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,8 @@ type Server struct {
 	public  *http.Server
 	adminHS *http.Server
 	limits  *connLimiter
+	certs   *certReloader // nil without --tls-cert
+	linkTLS *link.TLS     // nil: plain node links (no cluster key)
 
 	wsAddr, adminAddr string
 
@@ -63,6 +66,11 @@ func New(cfg Config) (*Server, error) {
 	}()
 	var err error
 	s.limits = newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerAddr)
+	if cfg.TLSCert != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
+		}
+	}
 	if s.wsLn, err = listen("--ws-addr", cfg.WSAddr); err != nil {
 		return nil, err
 	}
@@ -75,7 +83,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	key, _ := cfg.clusterKey()
-	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, Logger: s.log, Allow: cfg.LinkAllow,
+	if s.linkTLS, err = linkTLS(cfg, key); err != nil {
+		return nil, err
+	}
+	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, TLS: s.linkTLS, Logger: s.log, Allow: cfg.LinkAllow,
 		// Only nodes that gossip knows (joining ones included) may link in;
 		// s.cl is set before anything is served.
 		Member: func(name string) bool { _, ok := s.cl.Member(name); return ok },
@@ -125,6 +136,21 @@ func (s *Server) httpServer(h http.Handler, exempt string, allowedOrigin func(*h
 		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// wrapListener counts connections against the caps, then terminates TLS:
+// for clients with --tls-cert (nothing else then), and for node links,
+// told apart by their server name, when lt is set. With links on TLS but
+// clients on plain HTTP, one port serves both.
+func (s *Server) wrapListener(ln net.Listener, lt *link.TLS) net.Listener {
+	var out net.Listener = limitedListener{ln, s.limits}
+	switch {
+	case s.certs != nil:
+		return tls.NewListener(out, serverTLS(s.certs, lt))
+	case lt != nil:
+		return newSniffListener(out, serverTLS(nil, lt), s.cfg.ReadHeaderTimeout)
+	}
+	return out
 }
 
 func listen(flag, addr string) (net.Listener, error) {
@@ -209,6 +235,7 @@ func (s *Server) newEngine() error {
 	ncfg.Shard = shard.Config{Partitions: s.cfg.Partitions, Backups: s.cfg.Backups, Load: shard.DefaultConfig().Load}
 	ncfg.WSAddr = s.wsAddr
 	ncfg.AdminAddr = s.adminAddr
+	ncfg.TLS = s.cfg.TLSCert != ""
 	ncfg.AckBeforeReplicate = s.cfg.AckBeforeReplicate
 	ncfg.Logger = s.log
 	if s.cfg.EngineHook != nil {
@@ -223,10 +250,31 @@ func (s *Server) newEngine() error {
 }
 
 // Name, WSURL and AdminURL say where this node can be reached.
-func (s *Server) Name() string       { return s.cfg.Name }
-func (s *Server) WSURL() string      { return "ws://" + s.wsAddr + "/v1/ws" }
-func (s *Server) PublicURL() string  { return "http://" + s.wsAddr }
-func (s *Server) AdminURL() string   { return "http://" + s.adminAddr }
+func (s *Server) Name() string      { return s.cfg.Name }
+func (s *Server) WSURL() string     { return s.scheme("ws") + "://" + s.wsAddr + "/v1/ws" }
+func (s *Server) PublicURL() string { return s.scheme("http") + "://" + s.wsAddr }
+func (s *Server) AdminURL() string  { return s.scheme("http") + "://" + s.adminAddr }
+
+// scheme adds the s of ws and http when the listeners serve TLS.
+func (s *Server) scheme(plain string) string {
+	if s.cfg.TLSCert != "" {
+		return plain + "s"
+	}
+	return plain
+}
+
+// ReloadTLS reads --tls-cert and --tls-key again (on SIGHUP); new
+// handshakes use the new certificate. On error the old one stays.
+func (s *Server) ReloadTLS() error {
+	if s.certs == nil {
+		return nil
+	}
+	if err := s.certs.Reload(); err != nil {
+		return err
+	}
+	s.log.Info("listener certificate reloaded", "cert", s.cfg.TLSCert)
+	return nil
+}
 func (s *Server) GossipAddr() string { return s.cfg.AdvertiseAddr }
 
 // Node exposes the engine (tests, dev).
@@ -234,8 +282,8 @@ func (s *Server) Node() *node.Node { return s.node }
 
 // Start serves the listeners, joins the cluster and starts the engine.
 func (s *Server) Start(ctx context.Context) error {
-	s.serve(func() error { return s.public.Serve(limitedListener{s.wsLn, s.limits}) })
-	s.serve(func() error { return s.adminHS.Serve(limitedListener{s.adminLn, s.limits}) })
+	s.serve(func() error { return s.public.Serve(s.wrapListener(s.wsLn, s.linkTLS)) })
+	s.serve(func() error { return s.adminHS.Serve(s.wrapListener(s.adminLn, nil)) })
 	if err := s.cl.Join(ctx); err != nil {
 		return err
 	}

@@ -17,6 +17,9 @@ type Config struct {
 	// (host:port), used to build URLs for route answers and moved hints.
 	WSAddr    string
 	AdminAddr string
+	// TLS says the listeners serve wss:// and https://. The URLs of every
+	// node follow it: a cluster runs TLS on all its nodes or on none.
+	TLS bool
 
 	// ForwardRetry is how long a request that gets "unavailable" from a
 	// key's home (a shard in cut-over) is retried before the error reaches

@@ -243,12 +243,20 @@ func (n *Node) quorum() bool {
 	return ok
 }
 
+// scheme is "ws://" or "http://", with an s when the listeners serve TLS.
+func (n *Node) scheme(plain string) string {
+	if n.cfg.TLS {
+		return plain + "s://"
+	}
+	return plain + "://"
+}
+
 func (n *Node) wsURLOf(name string) string {
 	if name == n.name {
-		return "ws://" + n.cfg.WSAddr + "/v1/ws"
+		return n.scheme("ws") + n.cfg.WSAddr + "/v1/ws"
 	}
 	if addr, ok := n.wsAddrs.Load(name); ok {
-		return "ws://" + addr.(string) + "/v1/ws"
+		return n.scheme("ws") + addr.(string) + "/v1/ws"
 	}
 	return ""
 }

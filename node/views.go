@@ -49,10 +49,10 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		nv := shardgate.NodeView{Name: name, State: state, Coordinator: name == coord,
 			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
 		if m.Meta.WSAddr != "" {
-			nv.WSURL = "ws://" + m.Meta.WSAddr + "/v1/ws"
+			nv.WSURL = n.scheme("ws") + m.Meta.WSAddr + "/v1/ws"
 		}
 		if m.Meta.AdminAddr != "" {
-			nv.AdminURL = "http://" + m.Meta.AdminAddr
+			nv.AdminURL = n.scheme("http") + m.Meta.AdminAddr
 		}
 		if st, ok := n.stats.get(name); ok {
 			nv.Connections, nv.MessagesPerSec, nv.MemoryBytes, nv.TableVersion = st.Connections, st.MessagesPerSec, st.MemoryBytes, st.TableVersion

@@ -5,6 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 
 	"github.com/shardgate/shardgate/app"
 )
@@ -19,7 +24,31 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	o.cfg.Logger.Info("shardgate node starting", "ws", s.WSURL(), "admin", s.AdminURL(), "gossip", s.GossipAddr())
+	stop := reloadOnHangup(s, o.cfg.Logger)
+	defer stop()
 	return s.Run(ctx, o.stopTimeout)
+}
+
+// reloadOnHangup reads the listener certificate again on every SIGHUP,
+// until the returned func is called.
+func reloadOnHangup(s *app.Server, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-hup:
+				if err := s.ReloadTLS(); err != nil {
+					log.Error("SIGHUP: certificate not reloaded; the old one stays in use", "err", err)
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { signal.Stop(hup); close(done); wg.Wait() }
 }
 
 // parseRun resolves run's settings from the flags in args, the environment
