@@ -145,15 +145,6 @@ func (in *inbox) fill(ctx context.Context, conn *Conn, timeout time.Duration) {
 	}
 }
 
-// restart forgets what one connection saw live: the next one replays after
-// last.
-func (in *inbox) restart() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.highest = in.last
-	in.behind = false
-}
-
 // dispatch hands queued messages to out, one at a time, until ctx ends.
 func (in *inbox) dispatch(ctx context.Context, out chan<- shardgate.Message) {
 	for {

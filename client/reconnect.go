@@ -77,7 +77,6 @@ func (c *Client) serve(conn *Conn) (next *Conn, hint string, err error) {
 	if c.connections.Add(1) > 1 {
 		c.cfg.Logger.Info("shardgate client reconnected", "key", c.cfg.Key, "node", conn.Welcome().Node)
 	}
-	c.in.restart()
 	ctx, cancel := context.WithCancel(c.ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.in.fill(ctx, conn, c.cfg.CallTimeout) })

@@ -277,3 +277,29 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("key from token: %q", k)
 	}
 }
+
+// A reconnect while the application is behind: the new connection's
+// replay finds the buffer full too, and what it drops must still be read
+// back, even though nothing new arrives afterwards.
+func TestClientReconnectWhileBehind(t *testing.T) {
+	f := newFakeNode(t)
+	cfg := fastConfig("alice", f.url)
+	cfg.Buffer = 2
+	c := mustConnect(t, cfg)
+	for range 10 {
+		f.store("alice", "x")
+	}
+	eventually(t, "the buffer full", func() bool {
+		c.in.mu.Lock()
+		defer c.in.mu.Unlock()
+		return c.in.behind
+	})
+	f.cut()
+	eventually(t, "reconnected", func() bool { return len(f.sinces()) == 2 && f.connCount() == 1 })
+	eventually(t, "the replay seen", func() bool { // it is what must not be lost
+		c.in.mu.Lock()
+		defer c.in.mu.Unlock()
+		return c.in.highest == 10
+	})
+	receive(t, c, 1, 10)
+}

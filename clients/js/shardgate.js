@@ -279,13 +279,11 @@ export class Client {
   async serve(conn) {
     this.stats.connections++;
     if (this.stats.connections > 1) this.stats.reconnects++;
-    this.highest = this.last ?? 0;
-    this.behind = false;
     this.conn = conn;
     this.welcome = conn.welcome;
     for (const w of this.waiters.splice(0)) w.resolve(conn);
     this.emit("state", { connected: true, node: conn.welcome.node, url: conn.url, welcome: conn.welcome, since: conn.since });
-    this.fill();
+    this.fill(); // still behind from the last connection: read on with this one
     const r = await new Promise((resolve) => {
       let movedAt = 0;
       let following = false;
