@@ -54,6 +54,18 @@ func (s *Server) Deliver(key string, msgs []shardgate.Message) {
 	}
 }
 
+// CatchUp tells key's local connections that its inbox holds messages up
+// to lastSeq: those they were not pushed (their key's home changed before
+// it knew of this node) are read from history. It never blocks.
+func (s *Server) CatchUp(key string, lastSeq uint64) {
+	for _, c := range s.connsOf(key) {
+		c.mu.Lock()
+		c.target = max(c.target, lastSeq)
+		c.kickLocked()
+		c.mu.Unlock()
+	}
+}
+
 func (c *conn) deliverLive(msgs []shardgate.Message, frames [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

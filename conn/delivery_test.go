@@ -159,3 +159,16 @@ func TestHistoryFailureRetried(t *testing.T) {
 	h.be.fail("history", nil)
 	expectSeqs(t, bob, 1, 4)
 }
+
+// CatchUp makes a connection read from history what was stored but never
+// pushed to it (its key's home changed before it knew of this node).
+func TestCatchUpFillsUnpushed(t *testing.T) {
+	h := newHarness(t, nil)
+	h.be.manualDelivery = true
+	since := uint64(0)
+	bob := h.dial(t, "bob", client.Options{Since: &since})
+	h.be.storeN("bob", 3) // stored, never pushed
+	h.srv.CatchUp("nobody", 3)
+	h.srv.CatchUp("bob", 3)
+	expectSeqs(t, bob, 1, 3)
+}

@@ -28,6 +28,10 @@ type Links interface {
 // Deliverer is what the engine needs of the client connections on this node.
 type Deliverer interface {
 	Deliver(key string, msgs []shardgate.Message)
+	// CatchUp tells key's local connections that its inbox holds messages
+	// up to lastSeq, which they may not have been pushed: they read what
+	// they lack from history.
+	CatchUp(key string, lastSeq uint64)
 	DeliverPublication(p shardgate.Publication) int
 	Moved(key, url, reason string)
 	LocalKeys() []string
@@ -37,6 +41,7 @@ type Deliverer interface {
 type nopDeliverer struct{}
 
 func (nopDeliverer) Deliver(string, []shardgate.Message)          {}
+func (nopDeliverer) CatchUp(string, uint64)                       {}
 func (nopDeliverer) DeliverPublication(shardgate.Publication) int { return 0 }
 func (nopDeliverer) Moved(string, string, string)                 {}
 func (nopDeliverer) LocalKeys() []string                          { return nil }

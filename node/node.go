@@ -46,17 +46,18 @@ type Node struct {
 	state     string
 	started   bool
 
-	replica  *replicaSet
-	registry *registry
-	local    *localConns
-	events   *bus
-	history  *historyBook
-	coord    *coordinator
-	stats    *statsBook
-	left     chan struct{}
-	leftOnce sync.Once
-	fetching atomic.Bool
-	wsAddrs  sync.Map // member name → public address, for route answers
+	replica   *replicaSet
+	registry  *registry
+	local     *localConns
+	reattachQ *reattacher
+	events    *bus
+	history   *historyBook
+	coord     *coordinator
+	stats     *statsBook
+	left      chan struct{}
+	leftOnce  sync.Once
+	fetching  atomic.Bool
+	wsAddrs   sync.Map // member name → public address, for route answers
 
 	memberStates map[string]string // last state seen per member; memberLoop only
 }
@@ -90,6 +91,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		memberStates: map[string]string{},
 	}
 	n.replica = newReplicaSet(n)
+	n.reattachQ = newReattacher(n)
 	n.coord = newCoordinator(n)
 	if err := n.loadTable(); err != nil {
 		cancel()
@@ -160,6 +162,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.applyRoles()
 	t := n.currentTable()
 	n.setState(ctx, shardgate.StateActive)
+	n.goFunc(n.reattachQ.loop)
 	n.goFunc(n.memberLoop)
 	n.goFunc(n.coord.loop)
 	n.goFunc(n.statsLoop)

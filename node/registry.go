@@ -100,6 +100,12 @@ func (l *localConns) add(key string, d int) int {
 	return c
 }
 
+func (l *localConns) count(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts[key]
+}
+
 func (l *localConns) snapshot() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -130,25 +130,17 @@ func (n *Node) applyRoles() {
 	n.registry.prune(func(key string) bool { return t.Shards[n.cfg.Shard.ShardOf(key)].Owner == n.name })
 }
 
-// rehome tells the new homes where this node's connections are and hints
-// the connections that their home moved.
+// rehome registers this node's connections with the new homes of their
+// keys (see reattacher) and hints the connections that their home moved.
 func (n *Node) rehome(old, t shard.Table) {
-	keys := n.local.snapshot()
-	for key, count := range keys {
+	for key := range n.local.snapshot() {
 		id := n.cfg.Shard.ShardOf(key)
 		from, to := old.Shards[id].Owner, t.Shards[id].Owner
 		if from == to || to == "" {
 			continue
 		}
-		req := attachReq{Key: key, Node: n.name, Count: count}
-		if to == n.name {
-			n.registry.set(key, n.name, count)
-		} else {
-			n.goFunc(func() {
-				ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-				defer cancel()
-				_ = n.routeCall(ctx, id, methodAttach, req, nil, func() error { n.registry.set(key, n.name, count); return nil })
-			})
+		n.reattachQ.mark(key)
+		if to != n.name {
 			if url := n.wsURLOf(to); url != "" {
 				n.deliverer().Moved(key, url, "rebalance")
 			}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/shardgate/shardgate"
 )
@@ -27,13 +28,15 @@ type Recorder struct {
 	delivered map[string][]uint64
 	reorders  int
 	conflicts int
+	watched   map[string]*liveConn // see Watch
 }
 
 type sendKey struct{ to, from, id string }
 
 type send struct {
 	outcome Outcome
-	seq     uint64 // when acked
+	seq     uint64    // when acked
+	ackedAt time.Time // when acked
 }
 
 // NewRecorder returns an empty recorder.
@@ -57,6 +60,9 @@ func (r *Recorder) Attempt(to, from, id string, out Outcome, seq uint64) {
 		if s.outcome == Acked && s.seq != seq {
 			r.conflicts++ // two different seqs acknowledged for one id
 		}
+		if s.outcome != Acked {
+			s.ackedAt = time.Now()
+		}
 		s.outcome, s.seq = Acked, seq
 		return
 	}
@@ -75,6 +81,7 @@ func (r *Recorder) Delivered(key string, seq uint64) {
 		r.reorders++
 	}
 	r.delivered[key] = append(d, seq)
+	r.deliveredLocked(key, seq, time.Now())
 }
 
 // Report is the verdict of a run. Every field after Unknown is a safety

@@ -52,3 +52,45 @@ func TestCheckerCatchesEachViolation(t *testing.T) {
 		})
 	}
 }
+
+func TestLiveCheck(t *testing.T) {
+	cases := []struct {
+		name   string
+		record func(r *Recorder)
+		check  func(LiveReport) bool
+	}{
+		{"clean", func(r *Recorder) {
+			r.Attempt("b", "a", "1", Acked, 1)
+			r.Attempt("b", "a", "2", Acked, 2)
+			r.Delivered("b", 1)
+			r.Delivered("b", 2)
+		}, func(l LiveReport) bool { return l.OK() && l.Acked == 2 && l.Late == 0 }},
+		{"missing", func(r *Recorder) {
+			r.Attempt("b", "a", "1", Acked, 1)
+			r.Attempt("b", "a", "2", Acked, 2)
+			r.Delivered("b", 1)
+		}, func(l LiveReport) bool { return l.Missing == 1 && !l.OK() }},
+		{"doubled", func(r *Recorder) {
+			r.Attempt("b", "a", "1", Acked, 1)
+			r.Delivered("b", 1)
+			r.Delivered("b", 1)
+		}, func(l LiveReport) bool { return l.Doubled == 1 && !l.OK() }},
+		{"out of order", func(r *Recorder) {
+			r.Delivered("b", 2)
+			r.Delivered("b", 1)
+		}, func(l LiveReport) bool { return l.OutOfOrder == 1 && !l.OK() }},
+		{"unwatched keys do not count", func(r *Recorder) {
+			r.Attempt("c", "a", "1", Acked, 1)
+		}, func(l LiveReport) bool { return l.OK() && l.Acked == 0 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRecorder()
+			r.Watch("b")
+			tc.record(r)
+			if l := r.LiveCheck(); !tc.check(l) {
+				t.Fatalf("unexpected live report: %s", l)
+			}
+		})
+	}
+}

@@ -30,6 +30,9 @@ type workload struct {
 	acked     atomic.Int64
 	longest   atomic.Int64 // longest gap between acks, ns
 	lastAck   atomic.Int64
+	// gate is held for reading by every send in flight; checkLive takes it
+	// to pause sending while it checks the open connections.
+	gate sync.RWMutex
 }
 
 // startWorkload connects nSenders senders and one receiver per key, spread
@@ -41,6 +44,7 @@ func startWorkload(t testing.TB, c *tcluster, nodes []string, nSenders, nKeys in
 		w.keys = append(w.keys, k)
 		zero := uint64(0)
 		w.receivers[k] = c.dial(nodes[i%len(nodes)], k, &zero)
+		w.rec.Watch(k)
 	}
 	for i := 0; i < nSenders; i++ {
 		w.senders = append(w.senders, c.dial(nodes[(i+1)%len(nodes)], fmt.Sprintf("sender-%d", i), nil))
@@ -83,7 +87,9 @@ func (w *workload) send(i int, cl *client.Conn) {
 		}
 		to := w.keys[rng.IntN(len(w.keys))]
 		id := fmt.Sprintf("%s-%d", from, n)
+		w.gate.RLock()
 		w.sendOne(cl, from, to, id, n)
+		w.gate.RUnlock()
 		time.Sleep(5 * time.Millisecond) // stay well under the per-connection rate limit
 	}
 }
@@ -126,10 +132,35 @@ func (w *workload) waitAcked(n int64, timeout time.Duration) {
 	eventually(w.t, timeout, fmt.Sprintf("%d acknowledged sends", n), func() bool { return w.acked.Load() >= target })
 }
 
+// checkLive pauses sending and checks that every open receiver got every
+// message acknowledged to its key, once and in order, without any further
+// traffic to trigger its gap filling. It polls for a while before counting
+// a message as missing; late arrivals (after checker.LiveBound) are logged.
+func (w *workload) checkLive(phase string) checker.LiveReport {
+	w.t.Helper()
+	w.gate.Lock()
+	defer w.gate.Unlock()
+	var rep checker.LiveReport
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rep = w.rec.LiveCheck()
+		if rep.Missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.t.Logf("live delivery after %s: %s", phase, rep)
+	if !rep.OK() {
+		w.t.Errorf("live delivery after %s violated: %s", phase, rep)
+	}
+	return rep
+}
+
 // finish stops sending, reads every inbox and checks the guarantees. It
 // also checks no connection was closed by the cluster.
 func (w *workload) finish() checker.Report {
 	w.t.Helper()
+	w.checkLive("the run")
 	close(w.stop)
 	w.wg.Wait()
 	for k, cl := range w.receivers {
