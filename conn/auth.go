@@ -21,6 +21,14 @@ type AuthConfig struct {
 	// MaxTokenBytes refuses longer tokens before any parsing, so a client
 	// cannot make the node decode megabytes of base64. Default 4096.
 	MaxTokenBytes int
+	// Audience and Issuer, when set, must be the token's aud (one of its
+	// values) and iss; a token from another service signed with a shared
+	// secret is then refused.
+	Audience string
+	Issuer   string
+	// MaxTTL, when positive, refuses tokens whose exp is further than this
+	// from now (or from their iat): a leaked long-lived token is useless.
+	MaxTTL time.Duration
 	// Now is the clock used to check expiry. Default time.Now.
 	Now func() time.Time
 }
@@ -31,6 +39,8 @@ type Authenticator struct {
 	secret   []byte
 	insecure bool
 	maxBytes int
+	aud, iss string
+	maxTTL   time.Duration
 	now      func() time.Time
 }
 
@@ -42,10 +52,16 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if cfg.MaxTokenBytes < 0 {
 		return nil, errors.New("max token bytes must be positive")
 	}
+	if cfg.MaxTTL < 0 {
+		return nil, errors.New("the maximum token lifetime must be positive")
+	}
 	a := &Authenticator{
 		secret:   append([]byte(nil), cfg.Secret...),
 		insecure: cfg.Insecure,
 		maxBytes: cfg.MaxTokenBytes,
+		aud:      cfg.Audience,
+		iss:      cfg.Issuer,
+		maxTTL:   cfg.MaxTTL,
 		now:      cfg.Now,
 	}
 	if a.maxBytes == 0 {

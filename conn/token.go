@@ -24,11 +24,18 @@ func (a *Authenticator) verify(token string) (Claims, error) {
 	if len(token) > a.maxBytes {
 		return Claims{}, unauthorized(fmt.Sprintf("token is %d bytes, the limit is %d", len(token), a.maxBytes))
 	}
-	parser := jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(a.now),
-	)
+	}
+	if a.aud != "" {
+		opts = append(opts, jwt.WithAudience(a.aud))
+	}
+	if a.iss != "" {
+		opts = append(opts, jwt.WithIssuer(a.iss))
+	}
+	parser := jwt.NewParser(opts...)
 	var tc tokenClaims
 	_, err := parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
 		// WithValidMethods already refuses other algorithms; checking the
@@ -40,6 +47,9 @@ func (a *Authenticator) verify(token string) (Claims, error) {
 	})
 	if err != nil {
 		return Claims{}, tokenError(err)
+	}
+	if err := a.checkLifetime(tc.RegisteredClaims); err != nil {
+		return Claims{}, err
 	}
 	if err := shardgate.ValidKey(tc.Subject); err != nil {
 		return Claims{}, &shardgate.Error{Kind: shardgate.KindUnauthorized, Message: "token sub is not a valid key: " + shardgate.UserMessage(err), Err: err}
@@ -61,6 +71,23 @@ func (a *Authenticator) verify(token string) (Claims, error) {
 	return c, nil
 }
 
+// checkLifetime refuses a token that lives longer than MaxTTL, counted
+// from now and, when it has one, from its iat.
+func (a *Authenticator) checkLifetime(rc jwt.RegisteredClaims) error {
+	if a.maxTTL <= 0 || rc.ExpiresAt == nil {
+		return nil
+	}
+	exp := rc.ExpiresAt.Time
+	long := exp.Sub(a.now()) > a.maxTTL
+	if rc.IssuedAt != nil && exp.Sub(rc.IssuedAt.Time) > a.maxTTL {
+		long = true
+	}
+	if long {
+		return unauthorized(fmt.Sprintf("token lives longer than this cluster allows (%s): mint a shorter one", a.maxTTL))
+	}
+	return nil
+}
+
 // tokenError turns a jwt error into one sentence a client developer can act
 // on, keeping the cause for logs.
 func tokenError(err error) error {
@@ -72,6 +99,10 @@ func tokenError(err error) error {
 		msg = "token has expired: get a new one"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		msg = "token has no exp claim: tokens must expire"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		msg = "token aud does not name this service"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		msg = "token iss is not the issuer this cluster trusts"
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		msg = "token is not valid yet (nbf is in the future)"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
