@@ -37,6 +37,12 @@ type Config struct {
 	// "https://app.example", "https://*.example" (any subdomain), or "*".
 	AllowedOrigins []string
 
+	// JWTAudience and JWTIssuer, when set, must match a client token's aud
+	// and iss; JWTMaxTTL, when positive, refuses tokens that live longer.
+	JWTAudience string
+	JWTIssuer   string
+	JWTMaxTTL   time.Duration
+
 	// TLSCert and TLSKey are PEM files; with them both listeners serve
 	// wss:// and https:// only. Server.ReloadTLS reads them again.
 	TLSCert string
@@ -173,6 +179,9 @@ func (c Config) Validate() error {
 		return errors.New("--link-tls-cert, --link-tls-key and --link-tls-ca go together: set all three or none")
 	}
 	if _, err := c.clusterKey(); err != nil {
+		return err
+	}
+	if err := c.validateSecrets(); err != nil {
 		return err
 	}
 	if c.TLSCert != "" && c.ClusterKey == "" && c.LinkTLSCert == "" {

@@ -58,6 +58,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), m: metrics.New()}
+	for _, w := range cfg.warnings() {
+		s.log.Warn(w)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -102,7 +105,8 @@ func New(cfg Config) (*Server, error) {
 	if err := s.newEngine(); err != nil {
 		return nil, err
 	}
-	auth, err := conn.NewAuthenticator(conn.AuthConfig{Secret: []byte(cfg.AuthSecret), Insecure: cfg.Insecure})
+	auth, err := conn.NewAuthenticator(conn.AuthConfig{Secret: []byte(cfg.AuthSecret), Insecure: cfg.Insecure,
+		Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, MaxTTL: cfg.JWTMaxTTL})
 	if err != nil {
 		return nil, err
 	}

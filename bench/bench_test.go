@@ -148,9 +148,9 @@ func TestRunWithTokens(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
 	}
-	nodes := MustCluster(t, 1, func(c *app.Config) { c.Insecure, c.AuthSecret = false, "bench-test-secret" })
+	nodes := MustCluster(t, 1, func(c *app.Config) { c.Insecure, c.AuthSecret = false, "bench-test-secret-0123456789abcdef" })
 	cfg := DefaultConfig()
-	cfg.Nodes, cfg.Conns, cfg.Secret = []string{nodes[0].WSURL()}, 4, "bench-test-secret"
+	cfg.Nodes, cfg.Conns, cfg.Secret = []string{nodes[0].WSURL()}, 4, "bench-test-secret-0123456789abcdef"
 	cfg.Rate, cfg.Duration = 40, time.Second
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {

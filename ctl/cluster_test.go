@@ -20,7 +20,7 @@ import (
 	"github.com/shardgate/shardgate/app"
 )
 
-const testToken = "ctl-test-token"
+const testToken = "ctl-test-token-0123"
 
 // startCluster runs n nodes in this process on loopback and waits until
 // every node is ready and owns shards, as the CLI itself reports it.

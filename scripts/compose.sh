@@ -53,7 +53,9 @@ load_secrets() {
 build() {
 	mkdir -p build/rootfs/data
 	echo "compose.sh: building build/shardgate (static)" >&2
-	CGO_ENABLED=0 go build -trimpath -o build/shardgate ./cmd/node
+	# SHARDGATE_BUILD_TAGS=chaos builds the binary with the broken mode the
+	# chaos suite's -broken run needs; release binaries do not have it.
+	CGO_ENABLED=0 go build -trimpath ${SHARDGATE_BUILD_TAGS:+-tags "$SHARDGATE_BUILD_TAGS"} -o build/shardgate ./cmd/node
 	# The image runs as nobody and COPY keeps the mode: a 0700 binary
 	# (a restrictive umask) would not start.
 	chmod 0755 build/shardgate

@@ -66,6 +66,9 @@ func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, error) {
 	if err := ss.resolve(configPath(ss)); err != nil {
 		return nil, err
 	}
+	if err := checkUnsafeEnv(ss.lookup); err != nil {
+		return nil, err
+	}
 	if o.stopTimeout <= 0 {
 		return nil, fmt.Errorf("--stop-timeout must be positive, got %s", o.stopTimeout)
 	}

@@ -30,7 +30,7 @@ func defaultRunOptions() *runOptions {
 // and shows up in `shardgate run -h` and the docs test.
 func runSettings(o *runOptions) *settings {
 	c := &o.cfg
-	return newSettings(
+	return newSettings(append([]*setting{
 		stringSetting(&o.config, "config", "FILE", "a TOML file whose keys are these flag names").notInFile(),
 		stringSetting(&c.Name, "name", "NAME", "stable node name; persisted in the data dir, must stay the same across restarts").withDefault("hostname"),
 		stringSetting(&c.DataDir, "data-dir", "DIR", "bbolt files and node identity").withDefault("./data/<name>"),
@@ -46,6 +46,9 @@ func runSettings(o *runOptions) *settings {
 		stringSetting(&c.AdminToken, "admin-token", "TOKEN", "bearer token for /v1/* on the admin listener").secretFile(),
 		listSetting(&c.AllowedOrigins, "allowed-origins", "ORIGINS", "comma-separated browser origins allowed on /v1/ws besides same-origin and origin-less clients (https://app.example, https://*.example)", nil),
 		stringSetting(&c.ClusterKey, "cluster-key", "BASE64", "base64 AES key (16/24/32 bytes): gossip encryption and node-link authentication").secretFile(),
+		stringSetting(&c.JWTAudience, "jwt-audience", "AUD", "client tokens must carry this aud (none: aud not checked)"),
+		stringSetting(&c.JWTIssuer, "jwt-issuer", "ISS", "client tokens must carry this iss (none: iss not checked)"),
+		durationSetting(&c.JWTMaxTTL, "jwt-max-ttl", "longest lifetime a client token may have, from now or its iat (0: no maximum)"),
 		stringSetting(&c.TLSCert, "tls-cert", "FILE", "PEM certificate (chain): wss:// and https:// on the public and admin listeners; reloaded on SIGHUP"),
 		stringSetting(&c.TLSKey, "tls-key", "FILE", "PEM private key of --tls-cert; reloaded on SIGHUP"),
 		stringSetting(&c.LinkTLSCert, "link-tls-cert", "FILE", "node-link certificate (for link.shardgate.internal) instead of one derived from --cluster-key"),
@@ -61,8 +64,7 @@ func runSettings(o *runOptions) *settings {
 		oneOf(&o.logFormat, "log-format", "log format", "text", "json"),
 		oneOf(&o.logLevel, "log-level", "log level", "debug", "info", "warn", "error"),
 		boolSetting(&c.Local, "fast-failure-detection", "loopback timings: faster failure detection and planning (tests, dev)"),
-		boolSetting(&c.AckBeforeReplicate, "unsafe-ack-before-replicate", "BROKEN ON PURPOSE, for testing the test suite: acknowledge before backups commit"),
-	)
+	}, unsafeSettings(c)...)...)
 }
 
 // withGossipPort gives a bare DNS name or IP the default gossip port.

@@ -22,7 +22,7 @@ func TestBadInputOnRealNode(t *testing.T) {
 	c := newCluster(t, 1, func(cfg *app.Config) {
 		cfg.Insecure = false
 		cfg.AuthSecret = string(secret)
-		cfg.AdminToken = "admin-secret"
+		cfg.AdminToken = "admin-secret-0123456789"
 	})
 	s := c.node("n1")
 	tok, err := conn.MintToken(secret, "mallory", time.Minute, []string{"friend-*"}, nil, nil)

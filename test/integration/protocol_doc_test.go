@@ -19,9 +19,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/conn"
 )
 
-const docAdminToken = "docs-admin-token"
+const (
+	docAdminToken = "docs-admin-token"
+	docAuthSecret = "docs-secret-0123456789abcdef0123"
+)
 
 // TestProtocolDocument plays every example of docs/PROTOCOL.md against a
 // real node, in the order of the document, so the document cannot drift
@@ -37,7 +41,8 @@ const docAdminToken = "docs-admin-token"
 func TestProtocolDocument(t *testing.T) {
 	blocks := docBlocks(t, "../../docs/PROTOCOL.md")
 	c := newCluster(t, 1, func(cfg *app.Config) {
-		cfg.AuthSecret = "docs-secret-0123456789abcdef0123"
+		cfg.AuthSecret = docAuthSecret
+		cfg.Insecure = false // a node never takes both; `user=` sessions get a minted token
 		cfg.AdminToken = docAdminToken
 		cfg.Partitions = 271
 	})
@@ -141,7 +146,12 @@ func (d *docRun) session(b docBlock) {
 			}
 		}
 		if !q.Has("token") {
-			q.Set("user", user)
+			any := []string{"*", "*/*", "*/*/*"}
+			tok, err := conn.MintToken([]byte(docAuthSecret), user, time.Hour, nil, any, any)
+			if err != nil {
+				d.fail(b, -1, "session %s: mint token: %v", name, err)
+			}
+			q.Set("token", tok)
 		}
 		ws, _, err := websocket.DefaultDialer.Dial(d.wsURL+"?"+q.Encode(), hdr)
 		if err != nil {

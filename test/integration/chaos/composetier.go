@@ -60,6 +60,7 @@ func (t *composeTier) script(ctx context.Context, args ...string) (string, error
 		"SHARDGATE_AUTH_SECRET="+t.secrets.AuthSecret, "SHARDGATE_ADMIN_TOKEN="+t.secrets.AdminToken,
 		"SHARDGATE_CLUSTER_KEY="+t.secrets.ClusterKey,
 		"SHARDGATE_FAST="+fast, "SHARDGATE_UNSAFE_ACK_BEFORE_REPLICATE="+broken,
+		"SHARDGATE_BUILD_TAGS="+map[bool]string{true: "chaos"}[t.broken], // the broken mode exists only in chaos builds
 		// Empty: Docker picks free loopback ports, so a run never collides
 		// with a cluster someone else has up.
 		"SHARDGATE_N1_ADMIN_PORT=", "SHARDGATE_N2_ADMIN_PORT=", "SHARDGATE_N3_ADMIN_PORT=", "SHARDGATE_N4_ADMIN_PORT=")

@@ -159,7 +159,7 @@ func execute(ctx context.Context, opts options, log *slog.Logger) (sc *Scorecard
 	}
 	if opts.bin == "" {
 		log.Info("building the static node binary", "out", filepath.Join(root, "build", "shardgate"))
-		if opts.bin, err = buildBinary(ctx, root); err != nil {
+		if opts.bin, err = buildBinary(ctx, root, opts.broken); err != nil {
 			return nil, err
 		}
 	}

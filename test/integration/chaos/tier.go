@@ -105,13 +105,18 @@ func repoRoot() (string, error) {
 
 // buildBinary compiles the static node binary the way the image needs it
 // (CGO off, so it runs FROM scratch) into root/build/shardgate. One build
-// serves both tiers.
-func buildBinary(ctx context.Context, root string) (string, error) {
+// serves both tiers. A broken run needs the chaos build tag: only such a
+// binary has --unsafe-ack-before-replicate.
+func buildBinary(ctx context.Context, root string, broken bool) (string, error) {
 	out := filepath.Join(root, "build", "shardgate")
 	if err := os.MkdirAll(filepath.Join(root, "build", "rootfs", "data"), 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./cmd/node")
+	args := []string{"build", "-trimpath"}
+	if broken {
+		args = append(args, "-tags", "chaos")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, "./cmd/node")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
