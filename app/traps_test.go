@@ -27,8 +27,10 @@ func TestConfigurationTraps(t *testing.T) {
 		"tls without cluster key":   {func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, "--tls-cert needs --cluster-key"},
 		"link files incomplete":     {func(c *Config) { c.LinkTLSCert = "c.pem" }, "--link-tls-cert, --link-tls-key and --link-tls-ca"},
 		"minimum lengths":           {func(c *Config) { c.Insecure, c.AuthSecret, c.AdminToken = false, secret, token }, ""},
-		"jwt policy":                {func(c *Config) { c.Insecure, c.AuthSecret, c.JWTAudience, c.JWTMaxTTL = false, secret, "chat", time.Hour }, ""},
-		"insecure alone":            {func(c *Config) {}, ""},
+		"jwt policy": {func(c *Config) {
+			c.Insecure, c.AuthSecret, c.JWTAudience, c.JWTMaxTTL = false, secret, "chat", time.Hour
+		}, ""},
+		"insecure alone": {func(c *Config) {}, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := DefaultConfig()

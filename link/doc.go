@@ -2,7 +2,9 @@
 // notifications between the nodes of a shardgate cluster, over
 // gorilla/websocket.
 //
-// It owns the node-to-node connections: one outbound connection per peer,
+// It owns the node-to-node connections (TLS 1.3 with certificates that
+// chain to a cluster CA, derived from the cluster key by ClusterTLS or read
+// from files by FileTLS): one outbound connection per peer,
 // dialed lazily and re-dialed with backoff; the acceptor side mounted by the
 // caller on the public listener; the HMAC handshake that keeps strangers off
 // it (bound to both names, a time and a nonce, and open only to members); and batching, so that everything queued for a peer while the previous
