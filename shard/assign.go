@@ -3,31 +3,22 @@ package shard
 import (
 	"slices"
 
-	"github.com/buraksezer/consistent"
 	"github.com/shardgate/shardgate"
 )
-
-// replicationFactor is how many points each member gets on consistent's
-// ring; consistent's own default, kept explicit because changing it moves
-// shards.
-const replicationFactor = 20
-
-// roomPanic is what consistent v0.10.0 panics with when bounded loads leave
-// a partition nowhere to go (buraksezer/consistent#13).
-const roomPanic = "not enough room to distribute partitions"
 
 // Assign computes the desired table for members: Version 0, no coordinator,
 // Members sorted and without duplicates or empty names. The result depends
 // only on the set of members and cfg, so every node that sees the same
 // members computes the same table.
 //
-// Owners come from consistent hashing with bounded loads, so that a join or
-// a leave moves few shards and no node owns more than
-// ceil(P/n × Load). Backups are placed by rendezvous hashing of
-// (shard, member): each node's shards are backed up all over the cluster,
-// so a failed node's load is shared by the survivors instead of landing on
-// one of them. With more members than shards, or when consistent finds no
-// room, owners fall back to rendezvous hashing with a cap of ceil(P/n).
+// Owners come from rendezvous hashing of (shard, member) with a bias per
+// member, searched so that every member owns within 10% of the mean P/n
+// (or floor/ceil of it when 10% is less than a shard) and never more than
+// ceil(P/n × Load); a join or a leave moves little more than the shards
+// the changed member gains or loses (balance.go). Backups are placed by
+// rendezvous hashing too: each node's shards are backed up all over the
+// cluster, so a failed node's load is shared by the survivors instead of
+// landing on one of them.
 //
 // Zero or out-of-range fields of cfg count as their defaults; Assign never
 // panics.
@@ -47,10 +38,7 @@ func Assign(members []string, cfg Config) Table {
 		return t
 	}
 	r := newRendezvous(names, cfg.Hash)
-	owners := consistentOwners(names, cfg)
-	if owners == nil {
-		owners = r.boundedOwners(cfg.Partitions)
-	}
+	owners := r.balancedOwners(cfg.Partitions, cfg.Load)
 	for s := range t.Shards {
 		t.Shards[s] = Assignment{Owner: owners[s], Backups: r.backups(s, owners[s], cfg.Backups)}
 	}
@@ -89,65 +77,4 @@ func normalizeMembers(members []string) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-type member string
-
-func (m member) String() string { return string(m) }
-
-type hasherFunc Hasher
-
-func (h hasherFunc) Sum64(b []byte) uint64 { return h(string(b)) }
-
-// consistentOwners asks consistent for the owner of every shard, or returns
-// nil when it cannot place them all.
-func consistentOwners(names []string, cfg Config) []string {
-	n, p := len(names), cfg.Partitions
-	if n > p {
-		return nil // consistent would give every member room for floor(P/n) = 0 shards
-	}
-	// consistent rounds P/n down before applying the load factor, so its
-	// cap drops by a whole Load step each time floor(P/n) does, and that one
-	// join reshuffles up to a third of the table (measured at 136 members
-	// of 271 shards). A factor rescaled to the exact P/n keeps the cap at
-	// ceil(P/n × Load), which follows n smoothly. Aiming half a shard below
-	// the integer keeps float rounding from tipping it up by one.
-	load := (roomFor(p, n, cfg.Load) - 0.5) / float64(p/n)
-	// Hash collisions on the ring can still leave no room; loosen and retry.
-	for _, l := range []float64{load, load * 1.5, load * 2} {
-		if owners := tryConsistent(names, cfg, l); owners != nil {
-			return owners
-		}
-	}
-	return nil
-}
-
-func tryConsistent(names []string, cfg Config, load float64) (owners []string) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v != roomPanic {
-				panic(v) // not the known failure: a bug, maybe in cfg.Hash
-			}
-			owners = nil
-		}
-	}()
-	ms := make([]consistent.Member, len(names))
-	for i, n := range names {
-		ms[i] = member(n)
-	}
-	c := consistent.New(ms, consistent.Config{
-		Hasher:            hasherFunc(cfg.Hash),
-		PartitionCount:    cfg.Partitions,
-		ReplicationFactor: replicationFactor,
-		Load:              load,
-	})
-	owners = make([]string, cfg.Partitions)
-	for s := range owners {
-		m := c.GetPartitionOwner(s)
-		if m == nil {
-			return nil
-		}
-		owners[s] = m.String()
-	}
-	return owners
 }

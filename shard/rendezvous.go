@@ -65,24 +65,3 @@ func (r rendezvous) backups(shard int, owner string, b int) []string {
 	}
 	return out
 }
-
-// boundedOwners gives each shard to its highest-ranked member that still
-// has room, with room for ceil(P/n) shards each: a fallback that is
-// deterministic, balanced and works for any member count.
-func (r rendezvous) boundedOwners(partitions int) []string {
-	n := len(r.names)
-	room := (partitions + n - 1) / n
-	loads := make([]int, n)
-	owners := make([]string, partitions)
-	for s := range owners {
-		best := -1
-		for i := range r.names {
-			if loads[i] < room && (best < 0 || r.before(s, i, best)) {
-				best = i
-			}
-		}
-		loads[best]++
-		owners[s] = r.names[best]
-	}
-	return owners
-}
