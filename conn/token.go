@@ -115,16 +115,30 @@ func tokenError(err error) error {
 // leaves the send claim out (any recipient); a non-nil empty one allows no
 // recipient. subscribe and publish hold topic patterns; nil allows none.
 func MintToken(secret []byte, key string, ttl time.Duration, send, subscribe, publish []string) (string, error) {
+	return Mint(secret, TokenSpec{Key: key, TTL: ttl, Send: send, Subscribe: subscribe, Publish: publish})
+}
+
+// TokenSpec is what Mint puts in a token. A nil Send leaves the send claim
+// out (any recipient); empty Audience and Issuer leave aud and iss out.
+type TokenSpec struct {
+	Key                      string
+	TTL                      time.Duration
+	Send, Subscribe, Publish []string
+	Audience, Issuer         string
+}
+
+// Mint signs a client token as spec says, with iat now.
+func Mint(secret []byte, spec TokenSpec) (string, error) {
 	if len(secret) == 0 {
 		return "", errors.New("mint token: the secret is empty")
 	}
-	if ttl <= 0 {
-		return "", fmt.Errorf("mint token: ttl must be positive, got %v", ttl)
+	if spec.TTL <= 0 {
+		return "", fmt.Errorf("mint token: ttl must be positive, got %v", spec.TTL)
 	}
-	if err := shardgate.ValidKey(key); err != nil {
+	if err := shardgate.ValidKey(spec.Key); err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}
-	for name, list := range map[string][]string{"send": send, "subscribe": subscribe, "publish": publish} {
+	for name, list := range map[string][]string{"send": spec.Send, "subscribe": spec.Subscribe, "publish": spec.Publish} {
 		if err := validPatterns(name, list); err != nil {
 			return "", fmt.Errorf("mint token: %w", err)
 		}
@@ -132,14 +146,19 @@ func MintToken(secret []byte, key string, ttl time.Duration, send, subscribe, pu
 	now := time.Now()
 	tc := tokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   key,
+			Subject:   spec.Key,
+			Issuer:    spec.Issuer,
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(spec.TTL)),
 		},
-		Subscribe: subscribe,
-		Publish:   publish,
+		Subscribe: spec.Subscribe,
+		Publish:   spec.Publish,
 	}
-	if send != nil {
+	if spec.Audience != "" {
+		tc.Audience = jwt.ClaimStrings{spec.Audience}
+	}
+	if spec.Send != nil {
+		send := spec.Send
 		tc.Send = &send
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc).SignedString(secret)
