@@ -30,10 +30,10 @@ type Client struct {
 	wg     sync.WaitGroup
 	done   chan struct{}
 
-	inflight   atomic.Int64 // calls under way: a moved hint waits for 0
-	dropped    atomic.Uint64
+	inflight    atomic.Int64 // calls under way: a moved hint waits for 0
+	dropped     atomic.Uint64
 	connections atomic.Uint64
-	movedCh    chan struct{}
+	movedCh     chan struct{}
 
 	mu      sync.Mutex
 	conn    *Conn         // nil while disconnected
@@ -42,6 +42,7 @@ type Client struct {
 	topics  map[string]struct{}
 	moved   string // the URL of the last moved hint not yet followed
 	err     error  // why the client stopped, if it did on its own
+	lastErr error  // why the last connection attempt failed or connection ended
 }
 
 // New starts a client in the background and returns at once; calls wait
@@ -164,6 +165,12 @@ func (c *Client) current(ctx context.Context) (*Conn, error) {
 		select {
 		case <-ready:
 		case <-ctx.Done():
+			c.mu.Lock()
+			last := c.lastErr
+			c.mu.Unlock()
+			if last != nil {
+				return nil, fmt.Errorf("waiting for a connection: %w (last attempt: %w)", ctx.Err(), last)
+			}
 			return nil, fmt.Errorf("waiting for a connection: %w", ctx.Err())
 		case <-c.ctx.Done():
 			c.mu.Lock()
@@ -232,6 +239,11 @@ func (c *Client) takeMoved() string {
 }
 
 func (c *Client) state(s State) {
+	if s.Err != nil {
+		c.mu.Lock()
+		c.lastErr = s.Err
+		c.mu.Unlock()
+	}
 	if c.cfg.OnState != nil {
 		c.cfg.OnState(s)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,6 +216,15 @@ func TestClientStopsOnRefusal(t *testing.T) {
 	}
 	if _, err := c.Send(ctxT(t), "bob", 1, ""); !errors.Is(err, shardgate.ErrUnauthorized) {
 		t.Fatalf("send after the stop: %v", err)
+	}
+}
+
+func TestConnectSaysWhyItWaited(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := Connect(ctx, fastConfig("alice", "ws://127.0.0.1:1"))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("connect to nothing: %v, want the deadline and the last attempt's error", err)
 	}
 }
 
