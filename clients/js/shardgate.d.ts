@@ -97,8 +97,8 @@ export interface Stats {
 
 export class Client {
   constructor(options: ClientOptions);
-  /** Starts the client; resolves once connected, rejects on a refusal that retrying cannot fix. */
-  connect(): Promise<unknown>;
+  /** Starts the client; resolves with the welcome once connected, rejects on a refusal that retrying cannot fix. */
+  connect(): Promise<Welcome>;
   /** Stops the client; pending calls reject. */
   close(): void;
   /** Message handlers run in seq order; a returned Promise delays the next message. */

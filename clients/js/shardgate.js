@@ -210,13 +210,13 @@ export class Client {
   /** lastSeq is the highest seq handed to the message handlers. */
   get lastSeq() { return this.handed; }
 
-  /** connect starts the client and resolves once it is connected; it rejects if the node refuses for good. */
-  connect() {
+  /** connect starts the client and resolves with the welcome once it is connected; it rejects if the node refuses for good. */
+  async connect() {
     if (!this.running) {
       this.running = true;
       this.run();
     }
-    return this.current();
+    return (await this.current()).welcome;
   }
 
   /** close stops the client; pending calls reject. */

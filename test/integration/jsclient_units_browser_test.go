@@ -105,10 +105,10 @@ await run("batch", async () => {
   for (let i = 0; i < 3; i++) store("u1", "x", i);
   const c = new Client(opts("u1"));
   const got = collect(c);
-  await c.connect();
+  const welcome = await c.connect();
   await until("3 messages", () => got.length >= 3);
   c.close();
-  return { got };
+  return { got, lastSeq: welcome.last_seq };
 });
 await run("slow handler", async () => {
   const c = new Client(opts("u2", { buffer: 3 }));
@@ -238,7 +238,7 @@ func TestBrowserClientUnits(t *testing.T) {
 			t.Errorf("%s: %+v", name, res[name])
 		}
 	}
-	check("batch", slices.Equal(res["batch"].Got, seqs(3)))
+	check("batch", slices.Equal(res["batch"].Got, seqs(3)) && res["batch"].LastSeq == 3) // connect resolves with the welcome
 	check("slow handler", slices.Equal(res["slow handler"].Got, seqs(30)) && res["slow handler"].HistoryRead > 0 && res["slow handler"].Connections == 1)
 	check("resume", slices.Equal(res["resume"].Got, seqs(10)) && len(res["resume"].Sinces) > 0 && res["resume"].Sinces[len(res["resume"].Sinces)-1] == "5" && res["resume"].LastSeq == 10)
 	check("send retried", res["send retried"].Seq == 1 && res["send retried"].Attempts == 2 && res["send retried"].Stored == 1)
