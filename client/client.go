@@ -35,6 +35,13 @@ type Options struct {
 	// channels. Default 4096.
 	BufferSize int
 
+	// IdleTimeout, when positive, ends the connection (close code 1006)
+	// when nothing arrives from the node for that long: no frame and no
+	// ping. Nodes ping every 30 s, so 75 s or more finds a node that
+	// vanished without closing (a crashed host, a network partition), which
+	// TCP alone may not notice for many minutes. Default 0: none.
+	IdleTimeout time.Duration
+
 	// onNotify, when set, receives every notification on the reader
 	// goroutine instead of the channels; it must not block. Client uses it.
 	onNotify func(inbound)
@@ -76,6 +83,7 @@ type Conn struct {
 	closing   chan struct{} // closed by Close: the reader stops waiting on full channels
 	closeOnce sync.Once
 	onNotify  func(inbound)
+	idle      time.Duration
 }
 
 var defaultDialer = &websocket.Dialer{
@@ -148,6 +156,11 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Conn, error) {
 		c.lastSeq.Store(welcome.LastSeq)
 	}
 	c.onNotify = opts.onNotify
+	c.idle = opts.IdleTimeout
+	if c.idle > 0 {
+		ws.SetReadDeadline(time.Now().Add(c.idle))
+		ws.SetPingHandler(c.onPing)
+	}
 	go c.readLoop()
 	return c, nil
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// CallTimeout bounds one attempt of a call; Send retries after it with
 	// the same id. Default 10 s.
 	CallTimeout time.Duration
+	// IdleTimeout is how long a connection may stay silent (no frame, no
+	// ping from the node, which pings every 30 s) before the client gives
+	// it up and reconnects. Default 75 s.
+	IdleTimeout time.Duration
 	// MovedDelay is how long a moved hint may wait for the client to be
 	// idle (no call in flight) before the client follows it anyway.
 	// Default 5 s.
@@ -98,6 +102,9 @@ func (c Config) withDefaults() Config {
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 10 * time.Second
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 75 * time.Second
+	}
 	if c.MovedDelay == 0 {
 		c.MovedDelay = 5 * time.Second
 	}
@@ -128,8 +135,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("client: Buffer and PublicationBuffer must be positive, got %d and %d", c.Buffer, c.PublicationBuffer)
 	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("client: backoff must satisfy 0 <= MinBackoff (%v) <= MaxBackoff (%v)", c.MinBackoff, c.MaxBackoff)
-	case c.CallTimeout < 0 || c.MovedDelay < 0:
-		return errors.New("client: CallTimeout and MovedDelay must be positive")
+	case c.CallTimeout < 0 || c.MovedDelay < 0 || c.IdleTimeout < 0:
+		return errors.New("client: CallTimeout, IdleTimeout and MovedDelay must be positive")
 	}
 	for _, node := range c.Nodes {
 		if _, err := wsURL(node); err != nil {

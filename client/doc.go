@@ -9,6 +9,9 @@
 // when no call is under way, resubscribes its topics, and retries sends
 // with the same idempotency id, so that every acknowledged message reaches
 // Messages once and in order with no reconnect code in the application.
+// A connection that stays silent for Config.IdleTimeout (nodes ping every
+// 30 s) is given up too, so a node that vanished without closing (a
+// crashed host, a partition) is noticed.
 //
 // Slow applications: Messages is fed from a receive buffer of
 // Config.Buffer messages. When the application lets it fill up, the client

@@ -29,11 +29,12 @@ type fakeNode struct {
 	attempts map[string]int    // send attempts per id
 	conns    map[*websocket.Conn]string
 	subs     map[*websocket.Conn]map[string]bool
-	dials    []string // the since of every connection ("" when absent)
-	routeTo  string   // ws_url the route look-up answers
-	loseNext bool     // store the next send, then cut the connection before answering
-	batch    bool     // replay as one JSON-RPC batch
-	refuse   int      // close code for the next upgrades (0: none)
+	dials    []string      // the since of every connection ("" when absent)
+	routeTo  string        // ws_url the route look-up answers
+	loseNext bool          // store the next send, then cut the connection before answering
+	batch    bool          // replay as one JSON-RPC batch
+	refuse   int           // close code for the next upgrades (0: none)
+	ping     time.Duration // ping every connection this often (0: never)
 	wmu      sync.Mutex
 }
 
@@ -104,6 +105,22 @@ func (f *fakeNode) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Unlock()
+	stopPing := make(chan struct{})
+	defer close(stopPing)
+	if f.ping > 0 {
+		go func() {
+			t := time.NewTicker(f.ping)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopPing:
+					return
+				case <-t.C:
+					ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+				}
+			}
+		}()
+	}
 	defer func() {
 		f.mu.Lock()
 		delete(f.conns, ws)

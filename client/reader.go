@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
@@ -31,6 +33,7 @@ func (c *Conn) readLoop() {
 			c.setCloseCode(err)
 			return
 		}
+		c.extendIdle()
 		for _, in := range decodeFrame(data) {
 			if in.Method != "" && c.onNotify != nil {
 				c.onNotify(in)
@@ -41,6 +44,25 @@ func (c *Conn) readLoop() {
 			}
 		}
 	}
+}
+
+// extendIdle pushes the idle deadline out: the node is alive.
+func (c *Conn) extendIdle() {
+	if c.idle > 0 {
+		c.ws.SetReadDeadline(time.Now().Add(c.idle))
+	}
+}
+
+// onPing answers a node's ping (what gorilla's default handler does) and
+// counts it as a sign of life.
+func (c *Conn) onPing(data string) error {
+	c.extendIdle()
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	var ne net.Error
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
+		return nil
+	}
+	return err
 }
 
 // decodeFrame reads one server frame: a single JSON-RPC object, or a batch

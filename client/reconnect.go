@@ -183,7 +183,7 @@ func (c *Client) connect(target string) (*Conn, string, error) {
 func (c *Client) dial(url string) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 	defer cancel()
-	opts := Options{User: c.cfg.User, Token: c.cfg.Token, Dialer: c.cfg.Dialer, Since: c.in.resumeFrom(), BufferSize: 1, onNotify: c.onNotify}
+	opts := Options{User: c.cfg.User, Token: c.cfg.Token, Dialer: c.cfg.Dialer, Since: c.in.resumeFrom(), BufferSize: 1, IdleTimeout: c.cfg.IdleTimeout, onNotify: c.onNotify}
 	if c.cfg.TokenFunc != nil {
 		tok, err := c.cfg.TokenFunc(ctx)
 		if err != nil {

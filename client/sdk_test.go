@@ -313,3 +313,25 @@ func TestClientReconnectWhileBehind(t *testing.T) {
 	})
 	receive(t, c, 1, 10)
 }
+
+// A node that goes silent (no frames, no pings) is given up after
+// IdleTimeout; one that pings is kept.
+func TestClientIdleTimeout(t *testing.T) {
+	silent := newFakeNode(t)
+	cfg := fastConfig("alice", silent.url)
+	cfg.IdleTimeout = 100 * time.Millisecond
+	mustConnect(t, cfg)
+	eventually(t, "a reconnect after the silence", func() bool { return len(silent.sinces()) >= 2 })
+
+	pinging := newFakeNode(t)
+	pinging.ping = 20 * time.Millisecond
+	cfg = fastConfig("alice", pinging.url)
+	cfg.IdleTimeout = 100 * time.Millisecond
+	c := mustConnect(t, cfg)
+	time.Sleep(500 * time.Millisecond) // five idle timeouts: pings must keep it
+	if n := len(pinging.sinces()); n != 1 || c.Stats().Reconnects != 0 {
+		t.Fatalf("%d connections to a node that pings", n)
+	}
+	pinging.store("alice", 1)
+	receive(t, c, 1, 1)
+}
