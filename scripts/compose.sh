@@ -12,7 +12,19 @@
 # Secrets come from the environment; when SHARDGATE_AUTH_SECRET,
 # SHARDGATE_ADMIN_TOKEN and SHARDGATE_CLUSTER_KEY are unset they are read
 # from build/cluster.env, which is created with random values on first use.
-# SHARDGATE_PROJECT names the compose project (default shardgate).
+#
+# Other variables:
+#   SHARDGATE_PROJECT          compose project name (default shardgate)
+#   SHARDGATE_NET              first three octets of the cluster's /24
+#                              (default 172.30.99; nodes are .11 to .14)
+#   SHARDGATE_N1_ADMIN_PORT    host port of n1's admin listener on 127.0.0.1
+#   ... _N2_, _N3_, _N4_       (defaults 19091 to 19094); set one empty
+#                              (SHARDGATE_N2_ADMIN_PORT=) to let Docker pick
+#   SHARDGATE_PARTITIONS, SHARDGATE_BACKUPS, SHARDGATE_IMAGE_TAG
+#
+# `up` and `join` refuse to start when a host port is taken, naming the
+# variable to change, and when compose fails anyway they remove what the
+# attempt started: a failed start leaves nothing running.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -84,18 +96,78 @@ wait_healthy() {
 	done
 }
 
+# admin_port SERVICE: the host port compose publishes SERVICE's admin
+# listener on ("" when Docker picks one), as docker-compose.cluster.yml
+# computes it.
+admin_port() {
+	case $1 in
+	n1) echo "${SHARDGATE_N1_ADMIN_PORT-19091}" ;;
+	n2) echo "${SHARDGATE_N2_ADMIN_PORT-19092}" ;;
+	n3) echo "${SHARDGATE_N3_ADMIN_PORT-19093}" ;;
+	n4) echo "${SHARDGATE_N4_ADMIN_PORT-19094}" ;;
+	esac
+}
+
+# port_busy PORT: something accepts connections on 127.0.0.1:PORT. Uses
+# bash's /dev/tcp; without bash the check passes and compose reports.
+port_busy() {
+	command -v bash >/dev/null 2>&1 || return 1
+	bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# check_ports SERVICE...: refuse before anything starts when a host port a
+# service needs is taken (a service already running in this project holds
+# its own port and is skipped).
+check_ports() {
+	[ -n "${SHARDGATE_SKIP_PORT_CHECK:-}" ] && return 0 # tests of the clean-up below
+	for svc in "$@"; do
+		port=$(admin_port "$svc")
+		[ -n "$port" ] || continue
+		[ -z "$(compose -p "$project" -f "$file" --profile join ps -q "$svc" 2>/dev/null)" ] || continue
+		if port_busy "$port"; then
+			var=SHARDGATE_$(echo "$svc" | tr '[:lower:]' '[:upper:]')_ADMIN_PORT
+			echo "compose.sh: 127.0.0.1:$port, the host port of $svc's admin listener, is in use; set $var to a free port (or $var= to let Docker pick one). Nothing was started." >&2
+			exit 1
+		fi
+	done
+}
+
+# start SERVICE...: compose up; when that fails, remove what this attempt
+# started (everything, if the project had no container before).
+start() {
+	before=$(compose -p "$project" -f "$file" --profile join ps -q 2>/dev/null || true)
+	if compose -p "$project" -f "$file" --profile join up -d "$@"; then
+		return 0
+	fi
+	echo "compose.sh: compose could not start $*; removing what it started" >&2
+	if [ -z "$before" ]; then
+		compose -p "$project" -f "$file" --profile join down -v --remove-orphans >&2 || true
+	else
+		for svc in "$@"; do
+			case $svc in -*) continue ;; esac
+			id=$(compose -p "$project" -f "$file" --profile join ps -q "$svc" 2>/dev/null || true)
+			if [ -n "$id" ] && ! echo "$before" | grep -q "$id"; then
+				docker rm -f -v "$id" >/dev/null 2>&1 || true
+			fi
+		done
+	fi
+	exit 1
+}
+
 load_secrets
 case "${1:-}" in
 up)
 	shift
+	check_ports n1 n2 n3
 	build
 	compose -p "$project" -f "$file" build
-	compose -p "$project" -f "$file" up -d "$@" n1 n2 n3
+	start "$@" n1 n2 n3
 	wait_healthy n1 n2 n3
-	echo "compose.sh: dashboards on http://${SHARDGATE_NET:-172.30.99}.11:9090/ (.12, .13); admin token in build/cluster.env" >&2
+	echo "compose.sh: dashboards on http://127.0.0.1:$(admin_port n1)/ (n2: $(admin_port n2), n3: $(admin_port n3); empty: see 'scripts/compose.sh port n1 9090') and http://${SHARDGATE_NET:-172.30.99}.11:9090/; admin token in build/cluster.env" >&2
 	;;
 join)
-	compose -p "$project" -f "$file" --profile join up -d n4
+	check_ports n4
+	start n4
 	wait_healthy n4
 	;;
 down)
