@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // sseEvent is one parsed frame of the stream.
@@ -129,7 +130,7 @@ func TestEventStream(t *testing.T) {
 
 	// Closing the stream ends the handler and its subscription.
 	res.Body.Close()
-	eventually(t, "the subscription to end", func() bool { return h.fake.subscribers() == 0 })
+	testutil.Eventually(t, 5*time.Second, "the subscription to end", func() bool { return h.fake.subscribers() == 0 })
 }
 
 func TestEventStreamNeedsToken(t *testing.T) {

@@ -1,19 +1,17 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/metrics"
 )
 
@@ -23,29 +21,11 @@ func TestMain(m *testing.M) {
 
 const testToken = "s3cret-admin-token"
 
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	srv  *Server
 	fake *fakeBackend
 	m    *metrics.Metrics
-	logs *syncBuffer
+	logs *testutil.Buffer
 }
 
 // newHarness builds a server over a 271-shard, 3-node fake with the test
@@ -57,7 +37,7 @@ func newHarness(tb testing.TB) *harness {
 
 func newHarnessWith(tb testing.TB, cfg Config, f *fakeBackend) *harness {
 	tb.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -141,18 +121,6 @@ func mustKeys(tb testing.TB, what string, v any, keys ...string) {
 		if _, ok := m[k]; !ok {
 			tb.Errorf("%s lacks %q: %v", what, k, m)
 		}
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

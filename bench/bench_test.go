@@ -8,32 +8,13 @@ import (
 	"net/netip"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer the progress goroutine and the test can
-// share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunAgainstCluster runs short benches against a real three-node
 // cluster in this process and checks that the figures agree with each
@@ -49,7 +30,7 @@ func TestRunAgainstCluster(t *testing.T) {
 	}
 
 	t.Run("consistent figures", func(t *testing.T) {
-		var progress syncBuffer
+		var progress testutil.Buffer
 		cfg := DefaultConfig()
 		cfg.Nodes, cfg.Conns, cfg.Keys = urls, 20, 10
 		cfg.Rate, cfg.Duration, cfg.Warmup = 100, 2*time.Second, 300*time.Millisecond
@@ -77,7 +58,7 @@ func TestRunAgainstCluster(t *testing.T) {
 			t.Errorf("no progress line in %q", progress.String())
 		}
 		checkReports(t, rep)
-		waitFor(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 	})
 
 	t.Run("interrupted", func(t *testing.T) {
@@ -98,7 +79,7 @@ func TestRunAgainstCluster(t *testing.T) {
 			t.Errorf("interrupted %v after %.1fs", rep.Interrupted, rep.ElapsedSec)
 		}
 		checkConsistent(t, rep)
-		waitFor(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 	})
 
 	// Last: it leaves two nodes. The drained node closes its connections
@@ -128,7 +109,7 @@ func TestRunAgainstCluster(t *testing.T) {
 		}
 		t.Logf("drain: acked %d/%d, failed %d, retries %d, reconnects %d, errors %+v",
 			rep.Acked, rep.Sent, rep.Failed, rep.Retries, rep.Reconnects, rep.ErrorKinds)
-		waitFor(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 	})
 
 	t.Run("unreachable node", func(t *testing.T) {
@@ -138,7 +119,7 @@ func TestRunAgainstCluster(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "connect bench-") {
 			t.Errorf("err = %v, want a sentence naming the connection", err)
 		}
-		waitFor(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 	})
 }
 
@@ -168,7 +149,7 @@ func TestRunWithTokens(t *testing.T) {
 	if _, err := Run(context.Background(), cfg); err == nil {
 		t.Error("no token accepted by a node that requires one")
 	}
-	waitFor(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+	testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 }
 
 // checkConsistent holds a report to what must be true of any run on a

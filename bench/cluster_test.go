@@ -3,18 +3,15 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // MustCluster starts n nodes in this process on loopback (insecure, no
@@ -34,11 +31,11 @@ func MustCluster(tb testing.TB, n int, mut func(*app.Config)) []*app.Server {
 		cfg := app.DefaultConfig()
 		cfg.Name = fmt.Sprintf("n%d", i)
 		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freePort(tb))
+		cfg.GossipAddr = testutil.FreeAddr(tb)
 		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Partitions = 64
 		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = testutil.Logger(tb)
 		if seed != "" {
 			cfg.Join = []string{seed}
 		}
@@ -59,7 +56,7 @@ func MustCluster(tb testing.TB, n int, mut func(*app.Config)) []*app.Server {
 		}
 		nodes = append(nodes, s)
 	}
-	waitFor(tb, 30*time.Second, "a stable table", func() string { return unstable(nodes) })
+	testutil.EventuallyExplained(tb, 30*time.Second, "a stable table", func() string { return unstable(nodes) })
 	return nodes
 }
 
@@ -86,43 +83,6 @@ func unstable(nodes []*app.Server) string {
 		}
 	}
 	return ""
-}
-
-// freePort finds a port free for TCP and UDP alike (memberlist binds both).
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	tb.Fatal("no free port")
-	return 0
-}
-
-// waitFor polls cond (which says what is still missing) until it returns
-// "" or the timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() string) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("no %s after %v: %s", what, timeout, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ownGoroutines describes goroutines still running code of this package or

@@ -3,9 +3,6 @@ package cluster_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -15,44 +12,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// testLogger logs to the test's output (shown on failure or with -v) until
-// the test ends, and drops anything later: memberlist goroutines may log a
-// last line after Close, and testing panics on output after a test is done.
-// SHARDGATE_TEST_LOG=debug shows everything.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &guardedWriter{w: t.Output()}
-	t.Cleanup(w.stop)
-	level := slog.LevelWarn
-	if os.Getenv("SHARDGATE_TEST_LOG") == "debug" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-type guardedWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	stopped bool
-}
-
-func (g *guardedWriter) Write(p []byte) (int, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.stopped {
-		return len(p), nil
-	}
-	return g.w.Write(p)
-}
-
-func (g *guardedWriter) stop() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.stopped = true
-}
 
 // node is a Cluster with a recorder of its events.
 type node struct {
@@ -65,7 +28,7 @@ type node struct {
 func MustStart(tb testing.TB, cfg cluster.Config) *node {
 	tb.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger(tb)
+		cfg.Logger = testutil.Logger(tb)
 	}
 	c, err := cluster.New(cfg)
 	if err != nil {
@@ -159,27 +122,14 @@ func (r *recorder) types(member string) []cluster.EventType {
 func waitEvent(tb testing.TB, n *node, typ cluster.EventType, member string, within time.Duration) stamped {
 	tb.Helper()
 	var e stamped
-	waitUntil(tb, within, func() bool {
+	testutil.EventuallyExplained(tb, within, fmt.Sprintf("a %v event about %s", typ, member), func() string {
 		var ok bool
-		e, ok = n.rec.find(typ, member, 0)
-		return ok
-	}, func() string {
-		return fmt.Sprintf("%s: no %v event about %s; saw %v", n.LocalName(), typ, member, n.rec.types(member))
+		if e, ok = n.rec.find(typ, member, 0); ok {
+			return ""
+		}
+		return fmt.Sprintf("%s saw %v", n.LocalName(), n.rec.types(member))
 	})
 	return e
-}
-
-// waitUntil polls cond until it holds or within passes; describe says
-// what was wrong at the end.
-func waitUntil(tb testing.TB, within time.Duration, cond func() bool, describe func() string) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %s", within, describe())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func names(ms []cluster.Member) []string {
@@ -194,8 +144,12 @@ func names(ms []cluster.Member) []string {
 func waitMembers(tb testing.TB, within time.Duration, want []string, nodes ...*node) {
 	tb.Helper()
 	for _, n := range nodes {
-		waitUntil(tb, within, func() bool { return slices.Equal(names(n.Members()), want) },
-			func() string { return fmt.Sprintf("%s sees %v, want %v", n.LocalName(), names(n.Members()), want) })
+		testutil.EventuallyExplained(tb, within, fmt.Sprintf("members %v", want), func() string {
+			if got := names(n.Members()); !slices.Equal(got, want) {
+				return fmt.Sprintf("%s sees %v", n.LocalName(), got)
+			}
+			return ""
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/internal/faultnet"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestJoinGivesUpAfterJoinTimeoutAndTheSeedIsStillChased(t *testing.T) {
@@ -72,7 +73,7 @@ func TestUnreadEventsDoNotStallGossip(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		fn := faultnet.New()
 		start := func(cfg cluster.Config) *cluster.Cluster {
-			cfg.Logger = testLogger(t)
+			cfg.Logger = testutil.Logger(t)
 			c, err := cluster.New(cfg)
 			if err != nil {
 				t.Fatal(err)

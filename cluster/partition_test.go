@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/internal/faultnet"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // These tests run on faultnet inside a synctest bubble: time is fake, so
@@ -74,8 +75,12 @@ func TestLongPartitionHealsThroughRejoin(t *testing.T) {
 		waitMembers(t, 10*time.Second, []string{"a", "b", "c"}, a, b, c)
 		t.Logf("merged %v after the heal", time.Since(healed))
 		waitEvent(t, a, cluster.EventJoin, "c", time.Second)
-		waitUntil(t, time.Second, func() bool { return c.rec.count(cluster.EventJoin, "a") == 2 },
-			func() string { return fmt.Sprintf("c saw %v about a, want a second join", c.rec.types("a")) })
+		testutil.EventuallyExplained(t, time.Second, "a second join of a seen by c", func() string {
+			if c.rec.count(cluster.EventJoin, "a") == 2 {
+				return ""
+			}
+			return fmt.Sprintf("c saw %v about a", c.rec.types("a"))
+		})
 	})
 }
 
@@ -154,8 +159,12 @@ func TestQuickRestartIsFailureThenJoin(t *testing.T) {
 		MustJoin(t, c2)
 		for _, n := range []*node{a, b} {
 			want := []cluster.EventType{cluster.EventJoin, cluster.EventFailed, cluster.EventJoin}
-			waitUntil(t, 5*time.Second, func() bool { return slices.Equal(n.rec.types("c"), want) },
-				func() string { return fmt.Sprintf("%s saw %v about c, want %v", n.LocalName(), n.rec.types("c"), want) })
+			testutil.EventuallyExplained(t, 5*time.Second, fmt.Sprintf("events %v about c", want), func() string {
+				if got := n.rec.types("c"); !slices.Equal(got, want) {
+					return fmt.Sprintf("%s saw %v", n.LocalName(), got)
+				}
+				return ""
+			})
 			if e, _ := n.rec.find(cluster.EventFailed, "c", 0); e.Member.Meta.StartedAt != oldStart || e.Member.Status != cluster.StatusDead {
 				t.Errorf("%s: the failure should be about the old process: %+v", n.LocalName(), e.Member)
 			}

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
-	"go.uber.org/goleak"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -72,7 +74,7 @@ func TestSlowConsumerClosed4009(t *testing.T) {
 	if code := waitClosed(t, c); code != closeSlowConsumer {
 		t.Fatalf("close code %d, want 4009", code)
 	}
-	waitFor(t, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "4009") == 1 })
+	testutil.Eventually(t, 5*time.Second, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "4009") == 1 })
 }
 
 func TestShutdownSendsMovedAndCloses1001(t *testing.T) {
@@ -127,7 +129,7 @@ func TestAttachFailureClosesTryAgain(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseTryAgainLater || !strings.Contains(ce.Text, "no quorum") {
 		t.Fatalf("dial with a failing attach: %v, want close 1013", err)
 	}
-	waitFor(t, "connection released", func() bool { return h.srv.Connections() == 0 })
+	testutil.Eventually(t, 5*time.Second, "connection released", func() bool { return h.srv.Connections() == 0 })
 	if h.be.attachedCount("alice") != 0 {
 		t.Fatal("a failed attach was detached")
 	}

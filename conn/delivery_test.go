@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // expectSeqs reads messages until want arrives and checks that they are
@@ -151,7 +152,7 @@ func TestHistoryFailureRetried(t *testing.T) {
 	h.be.fail("history", shardgate.Errorf(shardgate.KindUnavailable, "shard moving"))
 	since := uint64(0)
 	bob := h.dial(t, "bob", client.Options{Since: &since})
-	waitFor(t, "a failed history read", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a failed history read", func() bool {
 		h.be.mu.Lock()
 		defer h.be.mu.Unlock()
 		return h.be.historyCalls >= 2

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
 	"github.com/shardgate/shardgate/client"
 	"github.com/shardgate/shardgate/metrics"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -143,18 +144,6 @@ func errCode(resp map[string]any) int {
 	}
 	code, _ := e["code"].(float64)
 	return int(code)
-}
-
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // waitClosed waits for c to end and returns its close code.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // Environment of the idle-memory benchmark.
@@ -72,7 +74,7 @@ func memInUse() (total, stack uint64) {
 // waitIdle waits until the server has n connections and none of them has
 // a writer or filler running.
 func waitIdle(b testing.TB, s *Server, n int) {
-	waitFor(b, fmt.Sprintf("%d idle connections", n), func() bool {
+	testutil.Eventually(b, 5*time.Second, fmt.Sprintf("%d idle connections", n), func() bool {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if len(s.conns) != n {

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestWelcomeIsFirstFrame(t *testing.T) {
@@ -222,7 +224,7 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 	if code := waitClosed(t, c); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close code %d, want 1009", code)
 	}
-	waitFor(t, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "1009") == 1 })
+	testutil.Eventually(t, 5*time.Second, "close counted", func() bool { return counter(h.m, "shardgate_connections_closed_total", "1009") == 1 })
 }
 
 // Over-size frames close with 1009 and a reason naming the limit, however

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate"
 	"go.uber.org/goleak"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // blockingHandler answers "block" only when released or cancelled, and
@@ -73,7 +75,7 @@ func TestPeerRestartIsRedialed(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustNode(t, "b", echoHandler, l)
-	waitFor(t, 5*time.Second, "a call to the restarted peer", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a call to the restarted peer", func() bool {
 		return a.m.Call(ctxTimeout(t, time.Second), "b", "echo", nil, nil) == nil
 	})
 }
@@ -134,7 +136,7 @@ func TestAllowHookDropsFrames(t *testing.T) {
 	aToB.Store(false)
 	bToA.Store(true) // answers vanish: the handler runs, the caller times out
 	mustKind(t, call(200*time.Millisecond), shardgate.KindUnavailable)
-	waitFor(t, time.Second, "the request to reach b", func() bool { return handled.Load() == 2 })
+	testutil.Eventually(t, time.Second, "the request to reach b", func() bool { return handled.Load() == 2 })
 	bToA.Store(false)
 	if err := call(5 * time.Second); err != nil {
 		t.Fatalf("after healing: %v", err)

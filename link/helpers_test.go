@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardgate/shardgate"
 	"go.uber.org/goleak"
+
+	"github.com/shardgate/shardgate"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,18 +86,6 @@ func link(nodes ...*testNode) {
 
 func withKey(key string) func(*Config) {
 	return func(c *Config) { c.ClusterKey = []byte(key) }
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // mustKind fails unless err is an *shardgate.Error of kind k.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestCallRoundTrip(t *testing.T) {
@@ -63,7 +64,7 @@ func TestNotifyHandledInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "all notifications", func() bool {
+	testutil.Eventually(t, 5*time.Second, "all notifications", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == n

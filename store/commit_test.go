@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // commitCounter records OnCommit calls.
@@ -106,7 +107,7 @@ func TestQueuedCallsShareOneCommit(t *testing.T) {
 		wg.Go(func() { MustApply(t, s, msgOp(0, fmt.Sprintf("k%d", i), 1, 0)) })
 	}
 	// The committer holds one call; the rest queue.
-	waitFor(t, 5*time.Second, func() bool { return len(s.reqs) == calls-1 })
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool { return len(s.reqs) == calls-1 })
 	release()
 	wg.Wait()
 	// 64 calls in the first commit (MaxBatchOps), the other 36 in the next.
@@ -169,11 +170,11 @@ func TestApplyHonoursContext(t *testing.T) {
 	defer release()
 	// The committer takes the first call and stops; the second stays queued.
 	go func() { _ = s.Apply(context.Background(), []Op{msgOp(0, "first", 1, 0)}) }()
-	waitFor(t, 5*time.Second, held)
+	testutil.Eventually(t, 5*time.Second, "the committer to hold", held)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Apply(ctx, []Op{msgOp(0, "k", 1, 0)}) }()
-	waitFor(t, 5*time.Second, func() bool { return len(s.reqs) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool { return len(s.reqs) == 1 })
 	cancel()
 	err := <-done
 	if !errors.Is(err, context.Canceled) || shardgate.KindOf(err) != shardgate.KindUnavailable {
@@ -181,7 +182,7 @@ func TestApplyHonoursContext(t *testing.T) {
 	}
 	// The write may still land; here it does, once the committer runs.
 	release()
-	waitFor(t, 5*time.Second, func() bool { ok, _ := s.HasSeq(0, "k", 1); return ok })
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool { ok, _ := s.HasSeq(0, "k", 1); return ok })
 }
 
 func TestCloseCommitsQueuedCalls(t *testing.T) {
@@ -196,10 +197,10 @@ func TestCloseCommitsQueuedCalls(t *testing.T) {
 	for i := range calls {
 		wg.Go(func() { results <- s.Apply(context.Background(), []Op{msgOp(0, fmt.Sprintf("k%d", i), 1, 0)}) })
 	}
-	waitFor(t, 5*time.Second, func() bool { return len(s.reqs) == calls-1 })
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool { return len(s.reqs) == calls-1 })
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	waitFor(t, 5*time.Second, func() bool { return s.closed.Load() })
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool { return s.closed.Load() })
 	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)

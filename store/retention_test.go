@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestRetentionByCount(t *testing.T) {
@@ -148,7 +150,7 @@ func TestSweeperRunsOnItsOwn(t *testing.T) {
 	s := MustOpen(t, cfg)
 	MustApply(t, s, msgOp(0, "k", 1, clock.Now().UnixMilli()), msgOp(0, "k", 2, clock.Now().UnixMilli()))
 	clock.Advance(time.Minute)
-	waitFor(t, 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "the condition", func() bool {
 		msgs, _ := MustRead(t, s, 0, "k", 0, 0)
 		return len(msgs) == 0
 	})
@@ -172,16 +174,4 @@ func TestExplicitTrim(t *testing.T) {
 		t.Fatalf("last seq after trim of a fresh key = %d", got)
 	}
 	checkStats(t, s, 0)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, d time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

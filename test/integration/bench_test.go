@@ -12,6 +12,7 @@ import (
 
 	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // Benchmarks of whole clusters in this process. Figures depend on the
@@ -185,7 +186,7 @@ func BenchmarkShardMove10MB(b *testing.B) {
 		if _, err := api.MoveShard(ctx, r.Shard, to); err != nil {
 			b.Fatal(err)
 		}
-		eventually(b, 60*time.Second, "shard moved", func() bool {
+		testutil.Eventually(b, 60*time.Second, "shard moved", func() bool {
 			r2, _ := api.Route(ctx, key)
 			return r2.Owner == to
 		})

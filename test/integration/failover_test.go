@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/test/checker"
 )
 
@@ -57,7 +58,7 @@ func TestOperatorActionsUnderLoad(t *testing.T) {
 	if _, err := api.MoveShard(ctx, r.Shard, to); err != nil {
 		t.Fatalf("move shard %d to %s: %v", r.Shard, to, err)
 	}
-	eventually(t, 30*time.Second, "shard moved", func() bool {
+	testutil.Eventually(t, 30*time.Second, "shard moved", func() bool {
 		r2, _ := api.Route(ctx, "user-1")
 		return r2.Owner == to
 	})
@@ -118,7 +119,7 @@ func TestPartitionMinorityRefusesWrites(t *testing.T) {
 	cutAt.Store(time.Now().UnixNano())
 	c.net.Isolate(c.ips["n3"])
 	w.waitAcked(300, 30*time.Second)
-	eventually(t, 30*time.Second, "majority took over n3's shards", func() bool {
+	testutil.Eventually(t, 30*time.Second, "majority took over n3's shards", func() bool {
 		pv, _ := c.node("n1").Node().Partitions(context.Background())
 		for _, p := range pv.Partitions {
 			if p.Owner == "n3" {

@@ -3,12 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +14,7 @@ import (
 	"github.com/shardgate/shardgate/client"
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/internal/faultnet"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // tcluster runs shardgate nodes in this process on loopback.
@@ -57,50 +54,6 @@ func (c *tcluster) linkAllowed(from, to string) bool {
 	return a == "" || b == "" || c.net.Allowed(a, b)
 }
 
-// freePort finds a port free for both TCP and UDP on 127.0.0.1 (memberlist
-// binds both).
-var (
-	portsMu sync.Mutex
-	ports   = map[int]bool{} // handed out in this test binary: never twice
-)
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for i := 0; i < 200; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if ports[port] {
-			l.Close()
-			continue
-		}
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			ports[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("SHARDGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(discard{}, nil))
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
 // newCluster starts n nodes named n1..nN and waits until the table is
 // stable.
 func newCluster(t testing.TB, n int, mut func(*app.Config)) *tcluster {
@@ -120,7 +73,7 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg := app.DefaultConfig()
 	cfg.Name = name
 	cfg.DataDir = filepath.Join(c.dir, name)
-	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
+	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(c.t))
 	cfg.WSAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
 	if c.net != nil {
@@ -137,7 +90,7 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg.Insecure = true
 	cfg.Local = true
 	cfg.NoSync = true
-	cfg.Logger = testLogger(c.t)
+	cfg.Logger = testutil.Logger(c.t)
 	c.mu.Lock()
 	if c.seed != "" {
 		cfg.Join = []string{c.seed}
@@ -297,18 +250,6 @@ func (c *tcluster) dial(on, key string, since *uint64) *client.Conn {
 	}
 	c.t.Cleanup(func() { cl.Close() })
 	return cl
-}
-
-// eventually polls cond until it is true or the deadline passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // inbox reads key's whole inbox through any live node.

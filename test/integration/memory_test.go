@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/shardgate/shardgate/conn"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // rssBytes reads a process's resident set size.
@@ -46,13 +47,13 @@ func BenchmarkIdleConnRSS(b *testing.B) {
 	}
 	secret := "0123456789abcdef0123456789abcdef"
 	dir := b.TempDir()
-	p := &proc{name: "m1", dataDir: filepath.Join(dir, "m1"), gossip: fmt.Sprintf("127.0.0.1:%d", freePort(b)),
-		ws: fmt.Sprintf("127.0.0.1:%d", freePort(b)), admin: fmt.Sprintf("127.0.0.1:%d", freePort(b)),
+	p := &proc{name: "m1", dataDir: filepath.Join(dir, "m1"), gossip: testutil.FreeAddr(b),
+		ws: testutil.FreeAddr(b), admin: testutil.FreeAddr(b),
 		extra: []string{"--auth-secret", secret, "--log-level", "warn"}}
 	p.log, _ = os.Create(filepath.Join(dir, "m1.log"))
 	p.start(b)
 	defer p.kill()
-	eventually(b, 30*time.Second, "node ready", func() bool {
+	testutil.Eventually(b, 30*time.Second, "node ready", func() bool {
 		r, err := http.Get("http://" + p.admin + "/readyz")
 		if err != nil {
 			return false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // keyHomedOn finds a key whose home is the named node.
@@ -118,7 +119,7 @@ func TestMessagingAcrossNodes(t *testing.T) {
 	})
 
 	t.Run("presence", func(t *testing.T) {
-		eventually(t, 5*time.Second, "bob has 2 connections", func() bool {
+		testutil.Eventually(t, 5*time.Second, "bob has 2 connections", func() bool {
 			p, err := alice.Presence(ctx, bob, "nobody")
 			return err == nil && p[bob].Online && p[bob].Connections == 2 && !p["nobody"].Online
 		})

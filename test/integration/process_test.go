@@ -17,6 +17,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/test/checker"
 )
 
@@ -134,8 +135,8 @@ func TestProcessKill9AndRestart(t *testing.T) {
 	var procs []*proc
 	for i := 1; i <= 3; i++ {
 		p := &proc{name: fmt.Sprintf("n%d", i), dataDir: filepath.Join(dir, fmt.Sprintf("n%d", i)),
-			gossip: fmt.Sprintf("127.0.0.1:%d", freePort(t)), ws: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+			gossip: testutil.FreeAddr(t), ws: testutil.FreeAddr(t),
+			admin: testutil.FreeAddr(t)}
 		if i > 1 {
 			p.join = procs[0].gossip
 		}
@@ -156,7 +157,7 @@ func TestProcessKill9AndRestart(t *testing.T) {
 			}
 		}
 	}()
-	eventually(t, 60*time.Second, "3 processes stable", func() bool { return stableProcs(procs) })
+	testutil.Eventually(t, 60*time.Second, "3 processes stable", func() bool { return stableProcs(procs) })
 
 	rec := checker.NewRecorder()
 	keys := []string{"ka", "kb", "kc", "kd", "ke", "kf", "kg", "kh"}
@@ -190,7 +191,7 @@ func TestProcessKill9AndRestart(t *testing.T) {
 	procs[1].kill()
 	sendFor(3 * time.Second)
 	procs[1].start(t)
-	eventually(t, 60*time.Second, "cluster stable after restart", func() bool { return stableProcs(procs) })
+	testutil.Eventually(t, 60*time.Second, "cluster stable after restart", func() bool { return stableProcs(procs) })
 	sendFor(time.Second)
 
 	inboxes := map[string][]shardgate.Message{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/test/checker"
 )
 
@@ -129,7 +130,7 @@ func (w *workload) sendOne(cl *client.Conn, from, to, id string, n int) {
 func (w *workload) waitAcked(n int64, timeout time.Duration) {
 	w.t.Helper()
 	target := w.acked.Load() + n
-	eventually(w.t, timeout, fmt.Sprintf("%d acknowledged sends", n), func() bool { return w.acked.Load() >= target })
+	testutil.Eventually(w.t, timeout, fmt.Sprintf("%d acknowledged sends", n), func() bool { return w.acked.Load() >= target })
 }
 
 // checkLive pauses sending and checks that every open receiver got every
