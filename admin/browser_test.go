@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/browsertest"
 )
 
 // TestBrowserDashboard drives the embedded dashboard in headless Chromium
@@ -22,106 +23,106 @@ func TestBrowserDashboard(t *testing.T) {
 	b := newBrowser(t)
 
 	// A token is configured: the page asks for it before any request.
-	b.do("load the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
-	if n := eval[int](b, `document.querySelectorAll('#nodes tbody tr').length`); n != 0 {
+	b.Do("load the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	if n := browsertest.Eval[int](b, `document.querySelectorAll('#nodes tbody tr').length`); n != 0 {
 		t.Fatalf("%d node rows before login", n)
 	}
-	b.do("log in",
+	b.Do("log in",
 		chromedp.SendKeys(chromedp.CSS("#token"), testToken),
 		chromedp.Click(chromedp.CSS("#login-btn")),
 		chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="n3"]`)))
-	b.waitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
-	if n := eval[int](b, `document.querySelectorAll('#nodes tbody tr[data-node]').length`); n != 3 {
+	b.WaitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
+	if n := browsertest.Eval[int](b, `document.querySelectorAll('#nodes tbody tr[data-node]').length`); n != 3 {
 		t.Errorf("node rows = %d, want 3", n)
 	}
-	if n := eval[int](b, `document.querySelectorAll('#partition-map [data-shard]').length`); n != 64 {
+	if n := browsertest.Eval[int](b, `document.querySelectorAll('#partition-map [data-shard]').length`); n != 64 {
 		t.Errorf("map cells = %d, want 64", n)
 	}
-	if c := eval[string](b, `document.querySelector('#coordinator').textContent`); c != "n1" {
+	if c := browsertest.Eval[string](b, `document.querySelector('#coordinator').textContent`); c != "n1" {
 		t.Errorf("coordinator = %q", c)
 	}
-	if !eval[bool](b, `!!document.querySelector('#nodes tr[data-node="n1"] .badge')`) {
+	if !browsertest.Eval[bool](b, `!!document.querySelector('#nodes tr[data-node="n1"] .badge')`) {
 		t.Errorf("no coordinator badge on n1")
 	}
-	if v := eval[string](b, `document.querySelector('#table-version').textContent`); v != "1" {
+	if v := browsertest.Eval[string](b, `document.querySelector('#table-version').textContent`); v != "1" {
 		t.Errorf("table version = %q", v)
 	}
-	b.waitFor("chart samples", `window.shardgate.state.samples.size === 3`)
-	b.shot("01-dashboard-3-nodes.png")
+	b.WaitFor("chart samples", `window.shardgate.state.samples.size === 3`)
+	b.Shot("01-dashboard-3-nodes.png")
 
 	// A node joins: the engine's events reach the page, which re-reads the
 	// cluster and the table without a reload.
-	eval[bool](b, `window.__sameDocument = true`)
+	browsertest.Eval[bool](b, `window.__sameDocument = true`)
 	h.fake.setTable(2, 64, 4)
 	h.fake.emit(shardgate.Event{Type: "member", Data: map[string]string{"name": "n4", "state": "active"}})
 	h.fake.emit(shardgate.Event{Type: "table", Data: map[string]any{"version": 2}})
-	b.waitFor("n4 in the node list and the map",
+	b.WaitFor("n4 in the node list and the map",
 		`!!document.querySelector('#nodes tr[data-node="n4"]') &&
 		 document.querySelectorAll('#partition-map [data-owner="n4"]').length === 16 &&
 		 document.querySelector('#table-version').textContent === '2'`)
-	if !eval[bool](b, `window.__sameDocument === true`) {
+	if !browsertest.Eval[bool](b, `window.__sameDocument === true`) {
 		t.Errorf("the page reloaded to show the update")
 	}
-	b.waitFor("the member event in the log", `document.querySelector('#event-log').textContent.includes('n4')`)
-	b.shot("02-live-update-4-nodes.png")
+	b.WaitFor("the member event in the log", `document.querySelector('#event-log').textContent.includes('n4')`)
+	b.Shot("02-live-update-4-nodes.png")
 
 	// A shard's panel: facts and ownership history.
-	b.do("open shard 5", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="5"]`)))
-	b.waitFor("shard 5 history", `document.querySelector('#shard-history').textContent.includes('initial table')`)
-	if facts := eval[string](b, `document.querySelector('#shard-facts').textContent`); !strings.Contains(facts, "migrating") {
+	b.Do("open shard 5", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="5"]`)))
+	b.WaitFor("shard 5 history", `document.querySelector('#shard-history').textContent.includes('initial table')`)
+	if facts := browsertest.Eval[string](b, `document.querySelector('#shard-facts').textContent`); !strings.Contains(facts, "migrating") {
 		t.Errorf("shard 5 facts %q do not say it is migrating", facts)
 	}
 
 	// Route look-up.
-	b.do("look up alice",
+	b.Do("look up alice",
 		chromedp.SendKeys(chromedp.CSS("#route-key"), "alice"),
 		chromedp.Click(chromedp.CSS("#route-form button")))
-	b.waitFor("the route", `document.querySelector('#route-result').textContent.includes('home')`)
+	b.WaitFor("the route", `document.querySelector('#route-result').textContent.includes('home')`)
 
 	// Drain n2 behind the confirmation dialog.
 	h.fake.reset()
-	b.do("ask to drain n2",
+	b.Do("ask to drain n2",
 		chromedp.Click(chromedp.CSS(`button[data-action="drain"][data-node="n2"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
-	text := eval[string](b, `document.querySelector('#confirm-text').textContent`)
+	text := browsertest.Eval[string](b, `document.querySelector('#confirm-text').textContent`)
 	if !strings.Contains(text, "Drain n2: its 16 shards will move to the other nodes") {
 		t.Errorf("confirmation says %q", text)
 	}
 	if calls := h.fake.Calls(); len(calls) != 0 {
 		t.Fatalf("the backend was called before confirmation: %+v", calls)
 	}
-	b.shot("03-confirm-drain.png")
-	b.do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
+	b.Shot("03-confirm-drain.png")
+	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
 	if !hasCall(h.fake.Calls(), call{Op: "drain", Node: "n2"}) {
 		t.Errorf("Backend.Drain(n2) not called: %+v", h.fake.Calls())
 	}
-	b.shot("04-drain-report.png")
-	b.do("close the dialog", chromedp.Click(chromedp.CSS("#confirm-cancel")))
-	b.waitFor("the dialog to close", `!document.querySelector('#confirm').open`)
+	b.Shot("04-drain-report.png")
+	b.Do("close the dialog", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.WaitFor("the dialog to close", `!document.querySelector('#confirm').open`)
 
 	bigTable(t, b, h)
-	b.mustBeClean()
+	b.MustBeClean()
 }
 
 // bigTable loads P = 1024 over 20 nodes through SSE, then times 20 table
 // updates inside the page.
-func bigTable(t *testing.T, b *browser, h *harness) {
+func bigTable(t *testing.T, b *browsertest.Browser, h *harness) {
 	start := time.Now()
 	h.fake.setTable(3, 1024, 20)
 	h.fake.emit(shardgate.Event{Type: "table", Data: map[string]any{"version": 3}})
-	b.waitFor("the 1024-shard table",
+	b.WaitFor("the 1024-shard table",
 		`document.querySelectorAll('#partition-map [data-shard]').length === 1024 &&
 		 document.querySelectorAll('#partition-map [data-owner="n20"]').length === 51 &&
 		 document.querySelectorAll('#nodes tr[data-node]').length === 20`)
 	t.Logf("1024 shards / 20 nodes shown %v after the table event", time.Since(start).Round(time.Millisecond))
-	b.shot("05-map-1024-shards-20-nodes.png")
+	b.Shot("05-map-1024-shards-20-nodes.png")
 
 	type timing struct {
 		Ms    float64 `json:"ms"`
 		Cells int     `json:"cells"`
 		Wrong int     `json:"wrong"`
 	}
-	res := eval[timing](b, `(() => {
+	res := browsertest.Eval[timing](b, `(() => {
 		const sg = window.shardgate, base = sg.state.partitions;
 		const nodes = sg.state.cluster.nodes.map(n => n.name);
 		const t0 = performance.now();
@@ -142,9 +143,9 @@ func bigTable(t *testing.T, b *browser, h *harness) {
 		t.Errorf("after 20 updates: %d cells, %d with the wrong owner", res.Cells, res.Wrong)
 	}
 	// Still responsive: a click is handled and the panel follows.
-	b.do("open shard 1000", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="1000"]`)))
-	b.waitFor("shard 1000 panel", `document.querySelector('#shard-id').textContent === '1000'`)
-	b.shot("06-after-20-updates.png")
+	b.Do("open shard 1000", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="1000"]`)))
+	b.WaitFor("shard 1000 panel", `document.querySelector('#shard-id').textContent === '1000'`)
+	b.Shot("06-after-20-updates.png")
 }
 
 func hasCall(calls []call, want call) bool {
@@ -162,24 +163,24 @@ func TestBrowserOpenMode(t *testing.T) {
 	h := newHarnessWith(t, Config{StatsInterval: 250 * time.Millisecond}, newFake(271, 5))
 	base := startServer(t, h)
 	b := newBrowser(t)
-	b.do("load the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="n5"]`)))
-	if eval[bool](b, `!document.querySelector('#login').hidden`) {
+	b.Do("load the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="n5"]`)))
+	if browsertest.Eval[bool](b, `!document.querySelector('#login').hidden`) {
 		t.Errorf("the token form is shown although the API is open")
 	}
-	b.waitFor("271 cells", `document.querySelectorAll('#partition-map [data-owner="n5"]').length === 54`)
-	b.waitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
-	b.do("ask to fail over n3",
+	b.WaitFor("271 cells", `document.querySelectorAll('#partition-map [data-owner="n5"]').length === 54`)
+	b.WaitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
+	b.Do("ask to fail over n3",
 		chromedp.Click(chromedp.CSS(`button[data-action="failover"][data-node="n3"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
-	if text := eval[string](b, `document.querySelector('#confirm-text').textContent`); !strings.Contains(text, "Its 54 shards will be taken over by their backups: n4 (54)") {
+	if text := browsertest.Eval[string](b, `document.querySelector('#confirm-text').textContent`); !strings.Contains(text, "Its 54 shards will be taken over by their backups: n4 (54)") {
 		t.Errorf("failover confirmation says %q", text)
 	}
-	b.do("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
-	b.do("ask to rebalance", chromedp.Click(chromedp.CSS("#rebalance")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
-	b.shot("07-open-mode-271-shards-rebalance.png")
-	b.do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
+	b.Do("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.Do("ask to rebalance", chromedp.Click(chromedp.CSS("#rebalance")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.Shot("07-open-mode-271-shards-rebalance.png")
+	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
 	if !hasCall(h.fake.Calls(), call{Op: "rebalance"}) || hasCall(h.fake.Calls(), call{Op: "failover", Node: "n3"}) {
 		t.Errorf("backend calls: %+v", h.fake.Calls())
 	}
-	b.mustBeClean()
+	b.MustBeClean()
 }
