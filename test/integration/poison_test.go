@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // nested returns a JSON value of depth arrays, one inside the other.
@@ -159,7 +161,7 @@ func TestDeepNestingCannotPoisonAKey(t *testing.T) {
 	if _, err := api.MoveShard(ctx, r.Shard, "n2"); err != nil {
 		t.Fatalf("move shard %d: %v", r.Shard, err)
 	}
-	eventually(t, 30*time.Second, "the shard moved to n2", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the shard moved to n2", func() bool {
 		r2, err := api.Route(ctx, victim)
 		return err == nil && r2.Owner == "n2"
 	})
