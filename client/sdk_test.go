@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // fastConfig connects as key to nodes with short waits.
@@ -42,17 +43,6 @@ func receive(t *testing.T, c *Client, from uint64, n int) {
 	}
 	if c.LastSeq() != from+uint64(n)-1 {
 		t.Fatalf("LastSeq %d, want %d", c.LastSeq(), from+uint64(n)-1)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -143,7 +133,7 @@ func TestClientFollowsMovedWhenIdle(t *testing.T) {
 	b.store("alice", 1) // the new home holds the same inbox
 	b.store("alice", 2)
 	a.moved(b.url)
-	eventually(t, "connected to the new home only", func() bool { return b.connCount() == 1 && a.connCount() == 0 })
+	testutil.Eventually(t, 5*time.Second, "connected to the new home only", func() bool { return b.connCount() == 1 && a.connCount() == 0 })
 	receive(t, c, 2, 1)
 	if s := b.sinces(); len(s) != 1 || s[0] != "1" {
 		t.Fatalf("the new home was asked since %q, want 1", s)
@@ -157,7 +147,7 @@ func TestClientResubscribes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.cut()
-	eventually(t, "a publication after the reconnect", func() bool {
+	testutil.Eventually(t, 5*time.Second, "a publication after the reconnect", func() bool {
 		f.publish("news", 1) // the dead connection may still count for a moment
 		select {
 		case p := <-c.Publications():

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/test/checker"
 )
 
@@ -92,7 +93,7 @@ func TestSDKThroughFaults(t *testing.T) {
 					}
 				})
 			}
-			eventually(t, 20*time.Second, "a third of the sends acknowledged", func() bool { return acked.Load() >= 2*perSender/3 })
+			testutil.Eventually(t, 20*time.Second, "a third of the sends acknowledged", func() bool { return acked.Load() >= 2*perSender/3 })
 			other := "n1"
 			if home.Owner == "n1" {
 				other = "n2"
@@ -114,11 +115,11 @@ func TestSDKThroughFaults(t *testing.T) {
 			if n := acked.Load(); n != 2*perSender {
 				t.Fatalf("%d of %d sends acknowledged: the client retries until its context ends", n, 2*perSender)
 			}
-			eventually(t, 30*time.Second, "the key's home changed", func() bool {
+			testutil.Eventually(t, 30*time.Second, "the key's home changed", func() bool {
 				r, err := api.Route(ctx, receiver)
 				return err == nil && r.Owner != home.Owner
 			})
-			eventually(t, 30*time.Second, "every message delivered", func() bool {
+			testutil.Eventually(t, 30*time.Second, "every message delivered", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(delivered) >= 2*perSender
