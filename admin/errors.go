@@ -75,27 +75,7 @@ func describe(err error, r *http.Request) (int, string, string) {
 	if m, ok := he.Message.(string); ok && m != "" {
 		msg = m
 	}
-	return he.Code, kindForStatus(he.Code).String(), msg
-}
-
-// kindForStatus picks the kind whose status matches, for errors that only
-// know their status.
-func kindForStatus(status int) shardgate.Kind {
-	switch status {
-	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
-		return shardgate.KindInvalid
-	case http.StatusUnauthorized:
-		return shardgate.KindUnauthorized
-	case http.StatusForbidden:
-		return shardgate.KindForbidden
-	case http.StatusConflict:
-		return shardgate.KindConflict
-	case http.StatusTooManyRequests:
-		return shardgate.KindRateLimited
-	case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return shardgate.KindUnavailable
-	}
-	return shardgate.KindInternal
+	return he.Code, shardgate.KindForStatus(he.Code).String(), msg
 }
 
 // logPanic is the recover middleware's logger: the stack goes to slog, the

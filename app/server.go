@@ -115,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	ccfg.AllowedOrigins = cfg.AllowedOrigins
 	ccfg.MaxJSONDepth = cfg.MaxJSONDepth
 	ccfg.Logger = s.log
-	s.conns = conn.NewServer(ccfg, connBackend{s.node}, auth, s.m)
+	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)
 	s.node.SetDeliverer(s.conns)
 	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log, MaxJSONDepth: cfg.MaxJSONDepth}, s.node, s.m)
 	s.public = s.httpServer(s.publicMux(), "/internal/link", s.conns.OriginAllowed)
@@ -255,7 +255,7 @@ func (s *Server) newEngine() error {
 
 // Name, WSURL and AdminURL say where this node can be reached.
 func (s *Server) Name() string      { return s.cfg.Name }
-func (s *Server) WSURL() string     { return s.scheme("ws") + "://" + s.wsAddr + "/v1/ws" }
+func (s *Server) WSURL() string     { return shardgate.WSURL(s.wsAddr, s.cfg.TLSCert != "") }
 func (s *Server) PublicURL() string { return s.scheme("http") + "://" + s.wsAddr }
 func (s *Server) AdminURL() string  { return s.scheme("http") + "://" + s.adminAddr }
 

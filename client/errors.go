@@ -65,28 +65,10 @@ func httpError(resp *http.Response) error {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
-		return &shardgate.Error{Kind: kindOfStatus(resp.StatusCode), Message: fmt.Sprintf("HTTP %s", resp.Status)}
+		return &shardgate.Error{Kind: shardgate.KindForStatus(resp.StatusCode), Message: fmt.Sprintf("HTTP %s", resp.Status)}
 	}
 	return &shardgate.Error{
 		Kind:    shardgate.KindFromString(e.Error.Code),
 		Message: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, e.Error.Message),
 	}
-}
-
-func kindOfStatus(status int) shardgate.Kind {
-	switch status {
-	case http.StatusUnauthorized:
-		return shardgate.KindUnauthorized
-	case http.StatusForbidden:
-		return shardgate.KindForbidden
-	case http.StatusBadRequest:
-		return shardgate.KindInvalid
-	case http.StatusNotFound:
-		return shardgate.KindNotFound
-	case http.StatusTooManyRequests:
-		return shardgate.KindRateLimited
-	case http.StatusServiceUnavailable:
-		return shardgate.KindUnavailable
-	}
-	return shardgate.KindInternal
 }

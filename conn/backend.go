@@ -28,7 +28,7 @@ type Backend interface {
 	// Attach registers one more local connection of key with the key's
 	// home (presence and delivery routing) and returns what the welcome
 	// frame needs. Detach undoes one successful Attach.
-	Attach(ctx context.Context, key string) (Attachment, error)
+	Attach(ctx context.Context, key string) (shardgate.Attachment, error)
 	Detach(key string)
 	// TopicInterest tells the engine whether this node has any subscriber
 	// of topic, so that publications elsewhere are fanned out to it. It is
@@ -36,11 +36,4 @@ type Backend interface {
 	// the Server's registry lock so that calls arrive in order: it must not
 	// block nor call back into the Server.
 	TopicInterest(topic string, interested bool)
-}
-
-// Attachment is what the key's home reports when a connection attaches.
-type Attachment struct {
-	Node    string // node named in the welcome frame; empty means this node
-	Shard   int    // the key's shard
-	LastSeq uint64 // highest seq in the key's inbox at attach time
 }

@@ -151,14 +151,14 @@ func (f *fakeBackend) Publish(ctx context.Context, from, topic string, data json
 	return 1, nil
 }
 
-func (f *fakeBackend) Attach(ctx context.Context, key string) (Attachment, error) {
+func (f *fakeBackend) Attach(ctx context.Context, key string) (shardgate.Attachment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.errs["attach"]; err != nil {
-		return Attachment{}, err
+		return shardgate.Attachment{}, err
 	}
 	f.attached[key]++
-	return Attachment{Node: "n1", Shard: 7, LastSeq: uint64(len(f.inbox[key]))}, nil
+	return shardgate.Attachment{Node: "n1", Shard: 7, LastSeq: uint64(len(f.inbox[key]))}, nil
 }
 
 func (f *fakeBackend) Detach(key string) {

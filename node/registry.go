@@ -116,17 +116,10 @@ func (l *localConns) snapshot() map[string]int {
 	return out
 }
 
-// Attachment is what a new connection needs for its welcome frame.
-type Attachment struct {
-	Node    string
-	Shard   int
-	LastSeq uint64
-}
-
 // Attach registers one more local connection of key with key's home.
-func (n *Node) Attach(ctx context.Context, key string) (Attachment, error) {
+func (n *Node) Attach(ctx context.Context, key string) (shardgate.Attachment, error) {
 	if err := shardgate.ValidKey(key); err != nil {
-		return Attachment{}, err
+		return shardgate.Attachment{}, err
 	}
 	count := n.local.add(key, 1)
 	id := n.cfg.Shard.ShardOf(key)
@@ -139,9 +132,9 @@ func (n *Node) Attach(ctx context.Context, key string) (Attachment, error) {
 	})
 	if err != nil {
 		n.local.add(key, -1)
-		return Attachment{}, err
+		return shardgate.Attachment{}, err
 	}
-	return Attachment{Node: n.name, Shard: id, LastSeq: res.LastSeq}, nil
+	return shardgate.Attachment{Node: n.name, Shard: id, LastSeq: res.LastSeq}, nil
 }
 
 func (n *Node) localAttach(r attachReq) (attachResp, error) {

@@ -245,10 +245,10 @@ func (n *Node) scheme(plain string) string {
 
 func (n *Node) wsURLOf(name string) string {
 	if name == n.name {
-		return n.scheme("ws") + n.cfg.WSAddr + "/v1/ws"
+		return shardgate.WSURL(n.cfg.WSAddr, n.cfg.TLS)
 	}
 	if addr, ok := n.wsAddrs.Load(name); ok {
-		return n.scheme("ws") + addr.(string) + "/v1/ws"
+		return shardgate.WSURL(addr.(string), n.cfg.TLS)
 	}
 	return ""
 }

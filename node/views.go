@@ -48,9 +48,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		}
 		nv := shardgate.NodeView{Name: name, State: state, Coordinator: name == coord,
 			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
-		if m.Meta.WSAddr != "" {
-			nv.WSURL = n.scheme("ws") + m.Meta.WSAddr + "/v1/ws"
-		}
+		nv.WSURL = shardgate.WSURL(m.Meta.WSAddr, n.cfg.TLS)
 		if m.Meta.AdminAddr != "" {
 			nv.AdminURL = n.scheme("http") + m.Meta.AdminAddr
 		}
