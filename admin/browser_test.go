@@ -77,7 +77,14 @@ func TestBrowserDashboard(t *testing.T) {
 	b.Do("look up alice",
 		chromedp.SendKeys(chromedp.CSS("#route-key"), "alice"),
 		chromedp.Click(chromedp.CSS("#route-form button")))
-	b.WaitFor("the route", `document.querySelector('#route-result').textContent.includes('home')`)
+	// The answer opens the route's shard in the panel, which reads that
+	// shard's history: wait for that read too, or it may land after the
+	// reset below and pass for a call the drain dialog made.
+	b.WaitFor("the route and its shard's history", `(() => {
+		const shard = document.querySelector('#route-result a');
+		return !!shard && document.querySelector('#shard-id').textContent === shard.textContent &&
+			document.querySelector('#shard-history').textContent.includes('initial table');
+	})()`)
 
 	// Drain n2 behind the confirmation dialog.
 	h.fake.reset()

@@ -171,6 +171,7 @@ func (s *Server) newEcho() *echo.Echo {
 	v1.GET("/users/:key/presence", s.presence, guard...)
 	v1.POST("/topics/:topic/messages", s.publish, guard...)
 	v1.GET("/events", s.events, guard...)
+	s.routePprof(e)
 	return e
 }
 
