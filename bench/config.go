@@ -61,6 +61,23 @@ type Config struct {
 	// MaxInflight caps sends waiting for their answer; when reached the
 	// schedule waits, and the wait shows in the latencies.
 	MaxInflight int
+	// Mode is ModeSend (durable sends between the bench's connections) or
+	// ModeFanout (publications to the subscribers of one topic).
+	Mode string
+	// InFlight, when positive, runs a closed loop: that many sends (or
+	// publications) are outstanding at all times, each started as soon as
+	// one is answered, and Rate is ignored. Zero runs the open loop at Rate.
+	InFlight int
+	// Subscribers and Publishers are the connections of a fan-out run: the
+	// subscribers subscribe to Topic, the publishers publish to it in turn.
+	// In that mode Conns is their sum.
+	Subscribers, Publishers int
+	Topic                   string
+	// Metrics are the nodes' /metrics URLs (an admin listener's base URL
+	// is enough). Each node's process_cpu_seconds_total is read before and
+	// after the run, and the report gives node CPU per message. Name each
+	// node process once: nodes sharing a process report the same CPU.
+	Metrics []string
 	// Progress receives a line per second while the run goes on (nil: no
 	// progress). ProgressTTY rewrites one line with \r instead.
 	Progress    io.Writer
@@ -80,7 +97,27 @@ func DefaultConfig() Config {
 		Grace:          5 * time.Second,
 		ConnectTimeout: 60 * time.Second,
 		MaxInflight:    10000,
+		Mode:           ModeSend,
+		Topic:          "bench",
 	}
+}
+
+// Modes of a run.
+const (
+	ModeSend   = "send"
+	ModeFanout = "fanout"
+)
+
+// normalized fills what a mode implies: a fan-out run's connections are
+// its subscribers and publishers.
+func (c Config) normalized() Config {
+	if c.Mode == "" {
+		c.Mode = ModeSend
+	}
+	if c.Mode == ModeFanout {
+		c.Conns, c.Keys = c.Subscribers+c.Publishers, 0
+	}
+	return c
 }
 
 // recipients is the effective number of receiving connections.
@@ -93,6 +130,10 @@ func (c Config) recipients() int {
 
 // Validate says in one sentence what cannot work.
 func (c Config) Validate() error {
+	c = c.normalized()
+	if err := c.validateMode(); err != nil {
+		return err
+	}
 	if len(c.Nodes) == 0 {
 		return errors.New("--nodes names no node")
 	}
@@ -111,7 +152,7 @@ func (c Config) Validate() error {
 			c.Conns, MaxConns, procs, (c.Conns+procs-1)/procs, c.Rate/float64(procs))
 	case c.Keys < 0 || c.Keys > c.Conns:
 		return fmt.Errorf("--keys must be between 1 and --conns (%d), since every recipient is one of the connections; got %d", c.Conns, c.Keys)
-	case !(c.Rate > 0):
+	case c.InFlight == 0 && !(c.Rate > 0):
 		return fmt.Errorf("--rate must be positive, got %v", c.Rate)
 	case c.Duration <= 0:
 		return fmt.Errorf("--duration must be positive, got %v", c.Duration)
@@ -131,10 +172,40 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// validateMode checks the settings of the mode and the closed loop.
+func (c Config) validateMode() error {
+	switch c.Mode {
+	case ModeSend, ModeFanout:
+	default:
+		return fmt.Errorf("--mode must be %s or %s, got %q", ModeSend, ModeFanout, c.Mode)
+	}
+	if c.InFlight < 0 {
+		return fmt.Errorf("--in-flight cannot be negative, got %d", c.InFlight)
+	}
+	if c.Mode == ModeFanout && (c.Subscribers < 1 || c.Publishers < 1) {
+		return fmt.Errorf("--mode fanout needs at least one subscriber and one publisher, got --subscribers %d --publishers %d", c.Subscribers, c.Publishers)
+	}
+	if c.Mode == ModeFanout && c.Topic == "" {
+		return errors.New("--topic cannot be empty")
+	}
+	for _, m := range c.Metrics {
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--metrics: %q is not an http:// or https:// URL", m)
+		}
+	}
+	return nil
+}
+
 // Warnings lists settings that will work but probably not as meant.
 func (c Config) Warnings() []string {
 	var w []string
-	if per := c.Rate / float64(c.Conns); per > serverRatePerConn {
+	c = c.normalized()
+	senders := c.Conns
+	if c.Mode == ModeFanout {
+		senders = c.Publishers
+	}
+	if per := c.Rate / float64(senders); c.InFlight == 0 && per > serverRatePerConn {
 		w = append(w, fmt.Sprintf("%.0f sends/s per connection is above the server's default limit of %d/s per connection: expect error 1002 unless you add --conns", per, serverRatePerConn))
 	}
 	return w

@@ -18,14 +18,18 @@ func TestValidate(t *testing.T) {
 		mut  func(*Config)
 		want string
 	}{
-		"too many conns": {func(c *Config) { c.Conns = 20000 }, "split the load across several bench processes"},
-		"no nodes":       {func(c *Config) { c.Nodes = nil }, "--nodes"},
-		"http url":       {func(c *Config) { c.Nodes = []string{"http://x/v1/ws"} }, "not a ws://"},
-		"keys over":      {func(c *Config) { c.Keys = 101 }, "--keys"},
-		"zero rate":      {func(c *Config) { c.Rate = 0 }, "--rate"},
-		"no duration":    {func(c *Config) { c.Duration = 0 }, "--duration"},
-		"huge size":      {func(c *Config) { c.Size = 1 << 20 }, "--size"},
-		"no timeout":     {func(c *Config) { c.Timeout = 0 }, "--timeout"},
+		"too many conns":            {func(c *Config) { c.Conns = 20000 }, "split the load across several bench processes"},
+		"no nodes":                  {func(c *Config) { c.Nodes = nil }, "--nodes"},
+		"http url":                  {func(c *Config) { c.Nodes = []string{"http://x/v1/ws"} }, "not a ws://"},
+		"keys over":                 {func(c *Config) { c.Keys = 101 }, "--keys"},
+		"zero rate":                 {func(c *Config) { c.Rate = 0 }, "--rate"},
+		"no duration":               {func(c *Config) { c.Duration = 0 }, "--duration"},
+		"huge size":                 {func(c *Config) { c.Size = 1 << 20 }, "--size"},
+		"no timeout":                {func(c *Config) { c.Timeout = 0 }, "--timeout"},
+		"bad mode":                  {func(c *Config) { c.Mode = "flood" }, "--mode"},
+		"negative in-flight":        {func(c *Config) { c.InFlight = -1 }, "--in-flight"},
+		"fanout without publishers": {func(c *Config) { c.Mode, c.Subscribers = ModeFanout, 10 }, "--publishers"},
+		"metrics not http":          {func(c *Config) { c.Metrics = []string{"ws://x/metrics"} }, "--metrics"},
 	}
 	for name, tc := range cases {
 		c := DefaultConfig()
@@ -36,6 +40,11 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	c := DefaultConfig()
+	c.Rate, c.InFlight = 0, 8
+	if err := c.Validate(); err != nil {
+		t.Errorf("a closed loop needs no rate: %v", err)
+	}
+	c = DefaultConfig()
 	c.Conns, c.Rate = 2, 1000
 	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "1002") {
 		t.Errorf("warnings %q", w)

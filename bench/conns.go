@@ -52,7 +52,11 @@ func newPeers(cfg Config, runID string) ([]*peer, error) {
 			p.urls = append(p.urls, cfg.Nodes[(i+j)%len(cfg.Nodes)])
 		}
 		if cfg.Secret != "" {
-			tok, err := conn.MintToken([]byte(cfg.Secret), p.key, ttl, nil, nil, nil)
+			var topics []string // a fan-out run's connections may use its topic
+			if cfg.Mode == ModeFanout {
+				topics = []string{cfg.Topic}
+			}
+			tok, err := conn.MintToken([]byte(cfg.Secret), p.key, ttl, nil, topics, topics)
 			if err != nil {
 				return nil, fmt.Errorf("token for %s: %w", p.key, err)
 			}

@@ -11,6 +11,12 @@ import (
 // Report is the outcome of a run. Counts cover the measured part; the
 // warm-up has its own. Times are in milliseconds, rates per second.
 type Report struct {
+	// Mode is "send" or "fanout"; InFlight is the closed loop's
+	// concurrency (0: open loop at TargetRate).
+	Mode        string   `json:"mode"`
+	InFlight    int      `json:"in_flight"`
+	Subscribers int      `json:"subscribers,omitempty"`
+	Publishers  int      `json:"publishers,omitempty"`
 	Nodes       []string `json:"nodes"`
 	Conns       int      `json:"conns"`
 	Keys        int      `json:"keys"`
@@ -45,6 +51,10 @@ type Report struct {
 	SeqConflicts int64 `json:"seq_conflicts"`
 	// Foreign: deliveries that no send of this run made.
 	Foreign int64 `json:"foreign"`
+	// Missed (fan-out): acknowledged publications × subscribers −
+	// deliveries. Publications are at most once, so this is a figure, not
+	// a broken guarantee.
+	Missed int64 `json:"missed,omitempty"`
 
 	Failed     int64        `json:"failed"`  // sends given up
 	Retries    int64        `json:"retries"` // extra attempts, same id
@@ -63,6 +73,20 @@ type Report struct {
 	DeliveryLatency Latency `json:"delivery_latency_ms"`
 
 	WarmupCounts Phase `json:"warmup_counts"`
+
+	// NodeCPU is each node's process_cpu_seconds_total used during the
+	// run (read from its /metrics before and after); NodeCPUSec their
+	// sum; CPUPerMessageUs that sum per acknowledged send (send mode) or
+	// per delivered publication (fan-out), warm-up included, in µs.
+	NodeCPU         []NodeCPU `json:"node_cpu,omitempty"`
+	NodeCPUSec      float64   `json:"node_cpu_s,omitempty"`
+	CPUPerMessageUs float64   `json:"node_cpu_per_message_us,omitempty"`
+}
+
+// NodeCPU is the CPU one node process used during the run.
+type NodeCPU struct {
+	URL     string  `json:"url"`
+	Seconds float64 `json:"cpu_s"`
 }
 
 // Latency summarises a histogram in milliseconds.
@@ -81,6 +105,7 @@ type Phase struct {
 	Acked      int64 `json:"acked"`
 	Lost       int64 `json:"lost"`
 	Duplicated int64 `json:"duplicated"`
+	Missed     int64 `json:"missed,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -101,6 +126,7 @@ func (r *runner) report(win window, interrupted bool) *Report {
 	}
 	cfg := r.cfg
 	rep := &Report{
+		Mode: cfg.Mode, InFlight: cfg.InFlight,
 		Nodes: cfg.Nodes, Conns: cfg.Conns, Keys: len(r.recips), TargetRate: cfg.Rate,
 		Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(), Size: cfg.Size,
 		Interrupted: interrupted, ElapsedSec: win.seconds(0),
@@ -113,6 +139,10 @@ func (r *runner) report(win window, interrupted bool) *Report {
 		ErrorKinds: r.errs.list(), Reconnects: r.c.reconnects.Load(), Disconnects: r.drops.list(),
 		AckLatency: summarise(&r.ack), DeliveryLatency: summarise(&r.e2e),
 		WarmupCounts: Phase{Sent: r.c.sentWarm.Load(), Acked: w.Acked, Lost: w.Lost, Duplicated: w.Duplicated},
+	}
+	if r.fan != nil {
+		rep.Keys = 0
+		r.fan.tally(rep)
 	}
 	rep.SentPerSec = perSec(rep.Sent, rep.ElapsedSec)
 	rep.AckedPerSec = perSec(rep.Acked, rep.AckSpanSec)
@@ -160,8 +190,16 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rep.Interrupted {
 		status = " (interrupted)"
 	}
-	fmt.Fprintf(&b, "shardgate bench%s: %d connections over %d node(s), %d recipients, target %.0f sends/s, %.1fs measured",
-		status, rep.Conns, len(rep.Nodes), rep.Keys, rep.TargetRate, rep.ElapsedSec)
+	load := fmt.Sprintf("target %.0f sends/s", rep.TargetRate)
+	if rep.InFlight > 0 {
+		load = fmt.Sprintf("closed loop, %d in flight", rep.InFlight)
+	}
+	who := fmt.Sprintf("%d recipients", rep.Keys)
+	if rep.Mode == ModeFanout {
+		who = fmt.Sprintf("topic fan-out: %d subscribers, %d publishers", rep.Subscribers, rep.Publishers)
+	}
+	fmt.Fprintf(&b, "shardgate bench%s: %d connections over %d node(s), %s, %s, %.1fs measured",
+		status, rep.Conns, len(rep.Nodes), who, load, rep.ElapsedSec)
 	if rep.WarmupCounts.Sent > 0 {
 		fmt.Fprintf(&b, " after %s warm-up (%d sent, %d acked)", rep.Warmup, rep.WarmupCounts.Sent, rep.WarmupCounts.Acked)
 	}
@@ -177,6 +215,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	row("acknowledged", rep.Acked, rep.AckedPerSec)
 	row("delivered", rep.Delivered, rep.DeliveredPerSec)
 	row("lost", rep.Lost, -1)
+	if rep.Mode == ModeFanout {
+		row("missed (at most once)", rep.Missed, -1)
+	}
 	row("duplicated", rep.Duplicated, -1)
 	row("reordered", rep.Reordered, -1)
 	row("delivered unacked", rep.DeliveredUnacked, -1)
@@ -196,6 +237,16 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		l    Latency
 	}{{"ack", rep.AckLatency}, {"delivery", rep.DeliveryLatency}} {
 		fmt.Fprintf(&b, "  %-18s %10.3f %10.3f %10.3f %10.3f %10.3f\n", l.name, l.l.P50, l.l.P99, l.l.P999, l.l.Max, l.l.Mean)
+	}
+	if len(rep.NodeCPU) > 0 {
+		per := "acknowledged send"
+		if rep.Mode == ModeFanout {
+			per = "delivered publication"
+		}
+		fmt.Fprintf(&b, "\n  node CPU %.2f s over %d node(s): %.2f µs per %s\n", rep.NodeCPUSec, len(rep.NodeCPU), rep.CPUPerMessageUs, per)
+		for _, n := range rep.NodeCPU {
+			fmt.Fprintf(&b, "    %-40s %8.2f s\n", n.URL, n.Seconds)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {

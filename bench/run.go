@@ -26,6 +26,9 @@ type runner struct {
 	errs   errorLog  // failed send attempts
 	drops  errorLog  // connections that broke, by close code
 	prog   *progress
+	// op makes the n-th send or publication, due at due.
+	op  func(ctx context.Context, n uint64, due time.Time, warm bool)
+	fan *fanout // nil unless cfg.Mode is ModeFanout
 }
 
 // Run opens the connections, sends for cfg.Warmup+cfg.Duration, waits up
@@ -37,6 +40,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.normalized()
 	var id [4]byte
 	rand.Read(id[:])
 	r := &runner{cfg: cfg, runID: hex.EncodeToString(id[:])}
@@ -45,6 +49,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.recips = r.peers[:cfg.recipients()]
+	r.op = r.sendOne
+	if cfg.Mode == ModeFanout {
+		r.fan = newFanout(r)
+		r.op = r.fan.publish
+	}
 	r.prog = newProgress(cfg.Progress, cfg.ProgressTTY, &r.c)
 	for _, w := range cfg.Warnings() {
 		r.prog.note("warning: " + w)
@@ -70,18 +79,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stop, stopReceivers := context.WithCancel(context.Background())
 	var receivers sync.WaitGroup
 	for _, p := range r.peers {
-		receivers.Go(func() { p.receive(stop, &r.c, &r.drops, r.onMessage) })
+		if r.fan != nil {
+			receivers.Go(func() { r.fan.receive(stop, p) })
+		} else {
+			receivers.Go(func() { p.receive(stop, &r.c, &r.drops, r.onMessage) })
+		}
 	}
 	defer func() {
 		stopReceivers()
 		closeAll(r.peers)
 		receivers.Wait()
 	}()
+	if r.fan != nil {
+		if err := r.fan.subscribeAll(ctx); err != nil {
+			return nil, err
+		}
+	}
 
+	cpu := newCPUMeter(cfg.Metrics)
+	if err := cpu.start(ctx); err != nil {
+		return nil, err
+	}
 	r.prog.start()
 	win, interrupted := r.sendPhase(ctx)
 	r.prog.stop()
-	return r.report(win, interrupted), nil
+	rep := r.report(win, interrupted)
+	cpu.finish(ctx, rep, r.messages())
+	return rep, nil
+}
+
+// messages is what node CPU is divided by: acknowledged sends, or
+// deliveries of publications, warm-up included (the CPU readings span the
+// whole run).
+func (r *runner) messages() int64 {
+	if r.fan != nil {
+		return r.c.delivered.Load()
+	}
+	return r.c.acked.Load()
 }
 
 // window is the measured part of the run: from the end of the warm-up to
@@ -137,8 +171,10 @@ func (r *runner) sendPhase(ctx context.Context) (window, bool) {
 // without waiting for earlier ones to be answered (open loop). It returns
 // the measured window, and whether ctx cut it short.
 func (r *runner) schedule(ctx, sendCtx context.Context, sends *sync.WaitGroup) (window, bool) {
+	if r.cfg.InFlight > 0 {
+		return r.closedLoop(ctx, sendCtx, sends)
+	}
 	sem := make(chan struct{}, r.cfg.MaxInflight)
-	rng := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
 	start := time.Now()
 	warmEnd := start.Add(r.cfg.Warmup)
 	end := warmEnd.Add(r.cfg.Duration)
@@ -165,8 +201,6 @@ func (r *runner) schedule(ctx, sendCtx context.Context, sends *sync.WaitGroup) (
 		case <-ctx.Done():
 			return window{warmEnd, time.Now()}, true
 		}
-		from := r.peers[n%uint64(len(r.peers))]
-		to := r.recips[rng.IntN(len(r.recips))]
 		warm := due.Before(warmEnd)
 		r.c.sent.Add(1)
 		if warm {
@@ -174,9 +208,17 @@ func (r *runner) schedule(ctx, sendCtx context.Context, sends *sync.WaitGroup) (
 		}
 		sends.Go(func() {
 			defer func() { <-sem }()
-			r.send(sendCtx, from, to, n, due, warm)
+			r.op(sendCtx, n, due, warm)
 		})
 	}
+}
+
+// sendOne sends the n-th message from a connection in turn to a random
+// recipient.
+func (r *runner) sendOne(ctx context.Context, n uint64, due time.Time, warm bool) {
+	from := r.peers[n%uint64(len(r.peers))]
+	to := r.recips[mrand.IntN(len(r.recips))]
+	r.send(ctx, from, to, n, due, warm)
 }
 
 // send delivers one message, retrying what may succeed later with the same

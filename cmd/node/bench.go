@@ -33,16 +33,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "how long to wait after sending for deliveries before counting messages lost")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time limit for opening all connections")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "most sends waiting for an answer at once")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "send (durable sends between the bench's connections) or fanout (publications to one topic's subscribers)")
+	fs.IntVar(&cfg.InFlight, "in-flight", 0, "closed loop: keep this many sends or publications outstanding, ignoring --rate (0: open loop at --rate)")
+	fs.IntVar(&cfg.Subscribers, "subscribers", 1000, "fanout: connections subscribed to --topic")
+	fs.IntVar(&cfg.Publishers, "publishers", 8, "fanout: connections publishing to --topic in turn")
+	fs.StringVar(&cfg.Topic, "topic", cfg.Topic, "fanout: the topic")
+	metrics := fs.String("metrics", "", "comma-separated /metrics URLs (or admin URLs) of the node processes: reports node CPU per message")
 	jsonFile := fs.String("json", "", "also write the JSON report to this file")
 	format := fs.String("format", "table", "report on stdout: table or json")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := flagsFromEnv(fs, "bench-"); err != nil {
+		return err
+	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format %q is not table or json", *format)
 	}
-	cfg.Nodes = split(*nodes)
+	cfg.Nodes, cfg.Metrics = split(*nodes), split(*metrics)
 	var err error
 	if cfg.SourceIPs, err = bench.ParseSourceIPs(*sourceIPs); err != nil {
 		return err
