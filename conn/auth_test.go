@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,8 +15,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // signed builds a token with arbitrary claims and method.
@@ -264,7 +264,7 @@ func TestOriginPatternsValidated(t *testing.T) {
 }
 
 func TestOriginRefusalLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	h := newHarness(t, func(c *Config, _ *AuthConfig) {
 		c.AllowedOrigins = []string{"https://app.example"}
 		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
@@ -295,24 +295,6 @@ func TestBadTokenOnUpgradeClosesWith4001(t *testing.T) {
 			t.Errorf("%s: %v, want close 4001 with a reason", name, err)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test together.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func mustURL(t testing.TB, s string) *url.URL {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // An envelope the other side cannot decode fails its own call and nothing
@@ -50,7 +51,7 @@ func TestUndecodableEnvelopeFailsOnlyItsCall(t *testing.T) {
 	if err := out.enqueue([]byte(`garbage`)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "b to count 3 bad envelopes", func() bool { return b.m.stats.badEnvelopes.Load() == 3 })
+	testutil.Eventually(t, 5*time.Second, "b to count 3 bad envelopes", func() bool { return b.m.stats.badEnvelopes.Load() == 3 })
 
 	// The same connections still carry calls both ways.
 	var got echoReply

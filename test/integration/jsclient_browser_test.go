@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/browsertest"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // chatPage is a web application on its own origin that imports the
@@ -83,7 +85,7 @@ func TestBrowserClientChat(t *testing.T) {
 		if _, err := c.node("n1").Node().MoveShard(ctx, home.Shard, to); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "bob's shard moved off n1", func() bool {
+		testutil.Eventually(t, 30*time.Second, "bob's shard moved off n1", func() bool {
 			r, _ := c.node("n1").Node().Route(ctx, "bob")
 			return r.Owner == to
 		})
@@ -91,28 +93,26 @@ func TestBrowserClientChat(t *testing.T) {
 		home, _ = c.node("n1").Node().Route(ctx, "bob")
 	}
 
-	b := newDashBrowser(t)
-	b.do("load the chat page", chromedp.Navigate(listed.URL+"/"))
-	b.waitFor("both users connected", `window.__chat && window.__chat.ready === true`)
-	var onNode string
-	b.eval(`window.__chat.states.bob`, &onNode)
+	b := browsertest.New(t, browsertest.Options{Step: dashStep, Poll: 50 * time.Millisecond})
+	b.Do("load the chat page", chromedp.Navigate(listed.URL+"/"))
+	b.WaitFor("both users connected", `window.__chat && window.__chat.ready === true`)
+	onNode := browsertest.Eval[string](b, `window.__chat.states.bob`)
 	if onNode != "on "+home.Owner {
 		t.Fatalf("bob is %q, want connected to his home %s", onNode, home.Owner)
 	}
 
 	const n = 40
-	b.eval(`(window.__chat.sending = window.__chat.send("alice", "bob", `+fmt.Sprint(n)+`), true)`, nil)
-	b.waitFor("a quarter of the conversation", `window.__chat.acked.alice.length >= `+fmt.Sprint(n/4))
+	browsertest.Eval[bool](b, `(window.__chat.sending = window.__chat.send("alice", "bob", `+fmt.Sprint(n)+`), true)`)
+	b.WaitFor("a quarter of the conversation", `window.__chat.acked.alice.length >= `+fmt.Sprint(n/4))
 	c.kill(home.Owner)
 	t.Logf("killed bob's home %s mid-conversation", home.Owner)
-	b.eval(`(window.__chat.replying = window.__chat.send("bob", "alice", 5), true)`, nil)
-	b.waitFor("every message acknowledged", `window.__chat.acked.alice.length === `+fmt.Sprint(n)+` && window.__chat.acked.bob.length === 5`)
-	b.waitFor("bob received them all", `window.__chat.got.bob.length >= `+fmt.Sprint(n))
-	b.waitFor("alice received the replies", `window.__chat.got.alice.length >= 5`)
+	browsertest.Eval[bool](b, `(window.__chat.replying = window.__chat.send("bob", "alice", 5), true)`)
+	b.WaitFor("every message acknowledged", `window.__chat.acked.alice.length === `+fmt.Sprint(n)+` && window.__chat.acked.bob.length === 5`)
+	b.WaitFor("bob received them all", `window.__chat.got.bob.length >= `+fmt.Sprint(n))
+	b.WaitFor("alice received the replies", `window.__chat.got.alice.length >= 5`)
 
-	var got, acked map[string][]uint64
-	b.eval(`window.__chat.got`, &got)
-	b.eval(`window.__chat.acked`, &acked)
+	got := browsertest.Eval[map[string][]uint64](b, `window.__chat.got`)
+	acked := browsertest.Eval[map[string][]uint64](b, `window.__chat.acked`)
 	for user, from := range map[string]string{"bob": "alice", "alice": "bob"} {
 		inbox := c.inbox(user)
 		stored := make([]uint64, len(inbox))
@@ -126,22 +126,21 @@ func TestBrowserClientChat(t *testing.T) {
 			t.Errorf("%s's acknowledged sends %v, %s's inbox %v", from, acked[from], user, stored)
 		}
 	}
-	var reconnects int
-	b.eval(`window.__chat.reconnects.bob`, &reconnects)
-	b.eval(`window.__chat.states.bob`, &onNode)
+	reconnects := browsertest.Eval[int](b, `window.__chat.reconnects.bob`)
+	onNode = browsertest.Eval[string](b, `window.__chat.states.bob`)
 	if reconnects < 1 || onNode == "on "+home.Owner {
 		t.Errorf("bob reconnected %d times and is %q: the kill never reached the page", reconnects, onNode)
 	}
 
 	// The same page on an origin not listed: refused, and the page knows why.
-	b.do("load the page from an unlisted origin", chromedp.Navigate(unlisted.URL+"/"))
-	b.waitFor("the refusal", `window.__chat && window.__chat.error !== null`)
-	var refusal struct {
+	b.Do("load the page from an unlisted origin", chromedp.Navigate(unlisted.URL+"/"))
+	b.WaitFor("the refusal", `window.__chat && window.__chat.error !== null`)
+	type chatError struct {
 		Message   string `json:"message"`
 		CloseCode int    `json:"closeCode"`
 		Fatal     bool   `json:"fatal"`
 	}
-	b.eval(`window.__chat.error`, &refusal)
+	refusal := browsertest.Eval[chatError](b, `window.__chat.error`)
 	if refusal.CloseCode != 4003 || !refusal.Fatal || !strings.Contains(refusal.Message, unlisted.URL) || !strings.Contains(refusal.Message, "not allowed") {
 		t.Fatalf("refusal %+v: want close 4003 naming the origin", refusal)
 	}
