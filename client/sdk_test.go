@@ -289,14 +289,14 @@ func TestClientReconnectWhileBehind(t *testing.T) {
 	for range 10 {
 		f.store("alice", "x")
 	}
-	eventually(t, "the buffer full", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the buffer full", func() bool {
 		c.in.mu.Lock()
 		defer c.in.mu.Unlock()
 		return c.in.behind
 	})
 	f.cut()
-	eventually(t, "reconnected", func() bool { return len(f.sinces()) == 2 && f.connCount() == 1 })
-	eventually(t, "the replay seen", func() bool { // it is what must not be lost
+	testutil.Eventually(t, 5*time.Second, "reconnected", func() bool { return len(f.sinces()) == 2 && f.connCount() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the replay seen", func() bool { // it is what must not be lost
 		c.in.mu.Lock()
 		defer c.in.mu.Unlock()
 		return c.in.highest == 10

@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	jsclient "github.com/shardgate/shardgate/clients/js"
+	"github.com/shardgate/shardgate/internal/browsertest"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // jsUnitPage runs the browser client against fake nodes inside the page
@@ -187,19 +189,15 @@ func TestBrowserClientUnits(t *testing.T) {
 	})
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
-	b := newDashBrowser(t)
-	b.do("load the unit page", chromedp.Navigate(hs.URL+"/"))
-	deadline := time.Now().Add(30 * time.Second)
-	for !b.eval(`window.__done === true`, nil) {
-		if time.Now().After(deadline) {
-			var partial string
-			b.eval(`JSON.stringify(window.__results || {})`, &partial)
-			t.Fatalf("the scenarios did not finish; so far: %s", partial)
+	b := browsertest.New(t, browsertest.Options{Step: dashStep})
+	b.Do("load the unit page", chromedp.Navigate(hs.URL+"/"))
+	testutil.EventuallyExplained(t, 30*time.Second, "the scenarios to finish", func() string {
+		if browsertest.Eval[bool](b, `window.__done === true`) {
+			return ""
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	var raw map[string]json.RawMessage
-	b.eval(`window.__results`, &raw)
+		return "so far: " + browsertest.Eval[string](b, `JSON.stringify(window.__results || {})`)
+	})
+	raw := browsertest.Eval[map[string]json.RawMessage](b, `window.__results`)
 	type result struct {
 		OK          bool     `json:"ok"`
 		Error       string   `json:"error"`

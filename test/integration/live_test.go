@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // Connections that stay open on n1 and n2 keep receiving every message
@@ -37,7 +38,7 @@ func TestLiveDeliveryAcrossOwnershipChanges(t *testing.T) {
 		if _, err := api.MoveShard(ctx, r.Shard, "n4"); err != nil {
 			t.Fatalf("move shard %d to n4: %v", r.Shard, err)
 		}
-		eventually(t, 30*time.Second, "shard moved", func() bool {
+		testutil.Eventually(t, 30*time.Second, "shard moved", func() bool {
 			r2, _ := api.Route(ctx, k)
 			return r2.Owner == "n4"
 		})
@@ -78,7 +79,7 @@ func TestLiveDeliveryAfterSlowReregistration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	api := c.node("n2").Node()
-	eventually(t, 30*time.Second, "a receiver's key homed on n4", func() bool {
+	testutil.Eventually(t, 30*time.Second, "a receiver's key homed on n4", func() bool {
 		for _, k := range w.keys {
 			if r, err := api.Route(ctx, k); err == nil && r.Owner == "n4" {
 				return true
