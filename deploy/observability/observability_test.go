@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,11 +17,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 func TestMetricNames(t *testing.T) {
@@ -205,7 +205,7 @@ func startNodes(t *testing.T, n int) []*app.Server {
 		cfg := app.DefaultConfig()
 		cfg.Name = "n" + strconv.Itoa(i)
 		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		cfg.GossipAddr = testutil.FreeAddr(t)
 		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Partitions = 16
 		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
@@ -251,24 +251,4 @@ func startNodes(t *testing.T, n int) []*app.Server {
 		}
 	}
 	return servers
-}
-
-// freePort finds a port free for TCP and UDP (memberlist binds both).
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
 }

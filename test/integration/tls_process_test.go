@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // writeSelfSigned writes a self-signed certificate for 127.0.0.1 with the
@@ -52,8 +53,8 @@ func TestProcessTLSReloadOnSIGHUP(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool := x509.NewCertPool()
 	pool.AddCert(writeSelfSigned(t, certFile, keyFile, 1))
-	p := &proc{name: "t1", dataDir: filepath.Join(dir, "t1"), gossip: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		ws: fmt.Sprintf("127.0.0.1:%d", freePort(t)), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	p := &proc{name: "t1", dataDir: filepath.Join(dir, "t1"), gossip: testutil.FreeAddr(t),
+		ws: testutil.FreeAddr(t), admin: testutil.FreeAddr(t),
 		extra: []string{"--insecure", "--tls-cert", certFile, "--tls-key", keyFile,
 			"--cluster-key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}
 	p.log, _ = os.Create(filepath.Join(dir, "t1.log"))
@@ -68,13 +69,13 @@ func TestProcessTLSReloadOnSIGHUP(t *testing.T) {
 		defer c.Close()
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
 	}
-	eventually(t, 30*time.Second, "the node serves its first certificate", func() bool { return serial() == 1 })
+	testutil.Eventually(t, 30*time.Second, "the node serves its first certificate", func() bool { return serial() == 1 })
 
 	pool.AddCert(writeSelfSigned(t, certFile, keyFile, 2))
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the renewed certificate after SIGHUP", func() bool { return serial() == 2 })
+	testutil.Eventually(t, 10*time.Second, "the renewed certificate after SIGHUP", func() bool { return serial() == 2 })
 	if err := p.cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the node died on SIGHUP: %v", err)
 	}
