@@ -311,7 +311,7 @@ func TestClientIdleTimeout(t *testing.T) {
 	cfg := fastConfig("alice", silent.url)
 	cfg.IdleTimeout = 100 * time.Millisecond
 	mustConnect(t, cfg)
-	eventually(t, "a reconnect after the silence", func() bool { return len(silent.sinces()) >= 2 })
+	testutil.Eventually(t, 5*time.Second, "a reconnect after the silence", func() bool { return len(silent.sinces()) >= 2 })
 
 	pinging := newFakeNode(t)
 	pinging.ping = 20 * time.Millisecond
