@@ -71,6 +71,8 @@ export interface ClientOptions {
   callTimeout?: number;
   /** How long send (and the other retried calls) keep retrying, in ms. Default 60000. */
   sendTimeout?: number;
+  /** A connection silent this long (ms) is probed with a call; no answer within callTimeout replaces it. Default 45000. */
+  idleTimeout?: number;
   /** How long a moved hint waits for no call in flight, in ms. Default 5000. */
   movedDelay?: number;
   /** WebSocket and fetch implementations (for non-browser runtimes). */

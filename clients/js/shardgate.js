@@ -41,6 +41,7 @@ const defaults = {
   callTimeout: 10000,
   sendTimeout: 60000,
   movedDelay: 5000,
+  idleTimeout: 45000,
 };
 
 function moduleOrigin() {
@@ -113,7 +114,9 @@ class Conn {
     this.closeCode = 0;
     this.closeReason = "";
     this.welcome = null;
+    this.lastFrame = Date.now();
     ws.onmessage = (ev) => {
+      this.lastFrame = Date.now();
       for (const f of decodeFrame(ev.data)) {
         if (f.method) onNotify(this, f);
         else this.resolve(f);
@@ -287,7 +290,16 @@ export class Client {
     const r = await new Promise((resolve) => {
       let movedAt = 0;
       let following = false;
+      let probing = false;
       const tick = setInterval(async () => {
+        // Browsers answer the node's pings without telling the page, so a
+        // connection silent for idleTimeout is probed with a cheap call;
+        // an unanswered call closes it (see Conn.call) and the client
+        // reconnects: a node that vanished without closing is noticed.
+        if (!probing && !conn.closed && Date.now() - conn.lastFrame > this.opts.idleTimeout) {
+          probing = true;
+          conn.call("presence", { keys: [conn.welcome.key] }, this.opts.callTimeout).catch(() => {}).finally(() => { probing = false; });
+        }
         if (!this.moved || this.stopped || following) return;
         movedAt ||= Date.now();
         if (this.inflight > 0 && Date.now() - movedAt < this.opts.movedDelay) return;

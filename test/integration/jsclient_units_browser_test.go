@@ -65,6 +65,7 @@ class FakeWS {
   }
   push(frame) { if (!this.closed) { const data = JSON.stringify(frame); setTimeout(() => !this.closed && this.onmessage?.({ data }), 0); } }
   send(text) {
+    if (this.node?.muted) return; // a node that vanished: nothing comes back
     const req = JSON.parse(text), p = req.params;
     let result = {};
     switch (req.method) {
@@ -166,6 +167,18 @@ await run("resubscribe", async () => {
   c.close();
   return {};
 });
+await run("silent node", async () => {
+  const C = new FakeNode("ws://c.test/v1/ws");
+  const c = new Client(opts("u9", { nodes: ["http://c.test"], fetch: async () => new Response(JSON.stringify({ ws_url: C.url })), idleTimeout: 100, callTimeout: 200 }));
+  await c.connect();
+  C.muted = true;
+  const before = log.filter((l) => l.node === C.url).length;
+  await until("replaced", () => c.stats.reconnects >= 1);
+  C.muted = false;
+  await until("connected again", () => c.conn !== null);
+  c.close();
+  return { connections: log.filter((l) => l.node === C.url).length - before };
+});
 await run("refused", async () => {
   refuse = 4001;
   const c = new Client(opts("u8"));
@@ -242,6 +255,7 @@ func TestBrowserClientUnits(t *testing.T) {
 	check("send retried", res["send retried"].Seq == 1 && res["send retried"].Attempts == 2 && res["send retried"].Stored == 1)
 	check("moved", slices.Equal(res["moved"].Got, seqs(2)) && res["moved"].Node == "ws://b.test/v1/ws" && len(res["moved"].Since) == 1 && res["moved"].Since[0] == "1")
 	check("refused", res["refused"].Fatal && res["refused"].CloseCode == 4001)
+	check("silent node", res["silent node"].Connections >= 1)
 	if _, ok := res["resubscribe"]; !ok {
 		t.Error("resubscribe did not run")
 	}
