@@ -21,8 +21,13 @@ const maxBody = 64 << 20
 type Client struct {
 	BaseURL string // http://127.0.0.1:9090
 	Token   string // bearer token for /v1/*
+	Actor   string // who acts, recorded in the event log (ActorHeader)
 	HTTP    *http.Client
 }
+
+// ActorHeader names who asks for an action; the server records it in the
+// event log with the caller's address.
+const ActorHeader = "X-Shardgate-Actor"
 
 // APIError is an answer with an error status, in the API's error shape
 // {"error": {"code", "message"}} when the server sent one.
@@ -65,6 +70,28 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	return b, nil
 }
 
+// GetIfJSON asks for path as JSON. An older server that can only stream
+// it answers with another content type: then ok is false and nothing was
+// read.
+func (c *Client) GetIfJSON(ctx context.Context, path string, query url.Values) (raw json.RawMessage, ok bool, err error) {
+	resp, err := c.send(ctx, http.MethodGet, path, query, nil, "application/json")
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 300 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return nil, false, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the answer of GET %s: %w", path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return nil, false, apiError(resp.StatusCode, b)
+	}
+	return b, true, nil
+}
+
 // Stream opens a long-lived GET (server-sent events); the caller closes
 // the body.
 func (c *Client) Stream(ctx context.Context, path string, query url.Values) (io.ReadCloser, error) {
@@ -103,6 +130,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.Actor != "" {
+		req.Header.Set(ActorHeader, c.Actor)
 	}
 	hc := c.HTTP
 	if hc == nil {

@@ -20,7 +20,10 @@ import (
 	"github.com/shardgate/shardgate/app"
 )
 
-const testToken = "ctl-test-token-0123"
+const (
+	testToken = "ctl-test-token-0123"
+	testActor = "tester@ctl"
+)
 
 // startCluster runs n nodes in this process on loopback and waits until
 // every node is ready and owns shards, as the CLI itself reports it.
@@ -126,7 +129,7 @@ func testEnv(w io.Writer, adminURL, token string) Env {
 			fs.StringVar(&u, "admin-url", adminURL, "")
 			fs.StringVar(&tok, "admin-token", token, "")
 		},
-		Resolve:  func() (Conn, error) { return Conn{URL: u, Token: tok, Timeout: 10 * time.Second}, nil },
+		Resolve:  func() (Conn, error) { return Conn{URL: u, Token: tok, Timeout: 10 * time.Second, Actor: testActor}, nil },
 		ConnHelp: func(w io.Writer) { fmt.Fprintln(w, "  --admin-url, --admin-token") },
 	}
 }
@@ -153,7 +156,7 @@ type recorded struct {
 	method, path string
 	query        url.Values
 	body         string
-	auth         string
+	auth, actor  string
 }
 
 func newRecorder(t *testing.T, target string) *recorder {
@@ -168,7 +171,7 @@ func newRecorder(t *testing.T, target string) *recorder {
 		b, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytesReader(b))
 		r.mu.Lock()
-		r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.URL.Query(), string(b), req.Header.Get("Authorization")})
+		r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.URL.Query(), string(b), req.Header.Get("Authorization"), req.Header.Get(ActorHeader)})
 		r.mu.Unlock()
 		proxy.ServeHTTP(w, req)
 	}))

@@ -32,6 +32,7 @@ type Conn struct {
 	URL     string
 	Token   string
 	Timeout time.Duration // per request; streams are not bounded
+	Actor   string        // who acts, for the event log ("" sends none)
 }
 
 // command is one verb of `shardgate ctl`.
@@ -46,10 +47,11 @@ var commands = []command{
 	{"partitions", "[--map]", "shards per node; --map lists which shards each node owns", runPartitions},
 	{"route", "KEY", "where a key lives: shard, home, backups, WebSocket URL", runRoute},
 	{"history", "SHARD", "why a shard moved: its ownership changes", runHistory},
-	{"events", "[--follow] [--since N]", "the cluster's event log (membership, table, migrations, actions)", runEvents},
+	{"events", "[--follow] [--since N] [--tail N]", "the cluster's event log (membership, table, migrations, actions)", runEvents},
 	{"drain", "NODE [--dry-run]", "move every shard off NODE, then it leaves", actionCmd("drain")},
 	{"failover", "NODE [--dry-run]", "treat NODE as failed now: promote its backups", actionCmd("failover")},
 	{"readmit", "NODE [--dry-run]", "undo a failover or drain of a node that is still alive", actionCmd("readmit")},
+	{"remove", "NODE [--dry-run]", "stop listing a dead node (it is kept as dead until removed)", actionCmd("remove")},
 	{"move", "SHARD --to NODE [--dry-run]", "give SHARD a new home", runMove},
 	{"rebalance", "[--dry-run]", "recompute the table and start the moves it implies", actionCmd("rebalance")},
 }
@@ -159,6 +161,6 @@ func (s *session) parse(args []string, npos int) ([]string, error) {
 	if conn.URL == "" {
 		return nil, errors.New("--admin-url is empty")
 	}
-	s.client = &Client{BaseURL: conn.URL, Token: conn.Token, HTTP: &http.Client{Timeout: conn.Timeout}}
+	s.client = &Client{BaseURL: conn.URL, Token: conn.Token, Actor: conn.Actor, HTTP: &http.Client{Timeout: conn.Timeout}}
 	return pos, nil
 }

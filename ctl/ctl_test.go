@@ -186,13 +186,14 @@ func TestAgainstCluster(t *testing.T) {
 			{[]string{"drain", "n3", "--dry-run", "--reason", "kernel upgrade"}, "/v1/nodes/n3/drain", "", "kernel upgrade"},
 			{[]string{"failover", "--dry-run", "n2"}, "/v1/nodes/n2/failover", "", ""},
 			{[]string{"readmit", "n2", "--dry-run"}, "/v1/nodes/n2/readmit", "", ""},
+			{[]string{"remove", "n3", "--dry-run"}, "/v1/nodes/n3/remove", "", ""},
 			{[]string{"move", "5", "--to", "n1", "--dry-run"}, "/v1/partitions/5/move", `{"to":"n1"}`, ""},
 		}
 		for _, tc := range tests {
 			out, err := ctlRun(t, rec.srv.URL, testToken, append(tc.args, "--json")...)
 			got := rec.last()
 			if got.method != "POST" || got.path != tc.path || got.query.Get("dry_run") != "1" || got.body != tc.body ||
-				got.query.Get("reason") != tc.reason || got.auth != "Bearer "+testToken {
+				got.query.Get("reason") != tc.reason || got.auth != "Bearer "+testToken || got.actor != testActor {
 				t.Errorf("%v sent %+v", tc.args, got)
 			}
 			// Whatever the server answers passes through: a plan as JSON,

@@ -53,24 +53,56 @@ func readSSE(r io.Reader, out chan<- sseEvent) error {
 // noisy events repeat state the other commands show; --all includes them.
 var noisy = map[string]bool{"stats": true, "snapshot": true}
 
+// eventsFlags are what events takes besides the common flags.
+type eventsFlags struct {
+	follow, all bool
+	wait        time.Duration
+	query       url.Values
+}
+
 func runEvents(ctx context.Context, s *session, args []string) error {
 	fs := s.flags()
-	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
-	since := fs.String("since", "", "replay the log after this sequence number (passed as ?since=)")
-	all := fs.Bool("all", false, "include the periodic stats and snapshot events")
-	wait := fs.Duration("wait", time.Second, "without --follow: stop once the stream has been quiet this long")
+	var f eventsFlags
+	fs.BoolVar(&f.follow, "follow", false, "keep printing new events until interrupted")
+	since := fs.String("since", "", "start after this sequence number of the log (?since=)")
+	tail := fs.String("tail", "", "start with the last N entries of the log (?tail=)")
+	limit := fs.String("limit", "", "without --follow: at most N entries (?limit=)")
+	fs.BoolVar(&f.all, "all", false, "include the periodic stats and snapshot events of the stream")
+	fs.DurationVar(&f.wait, "wait", time.Second, "without --follow, on a server that can only stream: stop once the stream has been quiet this long")
 	if _, err := s.parse(args, 0); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *since != "" {
-		q.Set("since", *since)
+	f.query = url.Values{}
+	for name, v := range map[string]string{"since": *since, "tail": *tail, "limit": *limit} {
+		if v == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("--%s %q is not a number", name, v)
+		}
+		f.query.Set(name, v)
 	}
+	if !f.follow {
+		raw, ok, err := s.client.GetIfJSON(ctx, "/v1/events", f.query)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return printLogPage(s, raw)
+		}
+		// An older server only streams: read what it sends until it is quiet.
+	}
+	return streamEvents(ctx, s, f)
+}
+
+// streamEvents prints the server-sent events of /v1/events: until ctx
+// ends with --follow, else until the stream has been quiet for f.wait.
+func streamEvents(ctx context.Context, s *session, f eventsFlags) error {
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := *s.client
 	c.HTTP = &http.Client{Transport: s.client.HTTP.Transport} // no overall timeout on a stream
-	body, err := c.Stream(streamCtx, "/v1/events", q)
+	body, err := c.Stream(streamCtx, "/v1/events", f.query)
 	if err != nil {
 		return err
 	}
@@ -87,10 +119,10 @@ func runEvents(ctx context.Context, s *session, args []string) error {
 		}
 	}()
 
-	idle := time.NewTimer(*wait)
+	idle := time.NewTimer(f.wait)
 	defer idle.Stop()
 	var idleC <-chan time.Time
-	if !*follow {
+	if !f.follow {
 		idleC = idle.C
 	}
 	for {
@@ -104,23 +136,87 @@ func runEvents(ctx context.Context, s *session, args []string) error {
 				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 					return fmt.Errorf("the event stream broke: %w", err)
 				}
-				if *follow {
+				if f.follow {
 					return errors.New("the server ended the event stream")
 				}
 				return nil
 			}
 			if noisy[ev.name] {
-				if !*all {
+				if !f.all {
 					continue
 				}
 			} else {
-				idle.Reset(*wait) // periodic events do not keep a one-shot read going
+				idle.Reset(f.wait) // periodic events do not keep a one-shot read going
 			}
 			if err := printEvent(s, ev); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// logEntry is one entry of the durable event log.
+type logEntry struct {
+	Seq     uint64            `json:"seq"`
+	At      int64             `json:"at"`
+	Version uint64            `json:"version"`
+	Type    string            `json:"type"`
+	Actor   string            `json:"actor"`
+	Action  string            `json:"action"`
+	Node    string            `json:"node"`
+	Shard   *int              `json:"shard"`
+	Reason  string            `json:"reason"`
+	Changes []json.RawMessage `json:"changes"`
+	Moves   []json.RawMessage `json:"moves"`
+}
+
+// line is an entry on one line: #seq, time, type, then what, who and why.
+func (e logEntry) line() string {
+	parts := []string{}
+	for _, p := range []string{e.Action, e.Node} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if e.Shard != nil {
+		parts = append(parts, "shard "+strconv.Itoa(*e.Shard))
+	}
+	if e.Version > 0 {
+		parts = append(parts, "table v"+strconv.FormatUint(e.Version, 10))
+	}
+	if e.Actor != "" {
+		parts = append(parts, "by "+e.Actor)
+	}
+	if n := len(e.Changes); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d shard(s) changed", n))
+	}
+	if n := len(e.Moves); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d move(s)", n))
+	}
+	s := fmt.Sprintf("#%-6d %s  %-9s %s", e.Seq, clock(e.At), e.Type, strings.Join(parts, ", "))
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// printLogPage prints GET /v1/events as JSON: {"events": [...], "last_seq"}.
+func printLogPage(s *session, raw json.RawMessage) error {
+	if s.json {
+		return printJSON(s.env.Stdout, raw)
+	}
+	var page struct {
+		Events  []logEntry `json:"events"`
+		LastSeq uint64     `json:"last_seq"`
+	}
+	if err := json.Unmarshal(raw, &page); err != nil {
+		return fmt.Errorf("GET /v1/events: unexpected answer: %w", err)
+	}
+	for _, e := range page.Events {
+		fmt.Fprintln(s.env.Stdout, e.line())
+	}
+	fmt.Fprintf(s.env.Stdout, "(%d entries; the log is at #%d)\n", len(page.Events), page.LastSeq)
+	return nil
 }
 
 // printEvent writes one event: its data as one JSON line with --json, or
@@ -134,6 +230,13 @@ func printEvent(s *session, ev sseEvent) error {
 		}
 		_, err := fmt.Fprintln(w, buf.String())
 		return err
+	}
+	if ev.name == "log" {
+		var e logEntry
+		if err := json.Unmarshal(ev.data, &e); err == nil {
+			_, err := fmt.Fprintln(w, e.line())
+			return err
+		}
 	}
 	var e eventView
 	if err := json.Unmarshal(ev.data, &e); err != nil || e.Type == "" {

@@ -34,7 +34,7 @@ func TestHumanBytes(t *testing.T) {
 
 func TestPrintPlan(t *testing.T) {
 	plan := planView{Action: "drain", Node: "n3", Version: 12, Summary: "n3 hands 2 shards to n1 and n2",
-		Moves: []moveView{{Shard: 4, From: "n3", To: "n1", Role: "owner", Bytes: 2048}, {Shard: 9, From: "n3", To: "n2", Role: "owner", Bytes: 1024}},
+		Moves:      []moveView{{Shard: 4, From: "n3", To: "n1", Role: "owner", Bytes: 2048}, {Shard: 9, From: "n3", To: "n2", Role: "owner", Bytes: 1024}},
 		EstimateMS: 1500}
 	tests := []struct {
 		name   string

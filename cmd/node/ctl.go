@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"os/user"
 	"time"
 
 	"github.com/shardgate/shardgate/ctl"
@@ -17,11 +19,25 @@ func ctlSettings(c *ctl.Conn) *settings {
 		stringSetting(&c.URL, "admin-url", "URL", "a node's admin listener; any node answers for the cluster"),
 		stringSetting(&c.Token, "admin-token", "TOKEN", "bearer token of the admin API (the nodes' --admin-token)").secretFile(),
 		durationSetting(&c.Timeout, "request-timeout", "time limit of one request (not of events --follow)"),
+		stringSetting(&c.Actor, "actor", "WHO", "who acts, as the event log records it (with your address)").withDefault("$USER@hostname"),
 	)
 }
 
+// defaultActor is user@host, the operator as the event log names them.
+func defaultActor() string {
+	who := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	if who == "" {
+		return host
+	}
+	return who + "@" + host
+}
+
 func runCtl(ctx context.Context, args []string, stdout io.Writer) error {
-	conn := ctl.Conn{URL: "http://127.0.0.1:9090", Timeout: 30 * time.Second}
+	conn := ctl.Conn{URL: "http://127.0.0.1:9090", Timeout: 30 * time.Second, Actor: defaultActor()}
 	ss := ctlSettings(&conn)
 	env := ctl.Env{
 		Stdout:   stdout,
