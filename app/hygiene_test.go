@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,11 +114,13 @@ func TestConnectionCaps(t *testing.T) {
 	t.Run("per address", func(t *testing.T) {
 		s := startNode(t, func(c *Config) { c.MaxConnections = 0; c.MaxConnectionsPerAddr = 2 })
 		pub := hostOf(s.PublicURL())
+		var held []net.Conn
 		for i := 0; i < 2; i++ {
 			c := rawConn(t, "127.0.0.1", pub)
 			if resp, _ := get(t, c, bufio.NewReader(c), "/healthz"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("connection %d refused: %s", i, resp.Status)
 			}
+			held = append(held, c)
 		}
 		c := rawConn(t, "127.0.0.1", pub)
 		resp, body := get(t, c, bufio.NewReader(c), "/healthz")
@@ -128,6 +131,21 @@ func TestConnectionCaps(t *testing.T) {
 		other := rawConn(t, "127.0.0.2", pub)
 		if resp, _ := get(t, other, bufio.NewReader(other), "/healthz"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("another address refused: %s", resp.Status)
+		}
+		// A slot is given back once its connection closes.
+		held[0].Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			again := rawConn(t, "127.0.0.1", pub)
+			resp, _ := get(t, again, bufio.NewReader(again), "/healthz")
+			again.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a closed connection's slot was never released: %s", resp.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 }
