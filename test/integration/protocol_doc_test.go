@@ -28,7 +28,7 @@ const (
 )
 
 // TestProtocolDocument plays every example of docs/PROTOCOL.md against a
-// real node, in the order of the document, so the document cannot drift
+// real two-node cluster (sessions connect to n1), in the order of the document, so the document cannot drift
 // from the code. Blocks marked `session NAME [user=KEY] [token=T] [since=S]
 // [origin=O]` are WebSocket conversations (one connection per NAME, kept
 // across blocks): `→ TEXT` sends a frame, `→ (a frame of N bytes)` a send
@@ -40,7 +40,7 @@ const (
 // have exactly the keys shown.
 func TestProtocolDocument(t *testing.T) {
 	blocks := docBlocks(t, "../../docs/PROTOCOL.md")
-	c := newCluster(t, 1, func(cfg *app.Config) {
+	c := newCluster(t, 2, func(cfg *app.Config) {
 		cfg.AuthSecret = docAuthSecret
 		cfg.Insecure = false // a node never takes both; `user=` sessions get a minted token
 		cfg.AdminToken = docAdminToken
@@ -210,10 +210,11 @@ func (d *docRun) session(b docBlock) {
 	}
 }
 
-// next returns the next frame (or member of a batch) within 5 s.
+// next returns the next frame (or member of a batch) within 15 s (a moved
+// hint waits for the shard move).
 func (s *docSession) next(d *docRun, b docBlock, i int) json.RawMessage {
 	if len(s.pending) == 0 {
-		s.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		s.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 		_, data, err := s.ws.ReadMessage()
 		if err != nil {
 			d.fail(b, i, "waiting for a frame: %v", err)
