@@ -6,4 +6,7 @@ type Attachment struct {
 	Node    string // node named in the welcome frame; empty means the node serving the connection
 	Shard   int    // the key's shard
 	LastSeq uint64 // highest seq in the key's inbox at attach time
+	// FirstSeq is the lowest seq retention still keeps (1 when nothing was
+	// removed; 0 is read as 1).
+	FirstSeq uint64
 }

@@ -25,6 +25,7 @@ const (
 	KindConflict                   // the request contradicts the current state (e.g. drain the last node)
 	KindParse                      // the frame is not valid JSON
 	KindMethodNotFound             // JSON-RPC method is unknown
+	KindStorageFull                // the node's storage limit is reached: writes are refused, reads still served
 )
 
 // JSON-RPC error codes of the client protocol (SPEC §4).
@@ -58,6 +59,7 @@ var kindInfo = map[Kind]struct {
 	KindConflict:       {"conflict", CodeInvalidParams, http.StatusConflict},
 	KindParse:          {"parse_error", CodeParseError, http.StatusBadRequest},
 	KindMethodNotFound: {"method_not_found", CodeMethodNotFound, http.StatusNotFound},
+	KindStorageFull:    {"storage_full", CodeUnavailable, http.StatusInsufficientStorage},
 }
 
 // String is the stable name used as "code" in admin API errors.

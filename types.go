@@ -54,10 +54,14 @@ type SendResult struct {
 	Seq uint64 `json:"seq"`
 }
 
-// HistoryResult is a page of an inbox.
+// HistoryResult is a page of an inbox. FirstSeq is the lowest seq still
+// kept: retention (per key by count and age) removed every message below
+// it, so a reader that asked for older ones learns where its inbox now
+// starts.
 type HistoryResult struct {
 	Messages []Message `json:"messages"`
 	LastSeq  uint64    `json:"last_seq"`
+	FirstSeq uint64    `json:"first_seq"`
 }
 
 // Node states (SPEC §2).

@@ -74,6 +74,19 @@ type Config struct {
 	// bodies). Default shardgate.DefaultMaxJSONDepth.
 	MaxJSONDepth int
 
+	// Quotas and retention. Each key keeps at most RetentionMessages
+	// messages, none older than RetentionAge (0: no limit by that
+	// measure). Once the stored messages of this node add up to
+	// MaxStorageBytes (0: no limit), sends to keys homed here are refused
+	// (storage_full: 1003 to clients, 507 on the admin API) while reads go
+	// on. UserSendRate is the sends and publications per second one key
+	// may make over all its connections to this node (bursts of twice as
+	// many).
+	RetentionMessages int
+	RetentionAge      time.Duration
+	MaxStorageBytes   int64
+	UserSendRate      float64
+
 	// Demo serves the browser client's demo page at /demo/ on the public
 	// listener (`shardgate dev`).
 	Demo bool
@@ -115,8 +128,23 @@ func DefaultConfig() Config {
 		IdleTimeout:           60 * time.Second,
 
 		MaxJSONDepth: shardgate.DefaultMaxJSONDepth,
+
+		RetentionMessages: DefaultRetentionMessages,
+		RetentionAge:      DefaultRetentionAge,
+		MaxStorageBytes:   DefaultMaxStorageBytes,
+		UserSendRate:      DefaultUserSendRate,
 	}
 }
+
+// Default quotas and retention: a week of messages, at most 10,000 per
+// key; 10 GiB of messages per node; 200 sends/s per key and node, the
+// same as one connection's frame rate.
+const (
+	DefaultRetentionMessages       = 10_000
+	DefaultRetentionAge            = 7 * 24 * time.Hour
+	DefaultMaxStorageBytes   int64 = 10 << 30
+	DefaultUserSendRate            = 200.0
+)
 
 // Connection caps by default: the process may hold 20,000 files on the
 // machines this runs on, and node links, the store and logs need some.
@@ -168,6 +196,16 @@ func (c Config) Validate() error {
 	}
 	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")
+	}
+	switch {
+	case c.RetentionMessages < 0:
+		return fmt.Errorf("--retention-messages must be 0 (no limit) or more, got %d", c.RetentionMessages)
+	case c.RetentionAge < 0:
+		return fmt.Errorf("--retention-age must be 0 (no limit) or more, got %s", c.RetentionAge)
+	case c.MaxStorageBytes < 0:
+		return fmt.Errorf("--max-storage-bytes must be 0 (no limit) or more, got %d", c.MaxStorageBytes)
+	case !(c.UserSendRate > 0):
+		return fmt.Errorf("--user-send-rate must be more than 0 sends per second, got %v", c.UserSendRate)
 	}
 	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > shardgate.MaxJSONDepthSetting {
 		return fmt.Errorf("--max-json-depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/cluster"
@@ -114,6 +116,8 @@ func New(cfg Config) (*Server, error) {
 	ccfg.NodeName = cfg.Name
 	ccfg.AllowedOrigins = cfg.AllowedOrigins
 	ccfg.MaxJSONDepth = cfg.MaxJSONDepth
+	ccfg.UserSendRate = rate.Limit(cfg.UserSendRate)
+	ccfg.UserSendBurst = max(1, int(2*cfg.UserSendRate))
 	ccfg.Logger = s.log
 	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)
 	s.node.SetDeliverer(s.conns)
@@ -183,6 +187,9 @@ func (s *Server) openStore() error {
 	}
 	scfg := store.DefaultConfig(filepath.Join(s.cfg.DataDir, "shardgate.db"))
 	scfg.NoSync = s.cfg.NoSync
+	scfg.MaxMessages = s.cfg.RetentionMessages
+	scfg.MaxAge = s.cfg.RetentionAge
+	scfg.MaxBytes = s.cfg.MaxStorageBytes
 	scfg.Logger = s.log
 	scfg.OnCommit = func(d time.Duration, ops int) {
 		s.m.StoreCommitLatency.Observe(d.Seconds())

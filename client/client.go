@@ -53,7 +53,10 @@ type Welcome struct {
 	Node    string `json:"node"`
 	Shard   int    `json:"shard"`
 	LastSeq uint64 `json:"last_seq"`
-	Session string `json:"session"`
+	// FirstSeq is the lowest seq the inbox still keeps: retention removed
+	// everything below it.
+	FirstSeq uint64 `json:"first_seq"`
+	Session  string `json:"session"`
 }
 
 // MovedHint says the key's home is now elsewhere; reconnect to URL when

@@ -33,6 +33,12 @@ type Config struct {
 	// connection, RateBurst the bucket size. Defaults 200/s and 400.
 	RateLimit rate.Limit
 	RateBurst int
+	// UserSendRate is the steady number of sends and publications per
+	// second one key may make over all its connections to this node,
+	// UserSendBurst the bucket size; over it they are refused with 1002.
+	// Defaults 200/s and 400.
+	UserSendRate  rate.Limit
+	UserSendBurst int
 	// RateCloseAfter is how many refused frames in a row close the
 	// connection with 4008. Default 1000.
 	RateCloseAfter int
@@ -73,6 +79,8 @@ func DefaultConfig() Config {
 		SendQueue:      1024,
 		RateLimit:      200,
 		RateBurst:      400,
+		UserSendRate:   200,
+		UserSendBurst:  400,
 		RateCloseAfter: 1000,
 		MaxConnsPerKey: 64,
 		PingInterval:   30 * time.Second,
@@ -100,6 +108,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateBurst == 0 {
 		c.RateBurst = d.RateBurst
+	}
+	if c.UserSendRate == 0 {
+		c.UserSendRate = d.UserSendRate
+	}
+	if c.UserSendBurst == 0 {
+		c.UserSendBurst = d.UserSendBurst
 	}
 	if c.RateCloseAfter == 0 {
 		c.RateCloseAfter = d.RateCloseAfter
@@ -143,6 +157,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rate limit must be positive, got %v/s", c.RateLimit)
 	case c.RateBurst < 1:
 		return fmt.Errorf("rate burst must be at least 1, got %d", c.RateBurst)
+	case c.UserSendRate < 0:
+		return fmt.Errorf("user send rate must be positive, got %v/s", c.UserSendRate)
+	case c.UserSendBurst < 1:
+		return fmt.Errorf("user send burst must be at least 1, got %d", c.UserSendBurst)
 	case c.RateCloseAfter < 1:
 		return fmt.Errorf("rate close-after must be at least 1, got %d", c.RateCloseAfter)
 	case c.MaxConnsPerKey < 1:

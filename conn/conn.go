@@ -26,7 +26,8 @@ type conn struct {
 	key       string
 	claims    Claims
 	lim       *rate.Limiter
-	refused   int // rate-limited frames in a row
+	sendLim   *rate.Limiter // the key's send quota on this node, shared by its connections
+	refused   int           // rate-limited frames in a row
 	attached  bool
 	startMode startMode
 	since     uint64

@@ -211,6 +211,13 @@ func (c *conn) fillPage(ctx context.Context, from uint64) bool {
 	defer c.mu.Unlock()
 	c.target = max(c.target, res.LastSeq)
 	progressed := false
+	if res.FirstSeq > c.delivered+1 {
+		// Retention removed these while the connection was behind: no
+		// one can deliver them any more, so delivery carries on after.
+		c.s.log.Debug("messages removed by retention skipped", "key", c.key, "from", c.delivered+1, "to", res.FirstSeq-1)
+		c.delivered = res.FirstSeq - 1
+		progressed = true
+	}
 	for _, m := range res.Messages {
 		if m.Seq <= c.delivered {
 			continue

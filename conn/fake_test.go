@@ -26,6 +26,7 @@ type fakeBackend struct {
 	historyDelay   time.Duration
 	historyCalls   int
 	manualDelivery bool
+	floor          map[string]uint64 // retention removed every seq up to this
 }
 
 func newFakeBackend() *fakeBackend {
@@ -36,6 +37,7 @@ func newFakeBackend() *fakeBackend {
 		attached: map[string]int{},
 		interest: map[string]bool{},
 		errs:     map[string]error{},
+		floor:    map[string]uint64{},
 	}
 }
 
@@ -111,9 +113,9 @@ func (f *fakeBackend) History(ctx context.Context, key string, since uint64, lim
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	all := f.inbox[key]
-	res := shardgate.HistoryResult{LastSeq: uint64(len(all))}
+	res := shardgate.HistoryResult{LastSeq: uint64(len(all)), FirstSeq: f.floor[key] + 1}
 	for _, m := range all {
-		if m.Seq > since && len(res.Messages) < limit {
+		if m.Seq > since && m.Seq >= res.FirstSeq && len(res.Messages) < limit {
 			res.Messages = append(res.Messages, m)
 		}
 	}
@@ -158,7 +160,7 @@ func (f *fakeBackend) Attach(ctx context.Context, key string) (shardgate.Attachm
 		return shardgate.Attachment{}, err
 	}
 	f.attached[key]++
-	return shardgate.Attachment{Node: "n1", Shard: 7, LastSeq: uint64(len(f.inbox[key]))}, nil
+	return shardgate.Attachment{Node: "n1", Shard: 7, LastSeq: uint64(len(f.inbox[key])), FirstSeq: f.floor[key] + 1}, nil
 }
 
 func (f *fakeBackend) Detach(key string) {

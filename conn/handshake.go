@@ -161,12 +161,16 @@ func (c *conn) start() (closeCode int, reason string) {
 		}
 		begin = cur
 	}
+	// Retention removed everything below first: a replay from further back
+	// starts there (the welcome says so) instead of meeting a hole.
+	first := max(att.FirstSeq, 1)
+	begin = max(begin, first-1)
 	node := att.Node
 	if node == "" {
 		node = c.s.cfg.NodeName
 	}
 	welcome, err := encodeNotification("welcome", welcomeParams{
-		Key: c.key, Node: node, Shard: att.Shard, LastSeq: att.LastSeq, Session: newSession(),
+		Key: c.key, Node: node, Shard: att.Shard, LastSeq: att.LastSeq, FirstSeq: first, Session: newSession(),
 	})
 	if err != nil {
 		return websocket.CloseInternalServerErr, "internal error"
@@ -186,11 +190,12 @@ func (c *conn) startFailure(what string, err error) (int, string) {
 }
 
 type welcomeParams struct {
-	Key     string `json:"key"`
-	Node    string `json:"node"`
-	Shard   int    `json:"shard"`
-	LastSeq uint64 `json:"last_seq"`
-	Session string `json:"session"`
+	Key      string `json:"key"`
+	Node     string `json:"node"`
+	Shard    int    `json:"shard"`
+	LastSeq  uint64 `json:"last_seq"`
+	FirstSeq uint64 `json:"first_seq"`
+	Session  string `json:"session"`
 }
 
 func newSession() string {

@@ -101,10 +101,10 @@ func (h *harness) dial(t testing.TB, key string, opts client.Options) *client.Co
 
 // raw connects key with a bare gorilla connection, reads the welcome frame
 // and returns both.
-func (h *harness) raw(t testing.TB, key string) (*websocket.Conn, map[string]any) {
+func (h *harness) raw(t testing.TB, key string, query ...string) (*websocket.Conn, map[string]any) {
 	t.Helper()
 	hdr := http.Header{"Authorization": {"Bearer " + h.token(t, key)}}
-	ws, _, err := websocket.DefaultDialer.Dial(h.url, hdr)
+	ws, _, err := websocket.DefaultDialer.Dial(h.url+strings.Join(query, ""), hdr)
 	if err != nil {
 		t.Fatalf("raw dial: %v", err)
 	}

@@ -93,9 +93,22 @@ func (c *conn) send(params json.RawMessage) (any, error) {
 	if !c.claims.CanSend(p.To) {
 		return nil, shardgate.Errorf(shardgate.KindForbidden, "forbidden: your token does not allow sending to %q", p.To)
 	}
+	if err := c.sendQuota(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := c.ctx()
 	defer cancel()
 	return c.s.backend.Send(ctx, c.key, p.To, p.Data, p.ID)
+}
+
+// sendQuota takes one send from the key's quota, shared by all its
+// connections on this node.
+func (c *conn) sendQuota() error {
+	if c.sendLim == nil || c.sendLim.Allow() {
+		return nil
+	}
+	c.s.m.RateLimited.Inc()
+	return shardgate.Errorf(shardgate.KindRateLimited, "rate limited: %q may send at most %v messages per second over all its connections to this node", c.key, c.s.cfg.UserSendRate)
 }
 
 func (c *conn) history(params json.RawMessage) (any, error) {
@@ -173,6 +186,9 @@ func (c *conn) publish(params json.RawMessage) (any, error) {
 	}
 	if !c.claims.CanPublish(p.Topic) {
 		return nil, shardgate.Errorf(shardgate.KindForbidden, "forbidden: your token does not allow publishing to %q", p.Topic)
+	}
+	if err := c.sendQuota(); err != nil {
+		return nil, err
 	}
 	ctx, cancel := c.ctx()
 	defer cancel()

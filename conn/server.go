@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
 	"github.com/shardgate/shardgate/metrics"
 )
 
@@ -39,6 +41,9 @@ type Server struct {
 	// slice it got after releasing mu, because nobody writes into it again.
 	keys   map[string][]*conn
 	topics map[string][]*conn
+	// sendLims holds each connected key's send quota, shared by all its
+	// connections here; it goes with the key's last connection.
+	sendLims map[string]*rate.Limiter
 }
 
 // writeBuffers is shared by every server in the process: gorilla takes a
@@ -65,6 +70,8 @@ func NewServer(cfg Config, backend Backend, auth *Authenticator, m *metrics.Metr
 		conns:  make(map[*conn]struct{}),
 		keys:   make(map[string][]*conn),
 		topics: make(map[string][]*conn),
+
+		sendLims: make(map[string]*rate.Limiter),
 	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:    1024,
@@ -130,6 +137,10 @@ func (s *Server) register(c *conn) (closeCode int, reason string) {
 	}
 	s.conns[c] = struct{}{}
 	s.keys[c.key] = append(slices.Clip(s.keys[c.key]), c)
+	if s.sendLims[c.key] == nil {
+		s.sendLims[c.key] = rate.NewLimiter(s.cfg.UserSendRate, s.cfg.UserSendBurst)
+	}
+	c.sendLim = s.sendLims[c.key]
 	s.wg.Add(1) // under mu: Shutdown cannot be waiting yet
 	return 0, ""
 }
@@ -144,6 +155,7 @@ func (s *Server) unregister(c *conn, topics []string) {
 		s.keys[c.key] = rest
 	} else {
 		delete(s.keys, c.key)
+		delete(s.sendLims, c.key)
 	}
 	for _, t := range topics {
 		if rest := without(s.topics[t], c); len(rest) > 0 {

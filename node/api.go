@@ -43,8 +43,9 @@ type attachReq struct {
 }
 
 type attachResp struct {
-	Shard   int    `json:"shard"`
-	LastSeq uint64 `json:"last_seq"`
+	Shard    int    `json:"shard"`
+	LastSeq  uint64 `json:"last_seq"`
+	FirstSeq uint64 `json:"first_seq"`
 }
 
 type presenceReq struct {
@@ -75,6 +76,11 @@ func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, 
 	if err != nil {
 		return shardgate.SendResult{}, err
 	}
+	// The storage limit is checked on the home, before a seq is given out:
+	// a refused send leaves nothing anywhere. Backups follow their home.
+	if err := n.st.Writable(); err != nil {
+		return shardgate.SendResult{}, err
+	}
 	seq, err := p.submit(ctx, &writeReq{kind: writeSend, key: r.To, from: r.From, data: r.Data, id: r.ID, attempt: r.Attempt, start: time.Now()})
 	return shardgate.SendResult{To: r.To, Seq: seq}, err
 }
@@ -99,11 +105,7 @@ func (n *Node) localHistory(r historyReq) (shardgate.HistoryResult, error) {
 	if err := n.localRead(id); err != nil {
 		return shardgate.HistoryResult{}, err
 	}
-	msgs, last, err := n.st.Read(id, r.Key, r.Since, r.Limit)
-	if msgs == nil {
-		msgs = []shardgate.Message{}
-	}
-	return shardgate.HistoryResult{Messages: msgs, LastSeq: last}, err
+	return n.st.History(id, r.Key, r.Since, r.Limit)
 }
 
 // Ack stores key's read cursor, replicated like a message.

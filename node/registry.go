@@ -134,7 +134,7 @@ func (n *Node) Attach(ctx context.Context, key string) (shardgate.Attachment, er
 		n.local.add(key, -1)
 		return shardgate.Attachment{}, err
 	}
-	return shardgate.Attachment{Node: n.name, Shard: id, LastSeq: res.LastSeq}, nil
+	return shardgate.Attachment{Node: n.name, Shard: id, LastSeq: res.LastSeq, FirstSeq: max(res.FirstSeq, 1)}, nil
 }
 
 func (n *Node) localAttach(r attachReq) (attachResp, error) {
@@ -144,7 +144,11 @@ func (n *Node) localAttach(r attachReq) (attachResp, error) {
 	}
 	n.registry.set(r.Key, r.Node, r.Count)
 	last, err := n.st.LastSeq(id, r.Key)
-	return attachResp{Shard: id, LastSeq: last}, err
+	if err != nil {
+		return attachResp{}, err
+	}
+	first, err := n.st.FirstSeq(id, r.Key)
+	return attachResp{Shard: id, LastSeq: last, FirstSeq: first}, err
 }
 
 // Detach undoes one Attach. It does not wait: presence catches up.

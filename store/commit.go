@@ -173,7 +173,7 @@ func (s *Store) commitOnce(batch []*request) (ops int, err error) {
 	}
 	s.statsMu.Lock()
 	for id, st := range w.stats() {
-		s.stats[id] = st
+		s.setStatsLocked(id, st)
 	}
 	s.statsMu.Unlock()
 	return ops, nil

@@ -13,6 +13,10 @@ const (
 	DefaultMaxBatchOps   = 8192
 	DefaultMaxMessages   = 100000
 	DefaultSweepInterval = time.Minute
+	// DefaultMaxReadBytes bounds one page of History by the size of its
+	// messages: with JSON escaping a page grows at most sixfold on a node
+	// link, far under the link's frame limit.
+	DefaultMaxReadBytes = 2 << 20
 )
 
 // openTimeout bounds the wait for bbolt's file lock, so a second process on
@@ -41,6 +45,13 @@ type Config struct {
 	// SweepInterval is how often the age sweeper runs when MaxAge > 0.
 	// Default 1m.
 	SweepInterval time.Duration
+	// MaxBytes is the storage limit of the node: once the stored messages
+	// (keys and values of their records) add up to it, Writable refuses
+	// new messages. 0 = no limit.
+	MaxBytes int64
+	// MaxReadBytes ends a History page once its messages' stored size
+	// reaches it (a page always holds at least one message). Default 2 MiB.
+	MaxReadBytes int
 	// Now is the clock for ages; nil = time.Now.
 	Now func() time.Time
 	// OnCommit, if set, is called by the committer after every durable
@@ -75,6 +86,12 @@ func (c Config) Validate() error {
 	if c.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("store: max message age is %s, it must be 0 (forever) or more", c.MaxAge))
 	}
+	if c.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("store: max storage bytes is %d, it must be 0 (no limit) or more", c.MaxBytes))
+	}
+	if c.MaxReadBytes < 0 {
+		errs = append(errs, fmt.Errorf("store: max read bytes is %d, it must be 0 (default) or more", c.MaxReadBytes))
+	}
 	if c.SweepInterval < 0 {
 		errs = append(errs, fmt.Errorf("store: sweep interval is %s, it must be 0 (default) or more", c.SweepInterval))
 	}
@@ -88,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.MaxReadBytes == 0 {
+		c.MaxReadBytes = DefaultMaxReadBytes
 	}
 	if c.Now == nil {
 		c.Now = time.Now

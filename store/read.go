@@ -83,12 +83,21 @@ func (s *Store) HasSeq(shard int, key string, seq uint64) (bool, error) {
 // of them (limit <= 0 means DefaultReadLimit; at most MaxReadLimit), and the
 // key's last_seq. Messages is never nil, so it encodes as a JSON array.
 func (s *Store) Read(shard int, key string, since uint64, limit int) ([]shardgate.Message, uint64, error) {
+	page, err := s.History(shard, key, since, limit)
+	return page.Messages, page.LastSeq, err
+}
+
+// History is Read with the key's first readable seq: retention removed
+// every message below FirstSeq (FirstSeq is 1 for a key that lost none, and
+// LastSeq+1 when retention removed them all). A page also stops once its
+// messages' data adds up to MaxReadBytes (it always holds at least one
+// message when there is one), so that any page fits one node-link frame.
+func (s *Store) History(shard int, key string, since uint64, limit int) (shardgate.HistoryResult, error) {
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
 	limit = min(limit, MaxReadLimit)
-	msgs := []shardgate.Message{}
-	var last uint64
+	page := shardgate.HistoryResult{Messages: []shardgate.Message{}, FirstSeq: 1}
 	err := s.view(func(tx *bolt.Tx) error {
 		b := shardBucket(tx, shard)
 		if b == nil || tooLong(key) {
@@ -98,13 +107,17 @@ func (s *Store) Read(shard int, key string, since uint64, limit int) ([]shardgat
 		if err != nil {
 			return err
 		}
-		last = rec.last
+		page.LastSeq, page.FirstSeq = rec.last, rec.floor+1
 		if since >= rec.last {
 			return nil
 		}
 		p := prefixed(recMsg, key)
 		c := b.Cursor()
-		for k, v := c.Seek(msgKey(key, since+1)); k != nil && bytes.HasPrefix(k, p) && len(msgs) < limit; k, v = c.Next() {
+		size := 0
+		for k, v := c.Seek(msgKey(key, since+1)); k != nil && bytes.HasPrefix(k, p) && len(page.Messages) < limit; k, v = c.Next() {
+			if len(page.Messages) > 0 && size+len(v) > s.cfg.MaxReadBytes {
+				break
+			}
 			if len(k) != len(p)+8 {
 				return fmt.Errorf("message key %x: %w", k, errCorrupt)
 			}
@@ -112,14 +125,25 @@ func (s *Store) Read(shard int, key string, since uint64, limit int) ([]shardgat
 			if err != nil {
 				return fmt.Errorf("message key %x: %w", k, err)
 			}
-			msgs = append(msgs, m)
+			page.Messages = append(page.Messages, m)
+			size += len(v)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: read shard %d key %q since %d: %w", shard, key, since, err)
+		return shardgate.HistoryResult{}, fmt.Errorf("store: read shard %d key %q since %d: %w", shard, key, since, err)
 	}
-	return msgs, last, nil
+	return page, nil
+}
+
+// FirstSeq is the lowest seq of key that retention has not removed: 1 for
+// a key that lost none, last_seq+1 when every message is gone.
+func (s *Store) FirstSeq(shard int, key string) (uint64, error) {
+	rec, err := s.keyRecord(shard, key)
+	if err != nil {
+		return 0, fmt.Errorf("store: first seq of shard %d key %q: %w", shard, key, err)
+	}
+	return rec.floor + 1, nil
 }
 
 // Cursor is key's read cursor (0 if never acknowledged).

@@ -137,7 +137,7 @@ func (s *Store) DropShard(shard int) error {
 		return fmt.Errorf("store: drop shard %d: %w", shard, err)
 	}
 	s.statsMu.Lock()
-	delete(s.stats, shard)
+	s.setStatsLocked(shard, shardStats{})
 	s.statsMu.Unlock()
 	return nil
 }

@@ -52,6 +52,7 @@ type Store struct {
 	writeMu sync.Mutex
 	statsMu sync.RWMutex
 	stats   map[int]shardStats
+	used    atomic.Int64 // sum of the shards' bytes, for MaxBytes
 
 	// hookTook, if set (tests only), runs on the committer when it holds
 	// the first request of a batch, before it gathers the rest.
@@ -135,7 +136,7 @@ func (s *Store) load() error {
 				return fmt.Errorf("shard bucket %x: %w", name, errCorrupt)
 			}
 			b := tx.Bucket(bucketShards).Bucket(name)
-			s.stats[id] = decodeStats(b.Get(statsKey))
+			s.setStatsLocked(id, decodeStats(b.Get(statsKey)))
 			return nil
 		})
 	})
@@ -217,6 +218,34 @@ func decodeStats(v []byte) shardStats {
 		messages: int64(binary.BigEndian.Uint64(v)),
 		bytes:    int64(binary.BigEndian.Uint64(v[8:])),
 	}
+}
+
+// setStatsLocked replaces a shard's statistics and keeps the total in step;
+// statsMu is held (or the store is not shared yet).
+func (s *Store) setStatsLocked(id int, st shardStats) {
+	s.used.Add(st.bytes - s.stats[id].bytes)
+	if st == (shardStats{}) {
+		delete(s.stats, id)
+		return
+	}
+	s.stats[id] = st
+}
+
+// UsedBytes is the size of every stored message record (keys and values)
+// across all shards: what MaxBytes limits. The file itself may be larger:
+// bbolt reuses freed pages but never shrinks the file.
+func (s *Store) UsedBytes() int64 { return s.used.Load() }
+
+// Writable reports whether new messages may be stored: nil, or an error of
+// kind storage_full once UsedBytes reaches MaxBytes. Reads, acks and
+// retention go on regardless, and trimming makes room again.
+func (s *Store) Writable() error {
+	if s.cfg.MaxBytes > 0 && s.used.Load() >= s.cfg.MaxBytes {
+		return shardgate.Errorf(shardgate.KindStorageFull,
+			"storage full: this node stores %d bytes of messages, its limit (--max-storage-bytes) is %d; writes are refused until retention frees space, reads still work",
+			s.used.Load(), s.cfg.MaxBytes)
+	}
+	return nil
 }
 
 // ShardStats reports the shard's stored messages and their bytes from

@@ -29,16 +29,25 @@ type rawConn struct {
 
 func dialRaw(t testing.TB, c *tcluster, on, key string) *rawConn {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial(c.node(on).WSURL()+"?user="+key, nil)
+	r, _ := dialRawURL(t, c.node(on).WSURL()+"?user="+key)
+	return r
+}
+
+// dialRawURL connects to a full /v1/ws URL and returns the welcome's params.
+func dialRawURL(t testing.TB, url string) (*rawConn, map[string]any) {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
-		t.Fatalf("dial %s as %s: %v (%v)", on, key, err, resp)
+		t.Fatalf("dial %s: %v (%v)", url, err, resp)
 	}
 	t.Cleanup(func() { ws.Close() })
 	r := &rawConn{t: t, ws: ws}
-	if m := r.read(); m["method"] != "welcome" {
+	m := r.read()
+	if m["method"] != "welcome" {
 		t.Fatalf("first frame %v", m)
 	}
-	return r
+	p, _ := m["params"].(map[string]any)
+	return r, p
 }
 
 func (r *rawConn) read() map[string]any {
