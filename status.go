@@ -26,6 +26,8 @@ func KindForStatus(status int) Kind {
 		return KindTooLarge
 	case http.StatusTooManyRequests:
 		return KindRateLimited
+	case http.StatusInsufficientStorage:
+		return KindStorageFull
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		// Retryable: a node or the proxy in front of it is unreachable.
 		return KindUnavailable
