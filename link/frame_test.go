@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -119,4 +120,16 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("round trip changed the frame:\n%#v\n%#v", envs, again)
 		}
 	})
+}
+
+// Bodies and results cross the link at their own size: characters that
+// json.Marshal would escape for HTML are sent as they are.
+func TestBodiesAreNotHTMLEscaped(t *testing.T) {
+	body, err := marshal(map[string]any{"data": json.RawMessage(`"<a&b>` + "\u2028" + `"`), "s": "<&>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"data":"<a&b>` + "\u2028" + `","s":"<&>"}`; string(body) != want {
+		t.Fatalf("marshal = %s, want %s", body, want)
+	}
 }

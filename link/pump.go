@@ -1,7 +1,6 @@
 package link
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"time"
@@ -199,7 +198,7 @@ func (c *conn) serve(e envelope) {
 	res, err := c.m.invoke(c.ctx, c.remote, e.M, e.B)
 	var env []byte
 	if err == nil {
-		body, merr := json.Marshal(res)
+		body, merr := marshal(res)
 		if merr != nil {
 			err = shardgate.Errorf(shardgate.KindInternal, "encode result of %s: %w", e.M, merr)
 		} else {

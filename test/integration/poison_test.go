@@ -180,3 +180,53 @@ func TestDeepNestingCannotPoisonAKey(t *testing.T) {
 		t.Fatalf("after the move the inbox has %d messages, want 5", len(got))
 	}
 }
+
+// The largest input a node accepts also fits every internal frame: a body
+// just under the admin limit made of characters the node links escape six
+// times over (< becomes \u003c), sent several times through a node that is
+// not the key's home, replicates, reads back through every node page by
+// page, and leaves the key taking sends.
+func TestLargestInputFitsInternalFrames(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	key := keyHomedOn(t, c, "n3", "big")
+	data := `"` + strings.Repeat("<", 1<<20-64) + `"`
+	const n = 4
+	for i := 0; i < n; i++ {
+		resp, err := http.Post(c.node("n1").AdminURL()+"/v1/users/"+key+"/messages", "application/json",
+			strings.NewReader(`{"data":`+data+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("send %d of a 1 MiB body through n1: %d", i, resp.StatusCode)
+		}
+	}
+	for _, s := range c.live() {
+		var got []uint64
+		for since := uint64(0); since < n; {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			h, err := s.Node().History(ctx, key, since, 500)
+			cancel()
+			if err != nil || len(h.Messages) == 0 {
+				t.Fatalf("history of %s through %s since %d: %d messages, %v", key, s.Name(), since, len(h.Messages), err)
+			}
+			for _, m := range h.Messages {
+				if len(m.Data) < 1<<20-64 {
+					t.Fatalf("message %d read back with %d bytes", m.Seq, len(m.Data))
+				}
+				got = append(got, m.Seq)
+			}
+			since = got[len(got)-1]
+		}
+		if len(got) != n {
+			t.Fatalf("through %s: seqs %v", s.Name(), got)
+		}
+	}
+	cl := c.dial("n2", "sender", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := cl.Send(ctx, key, "small", ""); err != nil || res.Seq != n+1 {
+		t.Fatalf("send after the large ones: %+v %v", res, err)
+	}
+}
