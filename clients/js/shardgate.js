@@ -265,6 +265,7 @@ export class Client {
         continue;
       }
       target = null;
+      if (this.stopped) { conn.close(1000, ""); return; } // closed while dialling
       const started = Date.now();
       const ended = await this.serve(conn);
       if (this.stopped) return;
