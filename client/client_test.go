@@ -43,7 +43,7 @@ func scripted(t *testing.T, script func(ws *websocket.Conn)) string {
 
 func send(ws *websocket.Conn, v string) { ws.WriteMessage(websocket.TextMessage, []byte(v)) }
 
-const welcome = `{"jsonrpc":"2.0","method":"welcome","params":{"key":"alice","node":"n1","shard":3,"last_seq":9,"session":"s1"}}`
+const welcome = `{"jsonrpc":"2.0","method":"welcome","params":{"key":"alice","node":"n1","shard":3,"last_seq":9,"first_seq":4,"session":"s1"}}`
 
 // answer reads one request and answers it with result or error JSON.
 func answer(ws *websocket.Conn, method, result string) {
@@ -86,7 +86,7 @@ func TestCallsAndNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if w := c.Welcome(); w.Key != "alice" || w.Shard != 3 || w.LastSeq != 9 || w.Session != "s1" {
+	if w := c.Welcome(); w.Key != "alice" || w.Shard != 3 || w.LastSeq != 9 || w.FirstSeq != 4 || w.Session != "s1" {
 		t.Fatalf("welcome %+v", w)
 	}
 	if m := <-c.Messages(); m.Seq != 10 || string(m.Data) != `{"x":1}` || c.LastSeq() != 10 {

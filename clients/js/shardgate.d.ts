@@ -25,6 +25,8 @@ export interface Welcome {
   node: string;
   shard: number;
   last_seq: number;
+  /** The oldest seq the inbox still keeps (retention). */
+  first_seq: number;
   session: string;
 }
 
@@ -111,7 +113,7 @@ export class Client {
   on(event: "error", fn: (e: ShardgateError) => void): () => void;
   /** Stores data in to's inbox; resolves once durable. Retried with the same id across reconnects. */
   send(to: string, data: unknown, options?: { id?: string; timeout?: number }): Promise<{ to: string; seq: number }>;
-  history(since: number, limit?: number): Promise<{ messages: Message[]; last_seq: number }>;
+  history(since: number, limit?: number): Promise<{ messages: Message[]; last_seq: number; first_seq: number }>;
   ack(seq: number): Promise<{}>;
   subscribe(topic: string): Promise<{}>;
   unsubscribe(topic: string): Promise<{}>;
