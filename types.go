@@ -71,6 +71,9 @@ const (
 	StateDraining = "draining"
 	StateLeft     = "left"
 	StateDead     = "dead"
+	// StateFailed: an operator failed the node over while it was still
+	// alive. It serves nothing until it is readmitted or restarted.
+	StateFailed = "failed"
 )
 
 // Shard states in the partition view.
@@ -147,20 +150,90 @@ type OwnershipChange struct {
 	Reason  string   `json:"reason"`
 }
 
-// MoveReport is what an admin action started.
-type MoveReport struct {
-	Action  string `json:"action"`
-	Version uint64 `json:"version"`
-	Moves   []Move `json:"moves"`
+// Admin actions (SPEC §5).
+const (
+	ActionRebalance = "rebalance"
+	ActionDrain     = "drain"
+	ActionFailover  = "failover"
+	ActionReadmit   = "readmit"
+	ActionMove      = "move"
+)
+
+// Action is one operator request to steer the cluster.
+type Action struct {
+	Kind  string `json:"action"`          // one of the Action* constants
+	Node  string `json:"node,omitempty"`  // drain, failover, readmit: the node; move: the new home
+	Shard int    `json:"shard,omitempty"` // move
+	// DryRun answers with the plan and changes nothing.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Force carries out an action the guards refuse (no active node, no
+	// quorum, fewer than B+1 copies).
+	Force bool `json:"force,omitempty"`
+	// Actor and Reason are recorded in the event log: who asked and why.
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
-// Move is one planned copy of a shard to a node.
+// MoveReport is the plan of an admin action: what it starts, or with
+// DryRun, what it would start.
+type MoveReport struct {
+	Action  string `json:"action"`
+	Node    string `json:"node,omitempty"`
+	DryRun  bool   `json:"dry_run"`
+	Version uint64 `json:"version"` // the table the plan was made from
+	// Moves lists every shard that changes home or gains a copy on the way
+	// from the table in force to the one the action leads to.
+	Moves []Move `json:"moves"`
+	// Bytes is the sum of the moves' bytes: the data to copy.
+	Bytes int64 `json:"bytes"`
+	// EstimateMS is a rough time to carry the plan out, from the copy rate
+	// measured so far (milliseconds).
+	EstimateMS int64 `json:"estimate_ms"`
+	// Summary says in one sentence what the plan does ("nothing to move"
+	// included).
+	Summary string `json:"summary"`
+	// Forced is true when the guards refused the action and Force overrode them.
+	Forced  bool   `json:"forced,omitempty"`
+	Refusal string `json:"refusal,omitempty"` // the guard's reason, with Forced
+}
+
+// Move is one step of a plan: shard gets a copy on To (Bytes to copy, 0
+// when To already holds one) in Role; From is the shard's home now.
 type Move struct {
 	Shard int    `json:"shard"`
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Role  string `json:"role"` // "owner" or "backup"
+	Bytes int64  `json:"bytes"`
 }
+
+// LogEntry is one entry of the cluster's durable event log: who did what,
+// and why. The coordinator appends entries and publishes them with the
+// partition table, so every node holds the same log.
+type LogEntry struct {
+	Seq     uint64 `json:"seq"`
+	At      int64  `json:"at"`      // ms since epoch
+	Version uint64 `json:"version"` // the table version that carried it
+	// Type is table, member, migration or action.
+	Type   string `json:"type"`
+	Actor  string `json:"actor,omitempty"`  // who
+	Action string `json:"action,omitempty"` // what: drain, failover, joined, dead, started, copied, ...
+	Node   string `json:"node,omitempty"`
+	Shard  *int   `json:"shard,omitempty"`
+	Reason string `json:"reason,omitempty"` // why
+	// Changes (table entries) are the shards whose holders changed.
+	Changes []OwnershipChange `json:"changes,omitempty"`
+	// Moves (migration and action entries) are the copies concerned.
+	Moves []Move `json:"moves,omitempty"`
+}
+
+// Log entry types.
+const (
+	LogTable     = "table"
+	LogMember    = "member"
+	LogMigration = "migration"
+	LogAction    = "action"
+)
 
 // Event is one entry of GET /v1/events.
 type Event struct {

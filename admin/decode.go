@@ -56,15 +56,6 @@ func (b *publishBody) validate() error {
 	return validFrom(b.From)
 }
 
-// moveBody is POST /v1/partitions/:id/move.
-type moveBody struct {
-	To string `json:"to"`
-}
-
-func (b *moveBody) validate() error {
-	return validName("to", b.To)
-}
-
 // decodeJSON reads exactly one JSON value into dst. Unknown fields are
 // refused so that a typo ("dat") is an error rather than a silent no-op.
 func decodeJSON(r io.Reader, dst any) error {

@@ -23,6 +23,11 @@ const (
 	EventSnapshot = "snapshot"
 	// EventStats carries the ClusterView.
 	EventStats = "stats"
+	// EventLog carries one entry of the durable event log
+	// (shardgate.LogEntry, not wrapped in an Event), with the entry's
+	// sequence number as the SSE id: a client that reconnects with
+	// Last-Event-ID resumes after it.
+	EventLog = "log"
 )
 
 const (
@@ -41,6 +46,13 @@ type snapshot struct {
 // "event: <type>\ndata: <the Event as JSON>\n\n"; the data is the whole
 // Event ({"type", "at", "data"}) so a client keeps the engine's timestamp.
 func (s *Server) events(c echo.Context) error {
+	since, err := s.logStart(c)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(c.Request()) {
+		return s.eventLogPage(c, since)
+	}
 	// Subscribe before the first snapshot so nothing between the two is lost.
 	ch, unsubscribe := s.b.Subscribe()
 	defer unsubscribe()
@@ -57,12 +69,15 @@ func (s *Server) events(c echo.Context) error {
 	if sse.raw(fmt.Sprintf("retry: %d\n\n", sseRetryMs)) != nil || s.sendSnapshot(ctx, sse) != nil {
 		return nil
 	}
+	logWake := s.b.LogChanged()
+	if since, err = s.sendLog(ctx, sse, since); err != nil {
+		return nil
+	}
 	stats := time.NewTicker(s.cfg.StatsInterval)
 	defer stats.Stop()
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 
-	var err error
 	for ticks := 1; err == nil; {
 		select {
 		case <-ctx.Done():
@@ -74,6 +89,9 @@ func (s *Server) events(c echo.Context) error {
 				return nil // the engine closed the subscription
 			}
 			err = sse.event(ev)
+		case <-logWake:
+			logWake = s.b.LogChanged()
+			since, err = s.sendLog(ctx, sse, since)
 		case <-stats.C:
 			if ticks%snapshotEvery == 0 {
 				err = s.sendSnapshot(ctx, sse)

@@ -21,6 +21,7 @@ import (
 type sseEvent struct {
 	Name    string
 	Data    string
+	ID      string
 	Comment bool
 }
 
@@ -41,6 +42,8 @@ func (r *sseReader) next(tb testing.TB) sseEvent {
 			ev.Comment = true
 		case strings.HasPrefix(line, "event: "):
 			ev.Name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "data: "):
 			ev.Data += strings.TrimPrefix(line, "data: ")
 		}

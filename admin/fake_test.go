@@ -22,6 +22,9 @@ type call struct {
 	Topic string
 	Data  string
 	ID    string
+	// DryRun and Force of an action.
+	DryRun bool
+	Force  bool
 }
 
 // fakeBackend is an in-memory engine: nodes n1..nN, shards dealt round
@@ -37,6 +40,8 @@ type fakeBackend struct {
 	subs     map[int]chan shardgate.Event
 	nextSub  int
 	tick     int
+	log      []shardgate.LogEntry
+	logWake  chan struct{}
 }
 
 func newFake(p, nodes int) *fakeBackend {
@@ -198,32 +203,58 @@ func (f *fakeBackend) report(action string) shardgate.MoveReport {
 		Moves: []shardgate.Move{{Shard: 1, From: "n2", To: "n1", Role: "owner"}, {Shard: 1, From: "n3", To: "n2", Role: "backup"}}}
 }
 
-func (f *fakeBackend) Rebalance(context.Context) (shardgate.MoveReport, error) {
-	if err := f.record(call{Op: "rebalance"}); err != nil {
+func (f *fakeBackend) Act(_ context.Context, a shardgate.Action) (shardgate.MoveReport, error) {
+	c := call{Op: a.Kind, Node: a.Node, DryRun: a.DryRun, Force: a.Force}
+	if a.Kind == shardgate.ActionMove {
+		c = call{Op: a.Kind, Shard: a.Shard, To: a.Node, DryRun: a.DryRun, Force: a.Force}
+	}
+	if err := f.record(c); err != nil {
 		return shardgate.MoveReport{}, err
 	}
-	return f.report("rebalance"), nil
+	r := f.report(a.Kind)
+	r.Node, r.DryRun = a.Node, a.DryRun
+	if a.DryRun {
+		r.Summary = "1 shard changes home, 1 copy to make, 100 B to copy, about 250ms"
+	}
+	return r, nil
 }
 
-func (f *fakeBackend) Drain(_ context.Context, node string) (shardgate.MoveReport, error) {
-	if err := f.record(call{Op: "drain", Node: node}); err != nil {
-		return shardgate.MoveReport{}, err
+// EventLog serves the entries set with appendLog.
+func (f *fakeBackend) EventLog(_ context.Context, since uint64, limit int) ([]shardgate.LogEntry, uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []shardgate.LogEntry
+	for _, e := range f.log {
+		if e.Seq > since && (limit <= 0 || len(out) < limit) {
+			out = append(out, e)
+		}
 	}
-	return f.report("drain"), nil
+	var last uint64
+	if len(f.log) > 0 {
+		last = f.log[len(f.log)-1].Seq
+	}
+	return out, last, f.err
 }
 
-func (f *fakeBackend) Failover(_ context.Context, node string) (shardgate.MoveReport, error) {
-	if err := f.record(call{Op: "failover", Node: node}); err != nil {
-		return shardgate.MoveReport{}, err
+func (f *fakeBackend) LogChanged() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logWake == nil {
+		f.logWake = make(chan struct{})
 	}
-	return f.report("failover"), nil
+	return f.logWake
 }
 
-func (f *fakeBackend) MoveShard(_ context.Context, shard int, to string) (shardgate.MoveReport, error) {
-	if err := f.record(call{Op: "move", Shard: shard, To: to}); err != nil {
-		return shardgate.MoveReport{}, err
+// appendLog adds an entry numbered after the last and wakes streams.
+func (f *fakeBackend) appendLog(e shardgate.LogEntry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e.Seq = uint64(len(f.log) + 1)
+	f.log = append(f.log, e)
+	if f.logWake != nil {
+		close(f.logWake)
 	}
-	return f.report("move"), nil
+	f.logWake = make(chan struct{})
 }
 
 func (f *fakeBackend) ShardHistory(_ context.Context, shard int) ([]shardgate.OwnershipChange, error) {

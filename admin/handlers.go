@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -66,59 +65,6 @@ func (s *Server) getRoute(c echo.Context) error {
 	}
 	r.Backups = nonNil(r.Backups)
 	return c.JSON(http.StatusOK, r)
-}
-
-func (s *Server) rebalance(c echo.Context) error {
-	ctx, cancel := s.backendCtx(c)
-	defer cancel()
-	return report(c)(s.b.Rebalance(ctx))
-}
-
-func (s *Server) drain(c echo.Context) error {
-	return s.nodeAction(c, s.b.Drain)
-}
-
-func (s *Server) failover(c echo.Context) error {
-	return s.nodeAction(c, s.b.Failover)
-}
-
-func (s *Server) nodeAction(c echo.Context, act func(ctx context.Context, node string) (shardgate.MoveReport, error)) error {
-	name, err := pathParam(c, "name")
-	if err != nil {
-		return err
-	}
-	if err := validName("node name", name); err != nil {
-		return err
-	}
-	ctx, cancel := s.backendCtx(c)
-	defer cancel()
-	return report(c)(act(ctx, name))
-}
-
-func (s *Server) moveShard(c echo.Context) error {
-	id, err := shardParam(c)
-	if err != nil {
-		return err
-	}
-	body, err := bindBody[moveBody](c, s.cfg.MaxJSONDepth)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.backendCtx(c)
-	defer cancel()
-	return report(c)(s.b.MoveShard(ctx, id, body.To))
-}
-
-// report writes a MoveReport or passes the error on; it reads as
-// `return report(c)(s.b.Drain(ctx, name))`.
-func report(c echo.Context) func(shardgate.MoveReport, error) error {
-	return func(r shardgate.MoveReport, err error) error {
-		if err != nil {
-			return err
-		}
-		r.Moves = nonNil(r.Moves)
-		return c.JSON(http.StatusOK, r)
-	}
 }
 
 func normCluster(cv shardgate.ClusterView) shardgate.ClusterView {

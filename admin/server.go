@@ -28,11 +28,15 @@ type Backend interface {
 	History(ctx context.Context, key string, since uint64, limit int) (shardgate.HistoryResult, error)
 	Presence(ctx context.Context, keys []string) (map[string]shardgate.Presence, error)
 	Publish(ctx context.Context, from, topic string, data json.RawMessage) (int, error)
-	Rebalance(ctx context.Context) (shardgate.MoveReport, error)
-	Drain(ctx context.Context, node string) (shardgate.MoveReport, error)
-	Failover(ctx context.Context, node string) (shardgate.MoveReport, error)
-	MoveShard(ctx context.Context, shard int, to string) (shardgate.MoveReport, error)
+	// Act plans an operator action and, unless a.DryRun, carries it out.
+	// A refusal by the guards is a KindConflict error.
+	Act(ctx context.Context, a shardgate.Action) (shardgate.MoveReport, error)
 	ShardHistory(ctx context.Context, shard int) ([]shardgate.OwnershipChange, error)
+	// EventLog returns up to limit entries of the durable event log after
+	// since (limit ≤ 0: all), and the newest sequence number held.
+	EventLog(ctx context.Context, since uint64, limit int) ([]shardgate.LogEntry, uint64, error)
+	// LogChanged returns a channel closed when entries are added.
+	LogChanged() <-chan struct{}
 	// Subscribe returns a channel of events and a cancel func; the engine
 	// drops events for a subscriber that does not keep up (never blocks), so
 	// the stream may skip. The SSE handler makes up for skips with periodic
@@ -166,6 +170,7 @@ func (s *Server) newEcho() *echo.Echo {
 	v1.POST("/rebalance", s.rebalance, guard...)
 	v1.POST("/nodes/:name/drain", s.drain, guard...)
 	v1.POST("/nodes/:name/failover", s.failover, guard...)
+	v1.POST("/nodes/:name/readmit", s.readmit, guard...)
 	v1.POST("/users/:key/messages", s.sendMessage, guard...)
 	v1.GET("/users/:key/messages", s.history, guard...)
 	v1.GET("/users/:key/presence", s.presence, guard...)

@@ -2,79 +2,75 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/shard"
 )
 
-// adminReq is an operator action forwarded to the coordinator.
-type adminReq struct {
-	Action string `json:"action"` // rebalance, failover, move
-	Node   string `json:"node,omitempty"`
-	Shard  int    `json:"shard,omitempty"`
-}
-
 // Rebalance forgets operator moves and re-plans the table now.
 func (n *Node) Rebalance(ctx context.Context) (shardgate.MoveReport, error) {
-	return n.toCoordinator(ctx, adminReq{Action: "rebalance"})
+	return n.Act(ctx, shardgate.Action{Kind: shardgate.ActionRebalance})
 }
 
 // Failover treats node as failed now: its backups are promoted.
 func (n *Node) Failover(ctx context.Context, node string) (shardgate.MoveReport, error) {
-	return n.toCoordinator(ctx, adminReq{Action: "failover", Node: node})
+	return n.Act(ctx, shardgate.Action{Kind: shardgate.ActionFailover, Node: node})
 }
 
 // MoveShard makes node the home of shard id.
 func (n *Node) MoveShard(ctx context.Context, id int, to string) (shardgate.MoveReport, error) {
-	if id < 0 || id >= n.cfg.Shard.Partitions {
-		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "shard %d does not exist (partitions: %d)", id, n.cfg.Shard.Partitions)
-	}
-	return n.toCoordinator(ctx, adminReq{Action: "move", Node: to, Shard: id})
+	return n.Act(ctx, shardgate.Action{Kind: shardgate.ActionMove, Shard: id, Node: to})
 }
 
 // Drain moves every shard off node, which then leaves.
 func (n *Node) Drain(ctx context.Context, node string) (shardgate.MoveReport, error) {
-	m, ok := n.aliveMembers()[node]
-	if !ok {
-		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", node)
-	}
-	if m.Meta.State == shardgate.StateActive && n.activeCount() < 2 {
-		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindConflict, "%s is the only active node: nowhere to move its shards", node)
-	}
-	if node == n.name {
-		return n.startDrain(ctx, "drain requested by operator")
-	}
-	var rep shardgate.MoveReport
-	err := n.links.Call(ctx, node, methodDrain, struct{}{}, &rep)
-	return rep, err
+	return n.Act(ctx, shardgate.Action{Kind: shardgate.ActionDrain, Node: node})
 }
 
-func (n *Node) activeCount() int {
-	c := 0
-	for _, m := range n.aliveMembers() {
-		if m.Meta.State == shardgate.StateActive {
-			c++
+// Readmit undoes a failover or a drain of a node that is still alive.
+func (n *Node) Readmit(ctx context.Context, node string) (shardgate.MoveReport, error) {
+	return n.Act(ctx, shardgate.Action{Kind: shardgate.ActionReadmit, Node: node})
+}
+
+// Act runs an operator action on the coordinator: it plans it, refuses it
+// with KindConflict when it would leave no active node, no quorum or fewer
+// than B+1 copies of a shard (unless a.Force), and unless a.DryRun carries
+// it out and records it in the event log. The report is the plan either way.
+func (n *Node) Act(ctx context.Context, a shardgate.Action) (shardgate.MoveReport, error) {
+	switch a.Kind {
+	case shardgate.ActionRebalance:
+	case shardgate.ActionMove:
+		if a.Shard < 0 || a.Shard >= n.cfg.Shard.Partitions {
+			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "shard %d does not exist (partitions: %d)", a.Shard, n.cfg.Shard.Partitions)
 		}
+		fallthrough
+	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit:
+		if a.Node == "" {
+			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindInvalid, "%s needs a node name", a.Kind)
+		}
+	default:
+		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindInvalid, "unknown action %q", a.Kind)
 	}
-	return c
-}
-
-func (n *Node) toCoordinator(ctx context.Context, r adminReq) (shardgate.MoveReport, error) {
+	if a.Actor == "" {
+		a.Actor = "operator via " + n.name
+	}
 	coord := n.coordinatorName()
 	if coord == "" {
 		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "no coordinator: no active node is visible")
 	}
 	if coord == n.name {
-		return n.coordAction(ctx, r)
+		return n.coordAction(ctx, a)
 	}
 	var rep shardgate.MoveReport
-	err := n.links.Call(ctx, coord, methodAdmin, r, &rep)
+	err := n.links.Call(ctx, coord, methodAdmin, a, &rep)
 	return rep, err
 }
 
-// coordAction runs an operator action on the coordinator and reports the
-// copies the next table step implies.
-func (n *Node) coordAction(_ context.Context, r adminReq) (shardgate.MoveReport, error) {
+// coordAction runs an operator action on the coordinator.
+func (n *Node) coordAction(ctx context.Context, a shardgate.Action) (shardgate.MoveReport, error) {
 	if n.coordinatorName() != n.name {
 		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "%s is no longer the coordinator; retry", n.name)
 	}
@@ -82,53 +78,156 @@ func (n *Node) coordAction(_ context.Context, r adminReq) (shardgate.MoveReport,
 		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "the coordinator does not see a majority")
 	}
 	c := n.coord
-	alive := n.aliveMembers()
-	switch r.Action {
-	case "rebalance":
-		c.mu.Lock()
-		c.overrides = map[int]string{}
-		c.mu.Unlock()
-		c.poke("rebalance requested by operator")
-	case "failover":
-		m, ok := alive[r.Node]
-		if !ok {
-			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", r.Node)
-		}
-		if r.Node == n.name {
-			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindConflict, "%s is the coordinator: drain it instead", r.Node)
-		}
-		c.mu.Lock()
-		c.failed[r.Node] = m.Meta.StartedAt
-		c.mu.Unlock()
-		c.poke("node " + r.Node + " failed over by operator")
-	case "move":
-		m, ok := alive[r.Node]
-		if !ok || m.Meta.State != shardgate.StateActive {
-			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "no active node named %q", r.Node)
-		}
-		c.mu.Lock()
-		c.overrides[r.Shard] = r.Node
-		c.mu.Unlock()
-		c.poke("operator moved shard to " + r.Node)
-	default:
-		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindInvalid, "unknown action %q", r.Action)
-	}
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
 	cur := n.currentTable()
-	next, desired, _ := c.next(cur)
-	moves := shard.Moves(cur, next, desired)
-	// Promotions (a backup becoming home) copy nothing but are what a
-	// failover does: list them too.
-	for id := range next.Shards {
-		if id < len(cur.Shards) && cur.Shards[id].Owner != next.Shards[id].Owner {
-			moves = append(moves, shardgate.Move{Shard: id, From: cur.Shards[id].Owner, To: next.Shards[id].Owner, Role: "owner"})
+	ops := cur.Ops.Clone()
+	h, remote, err := n.applyToOps(a, &ops)
+	if err != nil {
+		return shardgate.MoveReport{}, err
+	}
+	p := c.plan(cur, ops, h)
+	rep := c.report(a, cur, p)
+	if why, hard := c.refusal(a, cur, p); why != "" {
+		if !a.Force || hard {
+			return rep, shardgate.Errorf(shardgate.KindConflict, "%s", why)
+		}
+		rep.Forced, rep.Refusal = true, why
+	}
+	if a.DryRun {
+		return rep, nil
+	}
+	entry := shardgate.LogEntry{Type: shardgate.LogAction, Actor: a.Actor, Action: a.Kind, Node: a.Node,
+		Reason: actionReason(a, rep), Moves: capMoves(rep.Moves, 64)}
+	if a.Kind == shardgate.ActionMove {
+		entry.Shard = &a.Shard
+	}
+	if remote != "" {
+		// The node changes its own state (draining, or active again); the
+		// next planning step sees it through gossip.
+		if err := n.tellNode(ctx, a.Node, remote, entry.Reason); err != nil {
+			return rep, err
+		}
+		c.mu.Lock()
+		c.pending = append(c.pending, entry)
+		c.mu.Unlock()
+		c.poke(a.Kind + " of " + a.Node + " requested by " + a.Actor)
+		return rep, nil
+	}
+	c.mu.Lock()
+	c.reasons = append(c.reasons, entry.Reason)
+	c.mu.Unlock()
+	// A proposal can miss its majority under load (a peer slow to answer):
+	// try again for a moment before giving up.
+	for attempt := 0; attempt < 5; attempt++ {
+		if _, err = c.advance(&ops, []shardgate.LogEntry{entry}); err == nil {
+			return rep, nil
+		}
+		select {
+		case <-ctx.Done():
+			return rep, fmt.Errorf("%s: %w", a.Kind, err)
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
 		}
 	}
-	return shardgate.MoveReport{Action: r.Action, Version: cur.Version, Moves: nonNilMoves(moves)}, nil
+	return rep, fmt.Errorf("%s: %w", a.Kind, err)
 }
 
-func nonNilMoves(m []shardgate.Move) []shardgate.Move {
-	if m == nil {
-		return []shardgate.Move{}
+// applyToOps changes ops as action a asks and returns the hypothesis to
+// plan with and, for a drain or the readmission of a draining node, the
+// link method that makes that node change its own state.
+func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, string, error) {
+	members := n.aliveMembers()
+	m, alive := members[a.Node]
+	switch a.Kind {
+	case shardgate.ActionRebalance:
+		ops.Overrides = nil
+	case shardgate.ActionMove:
+		if !alive || m.Meta.State != shardgate.StateActive || isFailed(*ops, m) {
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no active node named %q", a.Node)
+		}
+		if ops.Overrides == nil {
+			ops.Overrides = map[int]string{}
+		}
+		ops.Overrides[a.Shard] = a.Node
+	case shardgate.ActionFailover:
+		switch {
+		case !alive:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
+		case a.Node == n.name:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is the coordinator: drain it instead", a.Node)
+		case isFailed(*ops, m):
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already failed over; readmit it to undo that", a.Node)
+		}
+		if ops.Failed == nil {
+			ops.Failed = map[string]int64{}
+		}
+		ops.Failed[a.Node] = m.Meta.StartedAt
+	case shardgate.ActionDrain:
+		switch {
+		case !alive:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
+		case m.Meta.State == shardgate.StateDraining:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already draining; readmit it to undo that", a.Node)
+		case m.Meta.State != shardgate.StateActive || isFailed(*ops, m):
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: there is nothing to drain", a.Node, n.stateOf(m, *ops))
+		}
+		return hypothesis{inactive: a.Node}, methodDrain, nil
+	case shardgate.ActionReadmit:
+		switch {
+		case !alive:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q: only a node that is still running can be readmitted (a restarted node readmits itself)", a.Node)
+		case isFailed(*ops, m):
+			delete(ops.Failed, a.Node)
+			return hypothesis{active: a.Node}, "", nil
+		case m.Meta.State == shardgate.StateDraining:
+			return hypothesis{active: a.Node}, methodReadmit, nil
+		}
+		return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s: it was neither failed over nor drained, so there is nothing to undo", a.Node, n.stateOf(m, *ops))
+	}
+	return hypothesis{}, "", nil
+}
+
+// tellNode asks node to start draining or to stop draining.
+func (n *Node) tellNode(ctx context.Context, node, method, reason string) error {
+	req := drainReq{Reason: reason, Logged: true}
+	if node == n.name {
+		if method == methodReadmit {
+			return n.readmitSelf(ctx)
+		}
+		_, err := n.startDrain(ctx, req)
+		return err
+	}
+	return n.links.Call(ctx, node, method, req, nil)
+}
+
+func (n *Node) stateOf(m cluster.Member, ops shard.Ops) string {
+	if isFailed(ops, m) {
+		return shardgate.StateFailed
+	}
+	return m.Meta.State
+}
+
+func actionReason(a shardgate.Action, rep shardgate.MoveReport) string {
+	what := a.Kind
+	switch a.Kind {
+	case shardgate.ActionMove:
+		what = fmt.Sprintf("move of shard %d to %s", a.Shard, a.Node)
+	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit:
+		what = a.Kind + " of " + a.Node
+	}
+	s := what + " requested by " + a.Actor
+	if a.Reason != "" {
+		s += " (" + a.Reason + ")"
+	}
+	if rep.Forced {
+		s += ", forced past: " + rep.Refusal
+	}
+	return s + ": " + rep.Summary
+}
+
+func capMoves(m []shardgate.Move, most int) []shardgate.Move {
+	if len(m) > most {
+		return append([]shardgate.Move(nil), m[:most]...)
 	}
 	return m
 }

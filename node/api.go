@@ -61,6 +61,9 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 	if len(data) == 0 {
 		return shardgate.SendResult{}, shardgate.Errorf(shardgate.KindInvalid, "data is required")
 	}
+	if err := n.serving(); err != nil {
+		return shardgate.SendResult{}, err
+	}
 	req := sendReq{From: from, To: to, Data: data, ID: id, Attempt: newAttemptID()}
 	var res shardgate.SendResult
 	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, &res, func() error {
@@ -111,6 +114,9 @@ func (n *Node) localHistory(r historyReq) (shardgate.HistoryResult, error) {
 // Ack stores key's read cursor, replicated like a message.
 func (n *Node) Ack(ctx context.Context, key string, seq uint64) error {
 	if err := shardgate.ValidKey(key); err != nil {
+		return err
+	}
+	if err := n.serving(); err != nil {
 		return err
 	}
 	req := ackReq{Key: key, Seq: seq}

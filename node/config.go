@@ -38,6 +38,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// StatsInterval is how often this node tells its peers its load.
 	StatsInterval time.Duration
+	// EventLogSize is how many entries of the cluster's event log every
+	// node keeps (the oldest go first).
+	EventLogSize int
 	// DropGrace is how long data of a shard this node no longer holds is kept
 	// before it is deleted.
 	DropGrace time.Duration
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		DrainTimeout:       60 * time.Second,
 		StatsInterval:      time.Second,
 		DropGrace:          30 * time.Second,
+		EventLogSize:       4096,
 	}
 }
 
@@ -118,6 +122,9 @@ func (c *Config) fill() {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.EventLogSize == 0 {
+		c.EventLogSize = d.EventLogSize
 	}
 	if c.DropGrace == 0 {
 		c.DropGrace = d.DropGrace

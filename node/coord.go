@@ -14,24 +14,32 @@ import (
 )
 
 // coordinator turns membership into tables. Every node runs the loop; only
-// the oldest active member that sees a majority acts.
+// the oldest active member that sees a majority acts. Its only state of its
+// own is what waits for the next table (completed copies, reasons, log
+// entries): operator state lives in the table (shard.Ops), so a new
+// coordinator carries on with it.
 type coordinator struct {
 	n    *Node
 	kick chan struct{}
 
+	// stepMu makes a planning step and an operator action one at a time,
+	// so that each plans on the table the other published.
+	stepMu sync.Mutex
+
 	mu        sync.Mutex
 	completed []copiedReq
-	overrides map[int]string   // operator moves: shard → owner
-	failed    map[string]int64 // failed over by an operator: name → its StartedAt then
 	reasons   []string
+	pending   []shardgate.LogEntry // entries waiting for the next table
+	copied    []shardgate.Move     // copies reported complete since the last table
+	copyRate  float64              // bytes/s of completed copies (moving average); 0: none measured
 }
 
 func newCoordinator(n *Node) *coordinator {
-	return &coordinator{n: n, kick: make(chan struct{}, 1), overrides: map[int]string{}, failed: map[string]int64{}}
+	return &coordinator{n: n, kick: make(chan struct{}, 1)}
 }
 
 // poke asks for a planning step soon, with the reason recorded for the
-// ownership history.
+// event log.
 func (c *coordinator) poke(reason string) {
 	if reason != "" {
 		c.mu.Lock()
@@ -46,10 +54,36 @@ func (c *coordinator) poke(reason string) {
 	}
 }
 
-func (c *coordinator) copied(r copiedReq) {
+// record queues a log entry for the next table.
+func (c *coordinator) record(e shardgate.LogEntry) {
 	c.mu.Lock()
-	if !slices.Contains(c.completed, r) {
+	if len(c.pending) < 1024 {
+		c.pending = append(c.pending, e)
+	}
+	c.mu.Unlock()
+	c.poke("")
+}
+
+func (c *coordinator) copiedReport(r copiedReq) {
+	cur := c.n.currentTable()
+	if r.Shard < 0 || r.Shard >= len(cur.Shards) || !slices.Contains(cur.Shards[r.Shard].Pending, r.Node) {
+		return // a late repeat: the table has moved on
+	}
+	c.mu.Lock()
+	if !slices.ContainsFunc(c.completed, func(o copiedReq) bool {
+		return o.Shard == r.Shard && o.Node == r.Node && o.Version == r.Version
+	}) {
 		c.completed = append(c.completed, r)
+		c.copied = append(c.copied, shardgate.Move{Shard: r.Shard, From: r.From, To: r.Node, Bytes: r.Bytes})
+		// Small copies measure the round trips, not the rate.
+		if r.MS > 0 && r.Bytes >= 256<<10 {
+			rate := float64(r.Bytes) / (float64(r.MS) / 1000)
+			if c.copyRate == 0 {
+				c.copyRate = rate
+			} else {
+				c.copyRate = 0.8*c.copyRate + 0.2*rate
+			}
+		}
 	}
 	c.mu.Unlock()
 	c.poke("copy of shard complete")
@@ -80,11 +114,17 @@ func (c *coordinator) loop() {
 }
 
 // coordinatorName is the oldest active member (ties by name), ignoring
-// nodes an operator failed over.
+// nodes an operator failed over. This node counts by its own state, which
+// it knows before gossip does.
 func (n *Node) coordinatorName() string {
+	ops := n.currentTable().Ops
 	var best *cluster.Member
 	for _, m := range n.mem.Members() {
-		if m.Status != "alive" && m.Status != "" || m.Meta.State != shardgate.StateActive || n.coord.isFailed(m) {
+		state := m.Meta.State
+		if m.Name == n.name {
+			state = n.currentState()
+		}
+		if m.Status != "alive" && m.Status != "" || state != shardgate.StateActive || isFailed(ops, m) {
 			continue
 		}
 		if best == nil || m.Meta.StartedAt < best.Meta.StartedAt ||
@@ -98,23 +138,32 @@ func (n *Node) coordinatorName() string {
 	return best.Name
 }
 
-func (c *coordinator) isFailed(m cluster.Member) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	at, ok := c.failed[m.Name]
+// isFailed reports whether ops fails this incarnation of m over.
+func isFailed(ops shard.Ops, m cluster.Member) bool {
+	at, ok := ops.Failed[m.Name]
 	return ok && at == m.Meta.StartedAt
 }
 
+// hypothesis adjusts the view for an action not yet carried out: a node to
+// count as no longer active (drain) or as active again (readmit).
+type hypothesis struct {
+	inactive, active string
+}
+
 // view returns the live members (holders may stay) and the active ones (the
-// desired homes).
-func (c *coordinator) view() (alive map[string]bool, active []string) {
+// desired homes) under ops.
+func (c *coordinator) view(ops shard.Ops, h hypothesis) (alive map[string]bool, active []string) {
 	alive = map[string]bool{}
 	for name, m := range c.n.aliveMembers() {
-		if c.isFailed(m) || m.Meta.State == shardgate.StateLeft {
+		state := m.Meta.State
+		if name == h.active {
+			state = shardgate.StateActive
+		}
+		if isFailed(ops, m) || state == shardgate.StateLeft || state == shardgate.StateFailed {
 			continue
 		}
 		alive[name] = true
-		if m.Meta.State == shardgate.StateActive {
+		if state == shardgate.StateActive && name != h.inactive {
 			active = append(active, name)
 		}
 	}
@@ -122,28 +171,71 @@ func (c *coordinator) view() (alive map[string]bool, active []string) {
 	return alive, active
 }
 
-func (c *coordinator) desired(active []string) shard.Table {
+// desired is the table the active members should end up with, operator
+// moves applied.
+func (c *coordinator) desired(active []string, overrides map[int]string) shard.Table {
 	d := shard.Assign(active, c.n.cfg.Shard)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, to := range c.overrides {
-		nd, err := shard.WithOwner(d, id, to, c.n.cfg.Shard)
-		if err != nil {
-			delete(c.overrides, id)
-			continue
+	ids := make([]int, 0, len(overrides))
+	for id := range overrides {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		if nd, err := shard.WithOwner(d, id, overrides[id], c.n.cfg.Shard); err == nil {
+			d = nd
 		}
-		d = nd
 	}
 	return d
 }
 
-// next computes the table that should follow cur, without side effects.
-func (c *coordinator) next(cur shard.Table) (shard.Table, shard.Table, bool) {
-	alive, active := c.view()
+// cleanOps drops operator state that no longer applies: overrides onto
+// nodes that are not active, failovers of processes that are gone. It
+// lists as dead the members that vanished without leaving.
+func (c *coordinator) cleanOps(cur shard.Table, ops shard.Ops, active []string) shard.Ops {
+	out := shard.Ops{}
+	members := c.n.aliveMembers()
+	for id, to := range ops.Overrides {
+		if slices.Contains(active, to) {
+			if out.Overrides == nil {
+				out.Overrides = map[int]string{}
+			}
+			out.Overrides[id] = to
+		}
+	}
+	for name, at := range ops.Failed {
+		if m, ok := members[name]; ok && m.Meta.StartedAt == at {
+			if out.Failed == nil {
+				out.Failed = map[string]int64{}
+			}
+			out.Failed[name] = at
+		}
+	}
+	dead := map[string]bool{}
+	for _, name := range slices.Concat(cur.Members, ops.Dead) {
+		dead[name] = true
+	}
+	for name := range ops.Failed {
+		dead[name] = true
+	}
+	for name := range dead {
+		if _, ok := members[name]; ok || name == c.n.name || c.n.departure(name) == shardgate.StateLeft {
+			continue
+		}
+		out.Dead = append(out.Dead, name)
+	}
+	sort.Strings(out.Dead)
+	return out
+}
+
+// next computes the table that should follow cur under ops, without side
+// effects, and whether it differs from cur.
+func (c *coordinator) next(cur shard.Table, ops shard.Ops) (shard.Table, shard.Table, bool) {
+	alive, active := c.view(ops, hypothesis{})
 	if len(active) == 0 {
 		return cur, cur, false
 	}
-	desired := c.desired(active)
+	ops = c.cleanOps(cur, ops, active)
+	desired := c.desired(active, ops.Overrides)
 	var nt shard.Table
 	if cur.Version == 0 {
 		nt = desired.Clone()
@@ -171,32 +263,90 @@ func (c *coordinator) next(cur shard.Table) (shard.Table, shard.Table, bool) {
 	nt.Members = members
 	nt.Partitions = c.n.cfg.Shard.Partitions
 	nt.Backups = c.n.cfg.Shard.Backups
-	changed := cur.Version == 0 || !nt.SameAssignment(cur) || !slices.Equal(nt.Members, cur.Members)
+	nt.Ops = ops
+	nt.EventSeq, nt.Events = cur.EventSeq, nil
+	changed := cur.Version == 0 || !nt.SameAssignment(cur) || !slices.Equal(nt.Members, cur.Members) || !nt.Ops.Equal(cur.Ops)
 	return nt, desired, changed
 }
 
+// step publishes the next table when it differs from the one in force or
+// log entries wait for one.
 func (c *coordinator) step() {
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
+	if _, err := c.advance(nil, nil); err != nil {
+		c.n.log.Debug("coordinator step", "err", err)
+	}
+}
+
+// advance computes the next table (under ops when not nil, else the
+// table's own) and publishes it with extra and the queued log entries.
+// Callers hold stepMu. It reports whether a table was published.
+func (c *coordinator) advance(ops *shard.Ops, extra []shardgate.LogEntry) (bool, error) {
 	if peer, v := c.n.newerPeer(); peer != "" {
 		// Never plan on top of a table the cluster has moved past.
 		c.n.log.Info("coordinator catching up before planning", "peer", peer, "version", v)
 		c.n.fetchTableFrom(peer)
-		return
+		return false, shardgate.Errorf(shardgate.KindUnavailable, "the coordinator was catching up with table v%d; retry", v)
 	}
 	cur := c.n.currentTable()
-	nt, _, changed := c.next(cur)
-	c.mu.Lock()
-	reason := strings.Join(c.reasons, "; ")
-	c.reasons = nil
-	c.mu.Unlock()
-	if !changed {
-		return
+	o := cur.Ops
+	if ops != nil {
+		o = *ops
 	}
+	nt, desired, changed := c.next(cur, o)
+	c.mu.Lock()
+	reasons, pending, copied := c.reasons, c.pending, c.copied
+	c.reasons, c.pending, c.copied = nil, nil, nil
+	c.mu.Unlock()
+	reason := strings.Join(reasons, "; ")
 	if reason == "" {
-		reason = "membership"
+		reason = "placing shards on the active nodes"
+	}
+	entries := slices.Concat(pending, extra)
+	if len(copied) > 0 {
+		entries = append(entries, shardgate.LogEntry{Type: shardgate.LogMigration, Action: "copied",
+			Reason: copiesSummary(copied), Moves: copied})
+	}
+	if changed {
+		entries = append(entries, c.describe(cur, nt, desired, reason)...)
+	}
+	if !changed && len(entries) == 0 {
+		return false, nil
 	}
 	nt.Version = cur.Version + 1
 	nt.Coordinator = c.n.name
-	c.n.publishTable(nt, reason)
+	c.stamp(&nt, entries)
+	if !c.n.publishTable(nt, reason) {
+		// Nothing was installed: keep what waits for the next attempt.
+		c.mu.Lock()
+		c.reasons = append(reasons, c.reasons...)
+		c.pending = append(pending, c.pending...)
+		c.copied = append(copied, c.copied...)
+		c.mu.Unlock()
+		return false, shardgate.Errorf(shardgate.KindUnavailable, "table v%d was not published: no majority accepted it", nt.Version)
+	}
+	return true, nil
+}
+
+// stamp numbers the entries after the table in force and attaches them.
+func (c *coordinator) stamp(nt *shard.Table, entries []shardgate.LogEntry) {
+	at := c.n.nowMS()
+	for i := range entries {
+		nt.EventSeq++
+		e := &entries[i]
+		e.Seq, e.Version = nt.EventSeq, nt.Version
+		if e.At == 0 {
+			e.At = at
+		}
+		if e.Actor == "" {
+			e.Actor = c.n.name
+		}
+		for j := range e.Changes {
+			e.Changes[j].Version, e.Changes[j].At = nt.Version, at
+		}
+	}
+	nt.Events = entries
 }
 
 // publishTable proposes t to every live peer and installs it only when a
@@ -204,8 +354,8 @@ func (c *coordinator) step() {
 // peer accepts a table newer than its own). Peers install it on the commit
 // that follows. A coordinator cut off from the majority therefore never
 // installs or spreads a table, so two tables with one version cannot both
-// be in force.
-func (n *Node) publishTable(t shard.Table, reason string) {
+// be in force. It reports whether t was installed.
+func (n *Node) publishTable(t shard.Table, reason string) bool {
 	cur := n.currentTable()
 	voters := map[string]bool{}
 	for _, m := range append(append([]string{}, cur.Members...), t.Members...) {
@@ -244,13 +394,13 @@ func (n *Node) publishTable(t shard.Table, reason string) {
 	wg.Wait()
 	if accepted < len(voters)/2+1 {
 		n.log.Warn("table not published: no majority accepted it", "version", t.Version, "accepted", accepted, "voters", len(voters))
-		return
+		return false
 	}
-	if ok, err := n.installTable(t, reason); err != nil || !ok {
+	if ok, err := n.installTable(t, reason, n.name); err != nil || !ok {
 		if err != nil {
 			n.log.Warn("publish table", "version", t.Version, "err", err)
 		}
-		return
+		return false
 	}
 	for name := range n.aliveMembers() {
 		if name == n.name {
@@ -264,6 +414,7 @@ func (n *Node) publishTable(t shard.Table, reason string) {
 			}
 		})
 	}
+	return true
 }
 
 // newerPeer names a live member whose gossip says it holds a newer table

@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/shardgate/shardgate"
-	"github.com/shardgate/shardgate/shard"
 )
 
 // bus fans events out to subscribers without ever blocking the publisher: a
@@ -63,60 +62,6 @@ func (b *bus) close() {
 
 // Subscribe streams engine events (member, table, migration, stats).
 func (n *Node) Subscribe() (<-chan shardgate.Event, func()) { return n.events.subscribe() }
-
-// historyBook keeps, per shard, the last ownership changes this node saw,
-// so operators can ask why a shard moved.
-type historyBook struct {
-	mu    sync.Mutex
-	limit int
-	by    map[int][]shardgate.OwnershipChange
-}
-
-func newHistoryBook(limit int) *historyBook {
-	return &historyBook{limit: limit, by: map[int][]shardgate.OwnershipChange{}}
-}
-
-func (h *historyBook) record(old, t shard.Table, reason string, at int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for id, a := range t.Shards {
-		var prev shard.Assignment
-		if id < len(old.Shards) {
-			prev = old.Shards[id]
-		}
-		if prev.Owner == a.Owner && equalStrings(prev.Backups, a.Backups) && equalStrings(prev.Pending, a.Pending) {
-			continue
-		}
-		c := shardgate.OwnershipChange{Shard: id, Version: t.Version, At: at, From: prev.Owner, To: a.Owner,
-			Backups: append([]string(nil), a.Backups...), Reason: reason}
-		if len(a.Pending) > 0 {
-			c.Reason = reason + " (copying to " + joinNames(a.Pending) + ")"
-		}
-		list := append(h.by[id], c)
-		if len(list) > h.limit {
-			list = list[len(list)-h.limit:]
-		}
-		h.by[id] = list
-	}
-}
-
-func (h *historyBook) get(id int) []shardgate.OwnershipChange {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]shardgate.OwnershipChange{}, h.by[id]...)
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func joinNames(names []string) string {
 	out := ""

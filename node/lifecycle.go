@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -37,6 +38,7 @@ func (n *Node) onMember(e cluster.Event) {
 			n.wsAddrs.Store(m.Name, m.Meta.WSAddr)
 		}
 		if e.Type == cluster.EventJoin {
+			n.departed.set(m.Name, "")
 			// A node that (re)joins has no connections yet.
 			n.registry.dropNode(m.Name)
 			n.coord.poke("node " + m.Name + " joined")
@@ -52,8 +54,10 @@ func (n *Node) onMember(e cluster.Event) {
 		n.registry.dropNode(m.Name)
 		n.m.LinkQueueDepth.DeleteLabelValues(m.Name)
 		what := "left"
+		n.departed.set(m.Name, shardgate.StateLeft)
 		if e.Type == cluster.EventFailed {
 			what = "failed"
+			n.departed.set(m.Name, shardgate.StateDead)
 		}
 		n.coord.poke("node " + m.Name + " " + what)
 	}
@@ -119,9 +123,18 @@ func (n *Node) dropLoop() {
 	}
 }
 
+// drainReq asks a node to drain. Logged is set when the coordinator has
+// recorded the action already (an operator's drain); else the node reports
+// it for the event log itself (SIGTERM).
+type drainReq struct {
+	Reason string `json:"reason"`
+	Logged bool   `json:"logged,omitempty"`
+}
+
 // startDrain marks this node draining: the coordinator moves every shard
-// off it. When none is left, it leaves (Left is closed).
-func (n *Node) startDrain(ctx context.Context, reason string) (shardgate.MoveReport, error) {
+// off it. When none is left, it leaves (Left is closed) unless it was
+// readmitted meanwhile.
+func (n *Node) startDrain(ctx context.Context, req drainReq) (shardgate.MoveReport, error) {
 	t := n.currentTable()
 	rep := shardgate.MoveReport{Action: "drain", Version: t.Version}
 	for id, a := range t.Shards {
@@ -134,15 +147,60 @@ func (n *Node) startDrain(ctx context.Context, reason string) (shardgate.MoveRep
 	if n.currentState() == shardgate.StateDraining {
 		return rep, nil
 	}
+	dctx, end := context.WithCancel(n.ctx)
+	n.drainMu.Lock()
+	n.drainEnd = end
+	n.drainMu.Unlock()
 	n.setState(ctx, shardgate.StateDraining)
-	n.log.Info("draining", "reason", reason, "shards", len(rep.Moves))
+	n.log.Info("draining", "reason", req.Reason, "shards", len(rep.Moves))
+	if !req.Logged {
+		n.goFunc(func() {
+			n.report(shardgate.LogEntry{Type: shardgate.LogAction, Actor: n.name, Action: shardgate.ActionDrain, Node: n.name,
+				Reason: req.Reason})
+		})
+	}
 	n.goFunc(func() {
-		if err := n.waitDrained(n.ctx, n.cfg.DrainTimeout); err != nil {
+		defer end()
+		err := n.waitDrained(dctx, n.cfg.DrainTimeout)
+		if errors.Is(err, context.Canceled) && n.ctx.Err() == nil {
+			return // readmitted
+		}
+		if err != nil {
 			n.log.Warn("drain incomplete, leaving anyway", "err", err)
 		}
 		n.leftOnce.Do(func() { close(n.left) })
 	})
 	return rep, nil
+}
+
+// report hands a log entry to the coordinator, retrying for a while: the
+// coordinator may be changing (this node may have been it).
+func (n *Node) report(e shardgate.LogEntry) {
+	if e.At == 0 {
+		e.At = n.nowMS()
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 15*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		coord := n.coordinatorName()
+		switch {
+		case coord == n.name:
+			n.coord.record(e)
+			return
+		case coord != "":
+			c, ccancel := context.WithTimeout(ctx, 2*time.Second)
+			err := n.links.Call(c, coord, methodRecord, e, nil)
+			ccancel()
+			if err == nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	n.log.Warn("event not recorded: no coordinator took it", "action", e.Action)
 }
 
 // waitDrained waits until no shard names this node, or no other active
@@ -177,7 +235,7 @@ func (n *Node) waitDrained(ctx context.Context, timeout time.Duration) error {
 // Stop drains this node gracefully (SIGTERM): its shards are handed off
 // before it returns. ctx bounds the wait; a cancelled ctx stops at once.
 func (n *Node) Stop(ctx context.Context) error {
-	if _, err := n.startDrain(ctx, "stop"); err != nil {
+	if _, err := n.startDrain(ctx, drainReq{Reason: "graceful stop (SIGTERM)"}); err != nil {
 		return err
 	}
 	select {

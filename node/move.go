@@ -47,6 +47,8 @@ func (p *primary) tableChanged(t shard.Table) {
 func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 	backoff := 100 * time.Millisecond
 	copied := false
+	var took time.Duration
+	var size int64
 	for ctx.Err() == nil {
 		var err error
 		if !copied {
@@ -54,6 +56,8 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 			err = p.copyTo(ctx, target)
 			if err == nil {
 				copied = true
+				took = time.Since(start)
+				_, size = p.n.st.ShardStats(p.shard)
 				p.n.m.ShardMovesTotal.WithLabelValues("ok").Inc()
 				p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{
 					"shard": p.shard, "to": target, "phase": "copied", "ms": time.Since(start).Milliseconds()}})
@@ -64,7 +68,8 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 		if copied {
 			// Reported until the table stops listing target as pending
 			// (which cancels this job): a new coordinator has not heard it.
-			err = p.n.reportCopied(ctx, p.shard, target, version)
+			err = p.n.reportCopied(ctx, copiedReq{Shard: p.shard, Node: target, Version: version,
+				From: p.n.name, Bytes: size, MS: took.Milliseconds()})
 			if err == nil {
 				backoff = time.Second
 			}
@@ -108,21 +113,25 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 	})
 }
 
+// copiedReq reports a complete copy of Shard from its home From to Node,
+// with its size and how long it took (for estimates and the event log).
 type copiedReq struct {
 	Shard   int    `json:"shard"`
 	Node    string `json:"node"`
 	Version uint64 `json:"version"`
+	From    string `json:"from,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	MS      int64  `json:"ms,omitempty"`
 }
 
 // reportCopied tells the coordinator a copy is complete.
-func (n *Node) reportCopied(ctx context.Context, id int, target string, version uint64) error {
-	req := copiedReq{Shard: id, Node: target, Version: version}
+func (n *Node) reportCopied(ctx context.Context, req copiedReq) error {
 	coord := n.coordinatorName()
 	if coord == "" {
 		return shardgate.Errorf(shardgate.KindUnavailable, "no coordinator")
 	}
 	if coord == n.name {
-		n.coord.copied(req)
+		n.coord.copiedReport(req)
 		return nil
 	}
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)

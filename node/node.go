@@ -51,7 +51,10 @@ type Node struct {
 	local     *localConns
 	reattachQ *reattacher
 	events    *bus
-	history   *historyBook
+	evlog     *eventLog
+	departed  departures // how members went away: left or dead
+	drainMu   sync.Mutex
+	drainEnd  context.CancelFunc // ends a drain in progress (readmit)
 	coord     *coordinator
 	stats     *statsBook
 	left      chan struct{}
@@ -84,7 +87,6 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		registry:  newRegistry(),
 		local:     newLocalConns(),
 		events:    newBus(),
-		history:   newHistoryBook(64),
 		stats:     newStatsBook(),
 		left:      make(chan struct{}),
 
@@ -93,6 +95,12 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	n.replica = newReplicaSet(n)
 	n.reattachQ = newReattacher(n)
 	n.coord = newCoordinator(n)
+	evlog, err := newEventLog(n, cfg.EventLogSize)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: open event log: %w", err)
+	}
+	n.evlog = evlog
 	if err := n.loadTable(); err != nil {
 		cancel()
 		return nil, err
@@ -161,6 +169,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.syncTable(ctx)
 	n.applyRoles()
 	t := n.currentTable()
+	if n.evlog.lastSeq() < t.EventSeq {
+		n.goFunc(func() { n.catchUpEvents("", t.EventSeq) })
+	}
 	n.setState(ctx, shardgate.StateActive)
 	n.goFunc(n.reattachQ.loop)
 	n.goFunc(n.memberLoop)

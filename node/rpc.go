@@ -28,6 +28,9 @@ const (
 	methodStats     = "stats"
 	methodAdmin     = "admin"
 	methodDrain     = "drain"
+	methodReadmit   = "readmit"
+	methodRecord    = "record"
+	methodGetEvents = "get_events"
 )
 
 func decode[T any](body json.RawMessage) (T, error) {
@@ -118,14 +121,14 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 		if err != nil {
 			return nil, err
 		}
-		n.coord.copied(r)
+		n.coord.copiedReport(r)
 		return struct{}{}, nil
 	case methodTable:
 		r, err := decode[tableMsg](body)
 		if err != nil {
 			return nil, err
 		}
-		_, err = n.installTable(r.Table, r.Reason)
+		_, err = n.installTable(r.Table, r.Reason, from)
 		return struct{}{}, err
 	case methodPropose:
 		r, err := decode[tableMsg](body)
@@ -146,13 +149,45 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 		n.stats.put(from, r)
 		return struct{}{}, nil
 	case methodAdmin:
-		r, err := decode[adminReq](body)
+		r, err := decode[shardgate.Action](body)
 		if err != nil {
 			return nil, err
 		}
 		return n.coordAction(ctx, r)
+	}
+	return n.handleOps(ctx, from, method, body)
+}
+
+// handleOps serves the methods of operator actions and the event log.
+func (n *Node) handleOps(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
+	switch method {
 	case methodDrain:
-		return n.startDrain(ctx, "drain requested by "+from)
+		r, err := decode[drainReq](body)
+		if err != nil {
+			return nil, err
+		}
+		if r.Reason == "" {
+			r.Reason = "drain requested by " + from
+		}
+		return n.startDrain(ctx, r)
+	case methodReadmit:
+		return struct{}{}, n.readmitSelf(ctx)
+	case methodRecord:
+		r, err := decode[shardgate.LogEntry](body)
+		if err != nil {
+			return nil, err
+		}
+		if n.coordinatorName() != n.name {
+			return nil, shardgate.Errorf(shardgate.KindUnavailable, "%s is not the coordinator", n.name)
+		}
+		n.coord.record(r)
+		return struct{}{}, nil
+	case methodGetEvents:
+		r, err := decode[eventsReq](body)
+		if err != nil {
+			return nil, err
+		}
+		return n.evlog.read(r.Since, min(max(r.Limit, 1), 512))
 	}
 	return nil, shardgate.Errorf(shardgate.KindNotFound, "unknown node-link method %q", method)
 }

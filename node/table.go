@@ -43,8 +43,9 @@ func (n *Node) tableChanged() <-chan struct{} {
 }
 
 // installTable makes t the table in force if it is newer than ours,
-// persisting it first so a restart never goes back to an older table.
-func (n *Node) installTable(t shard.Table, reason string) (bool, error) {
+// persisting it first so a restart never goes back to an older table, and
+// adds its event-log entries (fetching missed ones from peer).
+func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 	if t.Partitions != n.cfg.Shard.Partitions || len(t.Shards) != t.Partitions {
 		return false, shardgate.Errorf(shardgate.KindInvalid, "table for %d partitions refused: this node has %d", t.Partitions, n.cfg.Shard.Partitions)
 	}
@@ -69,7 +70,8 @@ func (n *Node) installTable(t shard.Table, reason string) (bool, error) {
 	started := n.started
 	n.mu.Unlock()
 
-	n.history.record(old, t, reason, n.nowMS())
+	n.logInstalled(t, peer)
+	n.checkFailed(t)
 	n.m.TableVersion.Set(float64(t.Version))
 	n.m.ShardsOwned.Set(float64(t.Owned(n.name)))
 	n.m.ShardsBackedUp.Set(float64(t.BackedUp(n.name)))
@@ -142,7 +144,7 @@ func (n *Node) rehome(old, t shard.Table) {
 		n.reattachQ.mark(key)
 		if to != n.name {
 			if url := n.wsURLOf(to); url != "" {
-				n.deliverer().Moved(key, url, "rebalance")
+				n.deliverer().Moved(key, url, n.movedReason(old, t, from))
 			}
 		}
 	}
@@ -179,7 +181,7 @@ func (n *Node) syncTable(ctx context.Context) {
 	if best.Version == 0 {
 		return
 	}
-	if _, err := n.installTable(best, "synced at start"); err != nil {
+	if _, err := n.installTable(best, "synced at start", ""); err != nil {
 		n.log.Warn("install synced table", "err", err)
 	}
 }
@@ -196,7 +198,7 @@ func (n *Node) fetchTableFrom(peer string) {
 	if err := n.links.Call(ctx, peer, methodGetTable, struct{}{}, &t); err != nil {
 		return
 	}
-	if _, err := n.installTable(t, "caught up from "+peer); err != nil {
+	if _, err := n.installTable(t, "caught up from "+peer, peer); err != nil {
 		n.log.Warn("install fetched table", "peer", peer, "err", err)
 	}
 }

@@ -31,8 +31,9 @@ func nonNil(s []string) []string {
 	return append([]string(nil), s...)
 }
 
-// Cluster describes every node this node knows: the live members and any
-// member of the table that is gone.
+// Cluster describes every node this node knows: the live members (a node
+// an operator failed over shows as failed), and the members that died,
+// listed as dead until they return or an operator removes them.
 func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	t := n.currentTable()
 	coord := n.coordinatorName()
@@ -43,8 +44,8 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	for name, m := range alive {
 		seen[name] = true
 		state := m.Meta.State
-		if n.coord.isFailed(m) {
-			state = shardgate.StateDead
+		if isFailed(t.Ops, m) {
+			state = shardgate.StateFailed
 		}
 		nv := shardgate.NodeView{Name: name, State: state, Coordinator: name == coord,
 			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
@@ -58,6 +59,9 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		v.Nodes = append(v.Nodes, nv)
 	}
 	gone := map[string]bool{}
+	for _, name := range t.Ops.Dead {
+		gone[name] = true
+	}
 	for _, name := range t.Members {
 		gone[name] = true
 	}
@@ -100,12 +104,25 @@ func (n *Node) Partitions(context.Context) (shardgate.PartitionsView, error) {
 	return v, nil
 }
 
-// ShardHistory lists the ownership changes of shard id this node has seen.
+// ShardHistory lists the ownership changes of shard id that the cluster's
+// event log still holds, oldest first: the same on every node.
 func (n *Node) ShardHistory(_ context.Context, id int) ([]shardgate.OwnershipChange, error) {
 	if id < 0 || id >= n.cfg.Shard.Partitions {
 		return nil, shardgate.Errorf(shardgate.KindNotFound, "shard %d does not exist (partitions: %d)", id, n.cfg.Shard.Partitions)
 	}
-	return n.history.get(id), nil
+	entries, err := n.evlog.read(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []shardgate.OwnershipChange{}
+	for _, e := range entries {
+		for _, c := range e.Changes {
+			if c.Shard == id {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Ready is nil when the node has joined, knows a table and serves its

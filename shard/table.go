@@ -1,6 +1,11 @@
 package shard
 
-import "slices"
+import (
+	"maps"
+	"slices"
+
+	"github.com/shardgate/shardgate"
+)
 
 // Assignment is where one shard lives. Owner is the home; Backups hold
 // committed copies and are the candidates for failover; Pending nodes are
@@ -37,12 +42,52 @@ type Table struct {
 	Coordinator string       `json:"coordinator"`
 	Members     []string     `json:"members"` // sorted names the table was computed for (used for quorum)
 	Shards      []Assignment `json:"shards"`
+
+	// Operator state travels with the table, so that it is persisted and
+	// replicated like it and survives a change of coordinator.
+	Ops Ops `json:"ops"`
+	// EventSeq is the sequence number of the newest event-log entry up to
+	// this table; Events are the entries this version added.
+	EventSeq uint64               `json:"event_seq"`
+	Events   []shardgate.LogEntry `json:"events,omitempty"`
+}
+
+// Ops is the operator's state kept with the table. Plan ignores it; the
+// coordinator applies it when it computes the desired table.
+type Ops struct {
+	// Overrides are operator moves: shard → the home the operator chose.
+	Overrides map[int]string `json:"overrides,omitempty"`
+	// Failed are nodes an operator failed over: name → the StartedAt of the
+	// process that was failed over (a restart readmits it).
+	Failed map[string]int64 `json:"failed,omitempty"`
+	// Dead are members that died without leaving, listed until they return
+	// or an operator removes them.
+	Dead []string `json:"dead,omitempty"`
+}
+
+// Clone is a deep copy.
+func (o Ops) Clone() Ops {
+	c := Ops{Dead: slices.Clone(o.Dead)}
+	if len(o.Overrides) > 0 {
+		c.Overrides = maps.Clone(o.Overrides)
+	}
+	if len(o.Failed) > 0 {
+		c.Failed = maps.Clone(o.Failed)
+	}
+	return c
+}
+
+// Equal compares two states, nil and empty alike.
+func (o Ops) Equal(p Ops) bool {
+	return maps.Equal(o.Overrides, p.Overrides) && maps.Equal(o.Failed, p.Failed) && slices.Equal(o.Dead, p.Dead)
 }
 
 // Clone is a deep copy: the result shares no slice with t.
 func (t Table) Clone() Table {
 	c := t
 	c.Members = append([]string{}, t.Members...)
+	c.Ops = t.Ops.Clone()
+	c.Events = slices.Clone(t.Events)
 	c.Shards = make([]Assignment, len(t.Shards))
 	for i, a := range t.Shards {
 		c.Shards[i] = a.clone()
