@@ -157,6 +157,8 @@ const (
 	ActionFailover  = "failover"
 	ActionReadmit   = "readmit"
 	ActionMove      = "move"
+	// ActionRemove forgets a dead node: it is no longer listed.
+	ActionRemove = "remove"
 )
 
 // Action is one operator request to steer the cluster.

@@ -47,6 +47,8 @@ func (s *Server) failover(c echo.Context) error { return s.nodeAction(c, shardga
 
 func (s *Server) readmit(c echo.Context) error { return s.nodeAction(c, shardgate.ActionReadmit) }
 
+func (s *Server) remove(c echo.Context) error { return s.nodeAction(c, shardgate.ActionRemove) }
+
 func (s *Server) nodeAction(c echo.Context, kind string) error {
 	name, err := pathParam(c, "name")
 	if err != nil {

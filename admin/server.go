@@ -171,6 +171,7 @@ func (s *Server) newEcho() *echo.Echo {
 	v1.POST("/nodes/:name/drain", s.drain, guard...)
 	v1.POST("/nodes/:name/failover", s.failover, guard...)
 	v1.POST("/nodes/:name/readmit", s.readmit, guard...)
+	v1.POST("/nodes/:name/remove", s.remove, guard...)
 	v1.POST("/users/:key/messages", s.sendMessage, guard...)
 	v1.GET("/users/:key/messages", s.history, guard...)
 	v1.GET("/users/:key/presence", s.presence, guard...)

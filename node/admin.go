@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -47,7 +48,7 @@ func (n *Node) Act(ctx context.Context, a shardgate.Action) (shardgate.MoveRepor
 			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindNotFound, "shard %d does not exist (partitions: %d)", a.Shard, n.cfg.Shard.Partitions)
 		}
 		fallthrough
-	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit:
+	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit, shardgate.ActionRemove:
 		if a.Node == "" {
 			return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindInvalid, "%s needs a node name", a.Kind)
 		}
@@ -172,6 +173,14 @@ func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, strin
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: there is nothing to drain", a.Node, n.stateOf(m, *ops))
 		}
 		return hypothesis{inactive: a.Node}, methodDrain, nil
+	case shardgate.ActionRemove:
+		switch {
+		case alive:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not dead: drain it to take it out of the cluster", a.Node, n.stateOf(m, *ops))
+		case !slices.Contains(ops.Dead, a.Node):
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no dead node named %q", a.Node)
+		}
+		ops.Dead = slices.DeleteFunc(slices.Clone(ops.Dead), func(s string) bool { return s == a.Node })
 	case shardgate.ActionReadmit:
 		switch {
 		case !alive:
@@ -212,7 +221,7 @@ func actionReason(a shardgate.Action, rep shardgate.MoveReport) string {
 	switch a.Kind {
 	case shardgate.ActionMove:
 		what = fmt.Sprintf("move of shard %d to %s", a.Shard, a.Node)
-	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit:
+	case shardgate.ActionDrain, shardgate.ActionFailover, shardgate.ActionReadmit, shardgate.ActionRemove:
 		what = a.Kind + " of " + a.Node
 	}
 	s := what + " requested by " + a.Actor

@@ -364,6 +364,22 @@ func TestOverridesSurviveACoordinatorChange(t *testing.T) {
 	if nodeState(cv, "n1") != shardgate.StateDead {
 		t.Errorf("the killed node is listed as %q, want dead", nodeState(cv, "n1"))
 	}
+	// Until an operator removes it; a live node cannot be removed.
+	if status, body := post(t, c.node("n3").AdminURL()+"/v1/nodes/n2/remove", ""); status != http.StatusConflict {
+		t.Errorf("remove of live n2 = %d %s", status, body)
+	}
+	if status, body := post(t, c.node("n3").AdminURL()+"/v1/nodes/n1/remove", ""); status != http.StatusOK {
+		t.Fatalf("remove of dead n1 = %d %s", status, body)
+	}
+	eventually(t, 10*time.Second, "n1 no longer listed", func() bool {
+		for _, s := range c.live() {
+			cv, _ := s.Node().Cluster(ctx)
+			if nodeState(cv, "n1") != "" {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // The event log is the same from every node and survives a restart of the
