@@ -55,6 +55,7 @@ func TestBrowserDashboard(t *testing.T) {
 	browsertest.Eval[bool](b, `window.__sameDocument = true`)
 	h.fake.setTable(2, 64, 4)
 	h.fake.emit(shardgate.Event{Type: "member", Data: map[string]string{"name": "n4", "state": "active"}})
+	h.fake.appendLog(shardgate.LogEntry{Type: shardgate.LogMember, Action: "joined", Node: "n4", Reason: "n4 is a member of the table", At: 1700000000000})
 	h.fake.emit(shardgate.Event{Type: "table", Data: map[string]any{"version": 2}})
 	b.WaitFor("n4 in the node list and the map",
 		`!!document.querySelector('#nodes tr[data-node="n4"]') &&
@@ -63,7 +64,7 @@ func TestBrowserDashboard(t *testing.T) {
 	if !browsertest.Eval[bool](b, `window.__sameDocument === true`) {
 		t.Errorf("the page reloaded to show the update")
 	}
-	b.WaitFor("the member event in the log", `document.querySelector('#event-log').textContent.includes('n4')`)
+	b.WaitFor("the member entry of the event log", `document.querySelector('#event-log').textContent.includes('joined node=n4')`)
 	b.Shot("02-live-update-4-nodes.png")
 
 	// A shard's panel: facts and ownership history.
@@ -95,8 +96,11 @@ func TestBrowserDashboard(t *testing.T) {
 	if !strings.Contains(text, "Drain n2: its 16 shards will move to the other nodes") {
 		t.Errorf("confirmation says %q", text)
 	}
-	if calls := h.fake.Calls(); len(calls) != 0 {
-		t.Fatalf("the backend was called before confirmation: %+v", calls)
+	// The dialog shows the server's plan (a dry run) before anything is done.
+	b.WaitFor("the plan in the dialog", `document.querySelector('#plan-report') !== null &&
+		document.querySelector('#plan-report').textContent.includes('1 shard changes home')`)
+	if calls := h.fake.Calls(); len(calls) != 1 || calls[0] != (call{Op: "drain", Node: "n2", DryRun: true}) {
+		t.Fatalf("before confirmation the backend saw %+v, want only the dry run", calls)
 	}
 	b.Shot("03-confirm-drain.png")
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
@@ -183,6 +187,23 @@ func TestBrowserOpenMode(t *testing.T) {
 		t.Errorf("failover confirmation says %q", text)
 	}
 	b.Do("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+
+	// The guards refuse: the dialog says why and offers to force it.
+	b.Expect("409 (Conflict) (http://127.0.0.1")
+	h.fake.setRefusal("failover n3 refused: only 1 active node would remain; pass force to do it anyway")
+	b.Do("ask to fail over n3 again",
+		chromedp.Click(chromedp.CSS(`button[data-action="failover"][data-node="n3"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.WaitFor("the refusal in the dialog", `document.querySelector('#plan-report') !== null &&
+		document.querySelector('#plan-report').textContent.includes('only 1 active node would remain') &&
+		document.querySelector('#confirm-ok').textContent === 'Force anyway'`)
+	b.Shot("06-refused-failover.png")
+	b.Do("force it", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
+	if !hasCall(h.fake.Calls(), call{Op: "failover", Node: "n3", Force: true}) {
+		t.Errorf("forced failover not called: %+v", h.fake.Calls())
+	}
+	h.fake.setRefusal("")
+	b.Do("close", chromedp.Click(chromedp.CSS("#confirm-cancel")))
 	b.Do("ask to rebalance", chromedp.Click(chromedp.CSS("#rebalance")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
 	b.Shot("07-open-mode-271-shards-rebalance.png")
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))

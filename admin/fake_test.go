@@ -42,6 +42,13 @@ type fakeBackend struct {
 	tick     int
 	log      []shardgate.LogEntry
 	logWake  chan struct{}
+	refusal  string // Act refuses actions that are not forced with this conflict
+}
+
+func (f *fakeBackend) setRefusal(why string) {
+	f.mu.Lock()
+	f.refusal = why
+	f.mu.Unlock()
 }
 
 func newFake(p, nodes int) *fakeBackend {
@@ -210,6 +217,12 @@ func (f *fakeBackend) Act(_ context.Context, a shardgate.Action) (shardgate.Move
 	}
 	if err := f.record(c); err != nil {
 		return shardgate.MoveReport{}, err
+	}
+	f.mu.Lock()
+	refusal := f.refusal
+	f.mu.Unlock()
+	if refusal != "" && !a.Force {
+		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindConflict, "%s", refusal)
 	}
 	r := f.report(a.Kind)
 	r.Node, r.DryRun = a.Node, a.DryRun

@@ -34,6 +34,8 @@
     es: null,
     refresh: { timer: 0, busy: false, again: false },
     pendingAction: null,
+    pendingForce: null, // the forced variant of the pending action, once the guards refused it
+    lastSeq: 0, // newest event-log entry shown
     route: null, // {key, version} of the last route look-up
     chartsQueued: false,
   };
@@ -151,7 +153,12 @@
 
   function connectEvents() {
     if (state.es) state.es.close();
-    const url = '/v1/events' + (state.token ? '?token=' + encodeURIComponent(state.token) : '');
+    // The durable event log: the last entries first, then new ones. A new
+    // stream after a break resumes after the last entry shown (an
+    // EventSource that reconnects by itself sends Last-Event-ID).
+    const q = [state.lastSeq > 0 ? 'since=' + state.lastSeq : 'tail=' + EVENT_LOG_MAX];
+    if (state.token) q.push('token=' + encodeURIComponent(state.token));
+    const url = '/v1/events?' + q.join('&');
     const es = new EventSource(url);
     state.es = es;
     es.onopen = () => setLive('live', 'good');
@@ -168,6 +175,11 @@
     for (const type of ['snapshot', 'stats', 'member', 'table', 'migration']) {
       es.addEventListener(type, (e) => onEvent(type, e.data));
     }
+    es.addEventListener('log', (e) => {
+      let entry;
+      try { entry = JSON.parse(e.data); } catch (_) { return; }
+      logEntry(entry);
+    });
   }
 
   function onEvent(type, raw) {
@@ -183,35 +195,27 @@
         if (data) applyCluster(data, true);
         break;
       default:
-        if (!isRoutineUpdate(type, data)) logEvent(type, ev);
+        // The durable log says what happened; these only mean "re-read".
         scheduleRefresh();
     }
   }
 
-  // isRoutineUpdate is true for a member "update" that changes no state:
-  // every node re-gossips its metadata on each table version, and logging
-  // those would push the events an operator cares about out of view.
-  function isRoutineUpdate(type, d) {
-    if (type !== 'member' || !d || !d.name) return false;
-    const routine = d.event === 'update' && state.memberStates.get(d.name) === d.state;
-    state.memberStates.set(d.name, d.state);
-    return routine;
-  }
-
-  function logEvent(type, ev) {
+  // logEntry shows one entry of the cluster's event log (the same on every
+  // node, kept across restarts): what, on which node or shard, who, why.
+  function logEntry(e) {
+    if (!e || !e.seq || e.seq <= state.lastSeq) return;
+    state.lastSeq = e.seq;
+    const parts = [e.action || ''];
+    if (e.node) parts.push(`node=${e.node}`);
+    if (e.shard !== undefined && e.shard !== null) parts.push(`shard=${e.shard}`);
+    if (e.changes && e.changes.length) parts.push(`${e.changes.length} shard${e.changes.length === 1 ? '' : 's'}`);
+    if (e.moves && e.moves.length) parts.push(`${e.moves.length} move${e.moves.length === 1 ? '' : 's'}`);
+    const li = el('li', { dataset: { seq: String(e.seq) }, title: `#${e.seq} · table v${e.version}${e.actor ? ' · by ' + e.actor : ''}` },
+      el('time', {}, fmtWhen(e.at || Date.now())), el('span', { class: 'type' }, e.type),
+      el('span', { class: 'what' }, parts.join(' ')),
+      e.reason ? el('div', { class: 'muted why' }, e.reason) : null);
     const list = $('#event-log');
-    const d = ev.data;
-    let what = '';
-    if (d && typeof d === 'object') {
-      const parts = [];
-      for (const k of ['name', 'node', 'event', 'state', 'shard', 'phase', 'version', 'reason', 'from', 'to']) {
-        if (d[k] !== undefined && d[k] !== '') parts.push(`${k}=${d[k]}`);
-      }
-      what = parts.length ? parts.join(' ') : JSON.stringify(d).slice(0, 120);
-    } else if (d !== undefined && d !== null) {
-      what = String(d).slice(0, 120);
-    }
-    list.prepend(el('li', {}, el('time', {}, fmtTime(ev.at || Date.now())), el('span', { class: 'type' }, type), el('span', { class: 'what' }, what)));
+    list.prepend(li);
     while (list.children.length > EVENT_LOG_MAX) list.lastChild.remove();
   }
 
@@ -303,9 +307,10 @@
         mem: el('td', { class: 'num' }),
         drain: el('button', { type: 'button', class: 'small', dataset: { action: 'drain', node: n.name } }, 'Drain'),
         failover: el('button', { type: 'button', class: 'small danger', dataset: { action: 'failover', node: n.name } }, 'Failover'),
+        readmit: el('button', { type: 'button', class: 'small', dataset: { action: 'readmit', node: n.name } }, 'Readmit'),
       };
       const tr = el('tr', { dataset: { node: n.name } }, c.name, el('td', {}, c.state), c.role,
-        c.owned, c.backed, c.conns, c.rate, c.mem, el('td', { class: 'actions' }, c.drain, c.failover));
+        c.owned, c.backed, c.conns, c.rate, c.mem, el('td', { class: 'actions' }, c.drain, c.failover, c.readmit));
       row = { tr, c };
       state.rows.set(n.name, row);
     }
@@ -325,7 +330,8 @@
     setText(c.rate, gone ? '–' : fmtNum(n.messages_per_sec));
     setText(c.mem, gone ? '–' : fmtBytes(n.memory_bytes));
     c.drain.disabled = n.state !== 'active';
-    c.failover.disabled = n.state === 'left';
+    c.failover.disabled = n.state === 'left' || n.state === 'dead' || n.state === 'failed';
+    c.readmit.hidden = n.state !== 'failed' && n.state !== 'draining';
     row.tr.classList.toggle('gone', gone);
     row.node = n;
   }
@@ -592,31 +598,53 @@
 
   // ---- actions with confirmation ---------------------------------------------------
 
-  function confirmAction(title, text, run) {
+  // confirmAction opens the dialog for an action: request(options) posts
+  // it. The server's dry-run plan is shown before anything is confirmed;
+  // when its guards refuse the action, the reason is shown and Confirm
+  // becomes "Force anyway".
+  function confirmAction(title, text, request) {
     const dlg = $('#confirm');
     setText($('#confirm-title'), title);
     setText($('#confirm-text'), text);
-    $('#confirm-report').replaceChildren();
+    const out = $('#confirm-report');
+    out.replaceChildren(el('p', { class: 'muted', id: 'plan-loading' }, 'asking the coordinator for the plan…'));
     const ok = $('#confirm-ok');
     ok.hidden = false;
     ok.disabled = false;
     setText(ok, 'Confirm');
     setText($('#confirm-cancel'), 'Cancel');
-    state.pendingAction = run;
+    state.pendingAction = () => request({});
+    state.pendingForce = null;
     dlg.showModal();
     ok.focus();
+    const pending = state.pendingAction;
+    request({ dry_run: true }).then((plan) => {
+      if (state.pendingAction !== pending) return;
+      out.replaceChildren(renderReport(plan, 'plan-report'));
+    }, (e) => {
+      if (state.pendingAction !== pending) return;
+      if (e.status === 409) {
+        // Refused by the guards: say why, and let the operator force it.
+        out.replaceChildren(el('div', { id: 'plan-report' }, el('p', { class: 'err' }, e.message)));
+        state.pendingForce = () => request({ force: true });
+        setText(ok, 'Force anyway');
+      } else {
+        out.replaceChildren(el('div', { id: 'plan-report' }, el('p', { class: 'err' }, 'No plan: ' + e.message)));
+      }
+    });
   }
 
   async function runPendingAction() {
-    const run = state.pendingAction;
+    const run = state.pendingForce || state.pendingAction;
     if (!run) return;
     state.pendingAction = null;
+    state.pendingForce = null;
     const ok = $('#confirm-ok');
     ok.disabled = true;
     setText(ok, 'Working…');
     const out = $('#confirm-report');
     try {
-      out.replaceChildren(renderReport(await run()));
+      out.replaceChildren(renderReport(await run(), 'move-report'));
     } catch (e) {
       out.replaceChildren(el('p', { class: 'err' }, e.message));
     }
@@ -625,24 +653,25 @@
     scheduleRefresh();
   }
 
-  // renderReport lists the moves an action started. A move without a
-  // destination (a drain: the coordinator places the shards step by step)
-  // says what leaves instead.
-  function renderReport(r) {
+  // renderReport lists the moves of a plan (a dry run) or of an action
+  // carried out.
+  function renderReport(r, id) {
     const moves = r.moves || [];
-    const what = (m) => (m.role === 'owner' ? 'home' : 'backup copy');
     const byTarget = new Map();
     for (const m of moves) {
-      const k = m.to ? `${m.to} (${m.role})` : `${what(m)} leaving ${m.from || '?'}`;
+      const k = `${m.to} (${m.role})`;
       byTarget.set(k, (byTarget.get(k) || 0) + 1);
     }
-    let summary = [...byTarget].sort((a, b) => byName(a[0], b[0])).map(([k, n]) => `${k}: ${n}`).join(' · ');
-    if (moves.some((m) => !m.to)) summary += ' · the coordinator picks the new places; the map shows them as they are copied';
+    const summary = [...byTarget].sort((a, b) => byName(a[0], b[0])).map(([k, n]) => `${k}: ${n}`).join(' · ');
     const list = el('ul', {}, ...moves.slice(0, MAX_REPORT_MOVES).map((m) =>
-      el('li', {}, m.to ? `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role})` : `shard ${m.shard}: ${what(m)} leaves ${m.from || '?'}`)));
+      el('li', {}, `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role}${m.bytes ? ', ' + fmtBytes(m.bytes) : ''})`)));
     if (moves.length > MAX_REPORT_MOVES) list.append(el('li', { class: 'muted' }, `and ${moves.length - MAX_REPORT_MOVES} more`));
-    return el('div', { id: 'move-report' },
-      el('p', {}, el('b', {}, `${r.action || 'action'} started`), ` · table v${r.version} · ${moves.length} move${moves.length === 1 ? '' : 's'}`),
+    const what = (r.action || 'action') + (r.node ? ' ' + r.node : '');
+    const head = r.dry_run ? `Plan of ${what}` : `${what} started`;
+    return el('div', { id },
+      el('p', {}, el('b', {}, head), ` · from table v${r.version} · ${moves.length} move${moves.length === 1 ? '' : 's'}`),
+      r.summary ? el('p', { class: 'plan-summary' }, r.summary) : null,
+      r.forced ? el('p', { class: 'err' }, 'forced past: ' + r.refusal) : null,
       summary ? el('p', { class: 'muted' }, summary) : null,
       moves.length ? list : el('p', { class: 'muted' }, 'Nothing needs to move.'));
   }
@@ -659,7 +688,7 @@
       `Drain ${name}: its ${n.owned || 0} shards will move to the other nodes (${others.join(', ') || 'none left!'}), ` +
       `and its ${n.backed_up || 0} backup copies will be placed elsewhere. ` +
       `Then ${name} leaves the cluster and its clients are asked to reconnect to other nodes.`,
-      () => api('POST', `/v1/nodes/${encodeURIComponent(name)}/drain`));
+      (opts) => api('POST', `/v1/nodes/${encodeURIComponent(name)}/drain`, opts));
   }
 
   function confirmFailover(name) {
@@ -672,7 +701,7 @@
     confirmAction(`Fail over ${name}?`,
       `Fail over ${name}: treat it as failed now, without waiting for failure detection. ` +
       `Its ${ownedBy(name).length} shards will be taken over by their backups${to ? ': ' + to : ''}.`,
-      () => api('POST', `/v1/nodes/${encodeURIComponent(name)}/failover`));
+      (opts) => api('POST', `/v1/nodes/${encodeURIComponent(name)}/failover`, opts));
   }
 
   function confirmRebalance() {
@@ -682,7 +711,7 @@
     confirmAction('Rebalance the cluster?',
       `Rebalance: recompute the table from the ${act.length} active nodes and start the moves it implies ` +
       `(about ${act.length ? Math.round(P / act.length) : 0} shards each). Shards owned now: ${now || 'none'}.`,
-      () => api('POST', '/v1/rebalance'));
+      (opts) => api('POST', '/v1/rebalance', opts));
   }
 
   function confirmMove() {
@@ -693,7 +722,17 @@
     confirmAction(`Move shard ${id}?`,
       `Move shard ${id} from ${from} to ${to}: ${to} gets a copy of its data and then becomes its home. ` +
       `Its connections stay where they are and are forwarded.`,
-      () => api('POST', `/v1/partitions/${id}/move`, { to }));
+      (opts) => api('POST', `/v1/partitions/${id}/move`, Object.assign({ to }, opts)));
+  }
+
+  function confirmReadmit(name) {
+    const row = state.rows.get(name);
+    const st = row && row.node ? row.node.state : '';
+    confirmAction(`Readmit ${name}?`,
+      st === 'draining'
+        ? `Readmit ${name}: stop its drain. It turns active again and keeps its place in the cluster.`
+        : `Readmit ${name}: undo its failover. It turns active again without a restart and gets shards back (copies first).`,
+      (opts) => api('POST', `/v1/nodes/${encodeURIComponent(name)}/readmit`, opts));
   }
 
   // ---- start -------------------------------------------------------------------
@@ -722,6 +761,7 @@
       if (!b) return;
       if (b.dataset.action === 'drain') confirmDrain(b.dataset.node);
       else if (b.dataset.action === 'failover') confirmFailover(b.dataset.node);
+      else if (b.dataset.action === 'readmit') confirmReadmit(b.dataset.node);
     });
     $('#rebalance').addEventListener('click', confirmRebalance);
     $('#move-shard').addEventListener('click', confirmMove);
@@ -734,8 +774,8 @@
       lookUpRoute($('#route-key').value.trim());
     });
     $('#confirm-ok').addEventListener('click', runPendingAction);
-    $('#confirm-cancel').addEventListener('click', () => { state.pendingAction = null; $('#confirm').close(); });
-    $('#confirm').addEventListener('close', () => { state.pendingAction = null; });
+    $('#confirm-cancel').addEventListener('click', () => { state.pendingAction = null; state.pendingForce = null; $('#confirm').close(); });
+    $('#confirm').addEventListener('close', () => { state.pendingAction = null; state.pendingForce = null; });
     window.addEventListener('resize', queueCharts);
     // A safety net when the stream is down: poll, so the page never freezes
     // on stale data without saying so.

@@ -47,6 +47,7 @@ type Browser struct {
 
 	mu       sync.Mutex
 	problems []string
+	expected []string // substrings of problems a test provoked (Expect)
 }
 
 // New starts Chromium for t and stops it, and everything it started, when

@@ -128,10 +128,10 @@ func (d *dashRun) joinFourth() {
 	if !b.eval(`window.__sameDocument === true`) {
 		t.Fatalf("the page reloaded to show the new node")
 	}
-	b.WaitFor("the join in the event log", `window.__events.some(e => e.includes('name=n4 event=join'))`)
+	b.WaitFor("the join in the event log", `window.__events.some(e => e.includes('joined node=n4'))`)
 	// Every node re-gossips its metadata on each table version; the log
-	// shows only member events that change something.
-	if b.eval(`window.__events.some(e => e.includes('name=n2 event=update state=active'))`) {
+	// shows only membership changes.
+	if b.eval(`window.__events.some(e => e.includes('node=n2') && !e.includes('joined'))`) {
 		t.Errorf("the event log lists routine metadata updates of n2")
 	}
 	t.Logf("%d of 64 cells changed owner; most cells marked migrating at once: %d", changed, b.seen("migrating"))
@@ -166,6 +166,11 @@ func (d *dashRun) drainFromPage(name string) {
 	if text := b.Text("#confirm-text"); !strings.Contains(text, "Drain "+name+": its ") {
 		t.Errorf("confirmation says %q", text)
 	}
+	// The coordinator's plan is in the dialog before anything is done.
+	b.WaitFor("the drain's plan", `(() => {
+		const p = document.querySelector('#plan-report');
+		return !!p && p.textContent.includes('Plan of drain `+name+`') && p.textContent.includes('to copy');
+	})()`)
 	b.Shot("12-confirm-drain.png")
 	confirmed := time.Now()
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
@@ -219,7 +224,7 @@ func (d *dashRun) failNode(name string) {
 	b.eval(`(window.__seen = {migrating: 0, under: 0, orphan: 0}, true)`)
 	rec := recordUnderReplicated(t, c.node("n1").AdminURL())
 	c.kill(name)
-	b.WaitFor(name+" failed in the event log", `window.__events.some(e => e.includes('name=`+name+` event=failed'))`)
+	b.WaitFor(name+" dead in the event log", `window.__events.some(e => e.includes('dead node=`+name+`'))`)
 	b.WaitFor(name+" shown dead or gone", `(() => {
 		const r = document.querySelector('#nodes tr[data-node="`+name+`"]');
 		return !r || r.querySelector('.state').textContent === 'dead';

@@ -371,7 +371,7 @@ func TestOverridesSurviveACoordinatorChange(t *testing.T) {
 	if status, body := post(t, c.node("n3").AdminURL()+"/v1/nodes/n1/remove", ""); status != http.StatusOK {
 		t.Fatalf("remove of dead n1 = %d %s", status, body)
 	}
-	eventually(t, 10*time.Second, "n1 no longer listed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "n1 no longer listed", func() bool {
 		for _, s := range c.live() {
 			cv, _ := s.Node().Cluster(ctx)
 			if nodeState(cv, "n1") != "" {

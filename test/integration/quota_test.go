@@ -79,4 +79,3 @@ func TestRetentionAndStorageLimit(t *testing.T) {
 		t.Fatalf("reads on a full node: %+v %v", h, err)
 	}
 }
-
