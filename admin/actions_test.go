@@ -134,4 +134,14 @@ func TestEventLogReplayAndPage(t *testing.T) {
 	if len(page.Events) != 2 || page.Events[0].Seq != 2 || page.LastSeq != 6 {
 		t.Errorf("page = %+v", page)
 	}
+
+	// Without since: the latest entries.
+	req = httptest.NewRequest("GET", "/v1/events?limit=2", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Accept", "application/json")
+	rec = httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, req)
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || len(page.Events) != 2 || page.Events[0].Seq != 5 {
+		t.Errorf("latest page = %+v (%v)", page, err)
+	}
 }

@@ -47,7 +47,13 @@ func (s *Server) logStart(c echo.Context) (uint64, error) {
 		return 0, err
 	}
 	if c.QueryParam("tail") == "" && wantsJSON(c.Request()) {
-		tail = defaultLogPage // a page without since or tail: the latest entries
+		// A page without since or tail: the latest entries.
+		if tail, err = queryUint(c, "limit", maxLogPage); err != nil {
+			return 0, err
+		}
+		if tail == 0 {
+			tail = defaultLogPage
+		}
 	}
 	if tail >= last {
 		return 0, nil
