@@ -1,5 +1,10 @@
 package shardgate
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // Limits on the JSON that clients and operators may send. Input is checked
 // where it enters (a client frame, an admin request body), so that whatever
 // is accepted there also fits every internal frame it later travels in: the
@@ -46,4 +51,19 @@ func JSONDepth(b []byte) int {
 		}
 	}
 	return deepest
+}
+
+// MarshalJSON encodes v as json.Marshal does but without HTML escaping:
+// json.Marshal turns each <, > and & into a six-byte \u escape, so client
+// data would not come back as sent ("a&b" as "a\u0026b"), and a message of
+// such characters would grow sixfold on every node link it crosses.
+// Nothing shardgate sends is embedded in HTML by the server.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

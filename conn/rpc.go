@@ -146,23 +146,11 @@ func encodeResponse(id json.RawMessage, result any, rerr *rpcError) ([]byte, err
 	if rerr == nil && result == nil {
 		result = struct{}{}
 	}
-	return marshal(response{JSONRPC: "2.0", ID: id, Result: result, Error: rerr})
+	return shardgate.MarshalJSON(response{JSONRPC: "2.0", ID: id, Result: result, Error: rerr})
 }
 
 func encodeNotification(method string, params any) ([]byte, error) {
-	return marshal(notification{JSONRPC: "2.0", Method: method, Params: params})
-}
-
-// marshal encodes without HTML escaping, so ids and client data come back
-// as sent ("a&b" stays "a&b", not "a\u0026b").
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return shardgate.MarshalJSON(notification{JSONRPC: "2.0", Method: method, Params: params})
 }
 
 // idOf digs the id out of a frame that is not processed (rate limited), so

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,20 +73,6 @@ func appendError(dst []byte, id uint64, we wireError) []byte {
 	dst = append(dst, `,"e":`...)
 	dst = append(dst, e...)
 	return append(dst, '}')
-}
-
-// marshal encodes v for the wire without HTML escaping: json.Marshal turns
-// each <, > and & into a six-byte \u escape, which would let a message of
-// such characters grow sixfold on every hop and in every batch it joins.
-// Nothing on a node link is ever embedded in HTML.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func appendString(dst []byte, s string) []byte {

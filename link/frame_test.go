@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/shardgate/shardgate"
 )
 
 func TestDecodeFrame(t *testing.T) {
@@ -125,7 +127,7 @@ func FuzzDecodeFrame(f *testing.F) {
 // Bodies and results cross the link at their own size: characters that
 // json.Marshal would escape for HTML are sent as they are.
 func TestBodiesAreNotHTMLEscaped(t *testing.T) {
-	body, err := marshal(map[string]any{"data": json.RawMessage(`"<a&b>` + "\u2028" + `"`), "s": "<&>"})
+	body, err := shardgate.MarshalJSON(map[string]any{"data": json.RawMessage(`"<a&b>` + "\u2028" + `"`), "s": "<&>"})
 	if err != nil {
 		t.Fatal(err)
 	}

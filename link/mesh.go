@@ -163,7 +163,7 @@ func encodeBody(method string, req any) ([]byte, error) {
 		// An empty method would read as an answer on the other side.
 		return nil, shardgate.Errorf(shardgate.KindInvalid, "method is empty")
 	}
-	body, err := marshal(req)
+	body, err := shardgate.MarshalJSON(req)
 	if err != nil {
 		return nil, shardgate.Errorf(shardgate.KindInvalid, "encode request: %w", err)
 	}

@@ -198,7 +198,7 @@ func (c *conn) serve(e envelope) {
 	res, err := c.m.invoke(c.ctx, c.remote, e.M, e.B)
 	var env []byte
 	if err == nil {
-		body, merr := marshal(res)
+		body, merr := shardgate.MarshalJSON(res)
 		if merr != nil {
 			err = shardgate.Errorf(shardgate.KindInternal, "encode result of %s: %w", e.M, merr)
 		} else {
