@@ -29,6 +29,11 @@ type Config struct {
 	// SendQueue is how many frames may wait for one slow client before it
 	// is closed with 4009. Default 1024 frames.
 	SendQueue int
+	// MaxBatchBytes bounds a frame that carries several queued
+	// notifications as one JSON-RPC batch (SPEC §4); a notification larger
+	// than it still leaves, alone. 1 sends every notification in a frame
+	// of its own. Default 64 KiB.
+	MaxBatchBytes int
 	// RateLimit is the steady number of client frames per second allowed per
 	// connection, RateBurst the bucket size. Defaults 200/s and 400.
 	RateLimit rate.Limit
@@ -77,6 +82,7 @@ func DefaultConfig() Config {
 		ReadLimit:      64 << 10,
 		MaxJSONDepth:   shardgate.DefaultMaxJSONDepth,
 		SendQueue:      1024,
+		MaxBatchBytes:  64 << 10,
 		RateLimit:      200,
 		RateBurst:      400,
 		UserSendRate:   200,
@@ -102,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendQueue == 0 {
 		c.SendQueue = d.SendQueue
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = d.MaxBatchBytes
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = d.RateLimit
@@ -153,6 +162,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max JSON depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	case c.SendQueue < 2:
 		return fmt.Errorf("send queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.MaxBatchBytes < 0:
+		return fmt.Errorf("max batch bytes cannot be negative, got %d", c.MaxBatchBytes)
 	case c.RateLimit < 0:
 		return fmt.Errorf("rate limit must be positive, got %v/s", c.RateLimit)
 	case c.RateBurst < 1:

@@ -44,6 +44,7 @@ type conn struct {
 	closing   bool          // a close frame is queued or sent
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore
+	batchBuf  []byte        // the writer's buffer for batch frames; only it uses it
 
 	delivery // per-key ordering state, guarded by mu
 	topics   map[string]struct{}

@@ -77,7 +77,7 @@ func (c *conn) deliverLive(msgs []shardgate.Message, frames [][]byte) {
 		case m.Seq <= c.delivered:
 			// a duplicate
 		case !c.filling && m.Seq == c.delivered+1 && frames[i] != nil:
-			if c.enqueueLocked(frame{kind: frameText, data: frames[i]}) {
+			if c.enqueueLocked(frame{kind: frameNotice, data: frames[i]}) {
 				c.delivered = m.Seq
 			}
 		default:
@@ -183,7 +183,7 @@ func (c *conn) drainPendingLocked() {
 			break
 		}
 		delete(c.pending, next)
-		if !c.enqueueLocked(frame{kind: frameText, data: f}) {
+		if !c.enqueueLocked(frame{kind: frameNotice, data: f}) {
 			return
 		}
 		c.delivered = next
@@ -228,7 +228,7 @@ func (c *conn) fillPage(ctx context.Context, from uint64) bool {
 			c.s.log.Warn("inbox has a hole, skipping it", "key", c.key, "from", c.delivered+1, "to", m.Seq-1)
 		}
 		f, err := encodeNotification("message", m)
-		if err != nil || !c.enqueueLocked(frame{kind: frameText, data: f}) {
+		if err != nil || !c.enqueueLocked(frame{kind: frameNotice, data: f}) {
 			return progressed
 		}
 		c.delivered = m.Seq

@@ -103,7 +103,7 @@ func (s *Server) DeliverPublication(p shardgate.Publication) int {
 	n := 0
 	for _, c := range subs {
 		c.mu.Lock()
-		ok := c.ready && c.enqueueLocked(frame{kind: framePrepared, pm: pm})
+		ok := c.ready && c.enqueueLocked(frame{kind: framePrepared, pm: pm, data: b})
 		c.mu.Unlock()
 		if ok {
 			n++

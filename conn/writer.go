@@ -11,8 +11,9 @@ import (
 type frameKind uint8
 
 const (
-	frameText     frameKind = iota // data: a JSON-RPC frame
-	framePrepared                  // pm: a publication encoded once for all subscribers
+	frameText     frameKind = iota // data: a JSON-RPC frame (a response, the welcome)
+	frameNotice                    // data: a notification; queued ones may share a frame
+	framePrepared                  // pm and data: a publication encoded once for all subscribers
 	framePing
 	framePong  // data: the ping's payload
 	frameClose // data: a formatted close message
@@ -65,7 +66,7 @@ func (c *conn) enqueueNotice(data []byte) bool {
 	if !c.ready {
 		return false
 	}
-	return c.enqueueLocked(frame{kind: frameText, data: data})
+	return c.enqueueLocked(frame{kind: frameNotice, data: data})
 }
 
 // reply queues the response to a request.
@@ -114,16 +115,28 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// writeBatch writes what the writer took from the queue. Notifications
+// queued one after another leave as one frame, a JSON-RPC batch (SPEC §4):
+// one write system call for many deliveries to a client that fell behind.
 func (c *conn) writeBatch(batch []frame) error {
-	for i := range batch {
-		f := batch[i]
-		batch[i] = frame{} // let the GC have written frames early
-		if c.abandon.Load() && f.kind != frameClose {
+	for i := 0; i < len(batch); {
+		if c.abandon.Load() && batch[i].kind != frameClose {
+			batch[i] = frame{}
+			i++
 			continue
 		}
-		if err := c.write(f); err != nil {
+		end := noticeRun(batch, i, c.s.cfg.MaxBatchBytes)
+		var err error
+		if end-i > 1 {
+			err = c.writeNotices(batch[i:end])
+		} else {
+			err = c.write(batch[i])
+		}
+		clear(batch[i:end]) // let the GC have written frames early
+		if err != nil {
 			return err
 		}
+		i = end
 	}
 	return nil
 }

@@ -1,0 +1,115 @@
+package conn
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/shardgate/shardgate"
+)
+
+// TestQueuedNotificationsShareAFrame: messages queued together leave as
+// one JSON-RPC batch frame, in seq order, unless batching is off.
+func TestQueuedNotificationsShareAFrame(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxBytes  int
+		wantSizes []int // notifications per frame
+	}{
+		{"batched", 0, []int{5}},
+		{"off", 1, []int{1, 1, 1, 1, 1}},
+		{"split by size", 300, []int{2, 2, 1}}, // each message frame is ~100 bytes
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config, _ *AuthConfig) { c.MaxBatchBytes = tt.maxBytes })
+			h.be.manualDelivery = true
+			ws, welcome := h.raw(t, "bob")
+			if welcome["method"] != "welcome" {
+				t.Fatalf("first frame %v, want the welcome alone", welcome)
+			}
+			msgs := h.be.storeN("bob", 5)
+			// One Deliver queues all five under the connection's lock, so
+			// the writer finds them queued together.
+			h.srv.Deliver("bob", msgs)
+			var sizes []int
+			var seqs []uint64
+			for len(seqs) < 5 {
+				notes := readNotes(t, ws)
+				sizes = append(sizes, len(notes))
+				for _, n := range notes {
+					var m shardgate.Message
+					if n.Method != "message" || json.Unmarshal(n.Params, &m) != nil {
+						t.Fatalf("batchedNote %s %s, want a message", n.Method, n.Params)
+					}
+					seqs = append(seqs, m.Seq)
+				}
+			}
+			if want := []uint64{1, 2, 3, 4, 5}; !slices.Equal(seqs, want) {
+				t.Errorf("seqs %v, want %v", seqs, want)
+			}
+			if !slices.Equal(sizes, tt.wantSizes) {
+				t.Errorf("notifications per frame %v, want %v", sizes, tt.wantSizes)
+			}
+			if n := counter(h.m, "shardgate_messages_out_total", ""); n < 6 {
+				t.Errorf("messages out %v, want every batchedNote and the welcome counted", n)
+			}
+		})
+	}
+}
+
+type batchedNote struct {
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// readNotes reads one frame, a single batchedNote or a batch.
+func readNotes(t *testing.T, ws *websocket.Conn) []batchedNote {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	if strings.HasPrefix(string(data), "[") {
+		var batch []batchedNote
+		if err := json.Unmarshal(data, &batch); err != nil {
+			t.Fatalf("batch %s: %v", data, err)
+		}
+		return batch
+	}
+	var n batchedNote
+	if err := json.Unmarshal(data, &n); err != nil {
+		t.Fatalf("frame %s: %v", data, err)
+	}
+	return []batchedNote{n}
+}
+
+func TestNoticeRun(t *testing.T) {
+	n := func(size int) frame { return frame{kind: frameNotice, data: make([]byte, size)} }
+	p := func(size int) frame { return frame{kind: framePrepared, data: make([]byte, size)} }
+	resp := frame{kind: frameText, data: []byte("{}")}
+	tests := []struct {
+		name    string
+		batch   []frame
+		i, max  int
+		wantEnd int
+	}{
+		{"a response stands alone", []frame{resp, n(10)}, 0, 100, 1},
+		{"notices and publications join", []frame{n(10), p(10), n(10)}, 0, 100, 3},
+		{"a response ends the run", []frame{n(10), n(10), resp, n(10)}, 0, 100, 2},
+		{"the size bound ends the run", []frame{n(10), n(10), n(10)}, 0, 2 + 10 + 1 + 10, 2},
+		{"an oversized notice goes alone", []frame{n(500), n(10)}, 0, 100, 1},
+		{"from the middle", []frame{resp, n(10), n(10)}, 1, 100, 3},
+		{"a ping is no notice", []frame{n(10), {kind: framePing}}, 0, 100, 1},
+	}
+	for _, tt := range tests {
+		if got := noticeRun(tt.batch, tt.i, tt.max); got != tt.wantEnd {
+			t.Errorf("%s: end %d, want %d", tt.name, got, tt.wantEnd)
+		}
+	}
+}
