@@ -129,7 +129,9 @@ func testEnv(w io.Writer, adminURL, token string) Env {
 			fs.StringVar(&u, "admin-url", adminURL, "")
 			fs.StringVar(&tok, "admin-token", token, "")
 		},
-		Resolve:  func() (Conn, error) { return Conn{URL: u, Token: tok, Timeout: 10 * time.Second, Actor: testActor}, nil },
+		Resolve: func() (Conn, error) {
+			return Conn{URL: u, Token: tok, Timeout: 10 * time.Second, Actor: testActor}, nil
+		},
 		ConnHelp: func(w io.Writer) { fmt.Fprintln(w, "  --admin-url, --admin-token") },
 	}
 }
