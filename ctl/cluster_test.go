@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 const (
@@ -41,7 +41,7 @@ func startCluster(t *testing.T, n int) []*app.Server {
 		cfg := app.DefaultConfig()
 		cfg.Name = "n" + strconv.Itoa(i)
 		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(freeGossipPort(t))
+		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
 		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Partitions = 64
 		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
@@ -89,37 +89,6 @@ func waitSettled(t *testing.T, adminURL string, n int) {
 	t.Fatalf("the cluster did not settle: %s", last)
 }
 
-var (
-	portsMu sync.Mutex
-	ports   = map[int]bool{}
-)
-
-// freeGossipPort finds a port free for both TCP and UDP (memberlist binds
-// both), never the same twice in this test binary.
-func freeGossipPort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, uerr := net.ListenPacket("udp", l.Addr().String())
-		l.Close()
-		if uerr == nil {
-			u.Close()
-			if !ports[port] {
-				ports[port] = true
-				return port
-			}
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // testEnv is the connection part cmd/node provides, reduced to two flags.
 func testEnv(w io.Writer, adminURL, token string) Env {
 	var u, tok string
@@ -141,7 +110,7 @@ func ctlRun(t *testing.T, adminURL, token string, args ...string) (string, error
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var out safeBuffer
+	var out testutil.Buffer
 	err := Run(ctx, testEnv(&out, adminURL, token), args)
 	return out.String(), err
 }

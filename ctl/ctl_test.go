@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // hasKeys checks that a JSON object carries every key, whatever else it has.
@@ -155,7 +157,7 @@ func TestAgainstCluster(t *testing.T) {
 
 	t.Run("follow ends with its context", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
-		var out safeBuffer
+		var out testutil.Buffer
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, testEnv(&out, admin, testToken), []string{"events", "--follow", "--all"}) }()
 		deadline := time.Now().Add(10 * time.Second)

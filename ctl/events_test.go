@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 const (
@@ -79,7 +81,7 @@ func TestEventsStreamOnly(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var out safeBuffer
+	var out testutil.Buffer
 	if err := Run(ctx, testEnv(&out, srv.URL, ""), []string{"events", "--wait", "300ms"}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,27 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sync"
 )
-
-// safeBuffer is a bytes.Buffer for output written by one goroutine and
-// read by another.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
