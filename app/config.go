@@ -183,12 +183,14 @@ func (c Config) Validate() error {
 	if c.Backups < 0 || c.Backups > 5 {
 		return fmt.Errorf("--backups must be between 0 and 5, got %d", c.Backups)
 	}
-	for flag, addr := range map[string]string{"--gossip-addr": c.GossipAddr, "--ws-addr": c.WSAddr, "--admin-addr": c.AdminAddr, "--advertise-addr": c.AdvertiseAddr} {
-		if addr == "" {
+	// In this order: --advertise-addr defaults to --gossip-addr, so a bad
+	// gossip address must be reported under the name the user gave it.
+	for _, a := range []struct{ flag, addr string }{{"--gossip-addr", c.GossipAddr}, {"--ws-addr", c.WSAddr}, {"--admin-addr", c.AdminAddr}, {"--advertise-addr", c.AdvertiseAddr}} {
+		if a.addr == "" {
 			continue
 		}
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-			return fmt.Errorf("%s %q is not a host:port address", flag, addr)
+		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+			return fmt.Errorf("%s %q is not a host:port address", a.flag, a.addr)
 		}
 	}
 	if c.MaxConnections < 0 || c.MaxConnectionsPerAddr < 0 {

@@ -26,3 +26,18 @@ func TestConfigAllowedOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigBadGossipAddrNamed: --advertise-addr defaults to --gossip-addr,
+// and a bad gossip address must be reported as the flag the user set,
+// every time (the check once ran over a map, in random order).
+func TestConfigBadGossipAddrNamed(t *testing.T) {
+	for range 20 {
+		c := DefaultConfig()
+		c.Name, c.Insecure, c.GossipAddr = "n1", true, "nonsense"
+		c.fill()
+		err := c.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), `--gossip-addr "nonsense"`) {
+			t.Fatalf("error %v, want it to name --gossip-addr", err)
+		}
+	}
+}

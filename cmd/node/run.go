@@ -21,7 +21,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	s, err := app.New(o.cfg)
 	if err != nil {
-		return err
+		return o.blame(err) // a bad value from the environment or a file says so
 	}
 	o.cfg.Logger.Info("shardgate node starting", "ws", s.WSURL(), "admin", s.AdminURL(), "gossip", s.GossipAddr())
 	stop := reloadOnHangup(s, o.cfg.Logger)
@@ -70,8 +70,9 @@ func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, error) {
 		return nil, err
 	}
 	if o.stopTimeout <= 0 {
-		return nil, fmt.Errorf("--stop-timeout must be positive, got %s", o.stopTimeout)
+		return nil, ss.blame(fmt.Errorf("--stop-timeout must be positive, got %s", o.stopTimeout))
 	}
+	o.blame = ss.blame
 	log, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
 		return nil, err

@@ -45,10 +45,14 @@ type settings struct {
 	byKey  map[string]*setting // name and name-file
 	flags  map[string]string   // raw values given on the command line
 	lookup func(string) (string, bool)
+	// origin names where each setting's value came from, as errors show
+	// it ("SHARDGATE_PARTITIONS=0", "node.toml:3: partitions: 0"), for
+	// settings set by the environment or a file.
+	origin map[string]string
 }
 
 func newSettings(list ...*setting) *settings {
-	ss := &settings{list: list, byKey: map[string]*setting{}, flags: map[string]string{}, lookup: os.LookupEnv}
+	ss := &settings{list: list, byKey: map[string]*setting{}, flags: map[string]string{}, lookup: os.LookupEnv, origin: map[string]string{}}
 	for _, s := range list {
 		for _, k := range ss.keys(s) {
 			if _, dup := ss.byKey[k]; dup {
@@ -95,8 +99,9 @@ func (ss *settings) register(fs *flag.FlagSet) {
 // source is one layer of values: key → value, with how to name each in an
 // error message.
 type source struct {
-	values map[string]string
-	where  func(key, value string, secret bool) string
+	values  map[string]string
+	where   func(key, value string, secret bool) string
+	cmdline bool // the flags: errors about them already name them
 }
 
 // resolve applies the config file, then the environment, then the flags,
@@ -129,7 +134,7 @@ func (ss *settings) resolve(configPath string) error {
 	}
 	layers = append(layers,
 		source{values: env, where: func(k, v string, secret bool) string { return envName(k) + "=" + shown(v, secret) }},
-		source{values: ss.flags, where: func(k, v string, secret bool) string { return "--" + k + "=" + shown(v, secret) }})
+		source{values: ss.flags, cmdline: true, where: func(k, v string, secret bool) string { return "--" + k + "=" + shown(v, secret) }})
 	for _, layer := range layers {
 		for _, s := range ss.list {
 			if err := ss.apply(s, layer); err != nil {
@@ -147,6 +152,7 @@ func (ss *settings) apply(s *setting, layer source) error {
 	if s.secret {
 		path, viaFile = layer.values[s.fileVariant()]
 	}
+	where := layer.where(s.name, v, s.secret)
 	switch {
 	case direct && viaFile:
 		return fmt.Errorf("%s and %s are both set: use one", layer.where(s.name, v, true), layer.where(s.fileVariant(), path, false))
@@ -159,13 +165,46 @@ func (ss *settings) apply(s *setting, layer source) error {
 		if v == "" {
 			return fmt.Errorf("%s: the file is empty", layer.where(s.fileVariant(), path, false))
 		}
+		where = layer.where(s.fileVariant(), path, false)
 	case !direct:
 		return nil
 	}
 	if err := s.parse(v); err != nil {
 		return fmt.Errorf("%s: %w", layer.where(s.name, v, s.secret), err)
 	}
+	if layer.cmdline {
+		delete(ss.origin, s.name)
+	} else {
+		ss.origin[s.name] = where
+	}
 	return nil
+}
+
+// blame prefixes a check's error about a setting ("--partitions must be
+// between …") with where that setting's value came from when it was not
+// the command line, so that a bad value from the environment or a config
+// file is reported as such. The setting is the first --name in err.
+func (ss *settings) blame(err error) error {
+	msg := err.Error()
+	for i := strings.Index(msg, "--"); i >= 0; {
+		rest := msg[i+2:]
+		end := strings.IndexFunc(rest, func(r rune) bool { return !(r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
+		if end < 0 {
+			end = len(rest)
+		}
+		if _, known := ss.byKey[rest[:end]]; known {
+			if where, ok := ss.origin[rest[:end]]; ok {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			return err
+		}
+		j := strings.Index(rest, "--")
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return err
 }
 
 // given reports whether the command line set key.

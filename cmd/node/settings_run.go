@@ -14,6 +14,9 @@ type runOptions struct {
 	logFormat   string
 	logLevel    string
 	stopTimeout time.Duration
+	// blame names the source (variable, file line) of the setting an
+	// error is about, when it was not the command line.
+	blame func(error) error
 }
 
 func defaultRunOptions() *runOptions {
@@ -22,6 +25,7 @@ func defaultRunOptions() *runOptions {
 		logFormat:   "text",
 		logLevel:    "info",
 		stopTimeout: 60 * time.Second,
+		blame:       func(err error) error { return err },
 	}
 }
 

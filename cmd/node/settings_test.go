@@ -122,12 +122,18 @@ func TestSettingsErrors(t *testing.T) {
 		{"secret file empty", nil, []string{"--cluster-key-file", empty}, "--cluster-key-file=" + empty + ": the file is empty"},
 		{"secret never echoed", nil, []string{"--cluster-key", "not-base64!"}, "--cluster-key is not valid base64"},
 		{"stop timeout", nil, []string{"--stop-timeout", "-1s"}, "--stop-timeout must be positive"},
+		{"env out of range", map[string]string{"SHARDGATE_PARTITIONS": "0"}, []string{"--insecure"}, "SHARDGATE_PARTITIONS=0: --partitions must be between 1 and 65536"},
+		{"file out of range", nil, []string{"--insecure", "--config", writeFile(t, "range.toml", "\nbackups = 9\n")}, "range.toml: backups: 9: --backups must be between 0 and 5"},
+		{"env bad duration value", map[string]string{"SHARDGATE_STOP_TIMEOUT": "-2s"}, nil, "SHARDGATE_STOP_TIMEOUT=-2s: --stop-timeout must be positive"},
+		{"flag out of range named as given", map[string]string{"SHARDGATE_PARTITIONS": "0"}, []string{"--insecure", "--partitions", "70000"}, "--partitions must be between 1 and 65536, got 70000"},
+		{"secret from env not echoed", map[string]string{"SHARDGATE_CLUSTER_KEY": "not-base64!"}, []string{"--insecure"}, "SHARDGATE_CLUSTER_KEY=…: --cluster-key is not valid base64"},
+		{"secret file from env named", map[string]string{"SHARDGATE_CLUSTER_KEY_FILE": writeFile(t, "badkey", "not-base64!")}, []string{"--insecure"}, "SHARDGATE_CLUSTER_KEY_FILE="},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := parseRunIn(t, tc.env, tc.args...)
 			if err == nil && o != nil {
-				err = o.cfg.Validate() // what app.New checks first
+				err = o.blame(o.cfg.Validate()) // what app.New checks first, as runNode reports it
 			}
 			if err == nil {
 				t.Fatalf("no error, want %q", tc.want)
