@@ -125,11 +125,13 @@ func printPlan(s *session, p planView, asked bool) {
 	if p.Bytes > total {
 		total = p.Bytes
 	}
-	line := fmt.Sprintf("%d moves, %s to copy", len(p.Moves), humanBytes(total))
-	if p.EstimateMS > 0 {
-		line += ", about " + (time.Duration(p.EstimateMS) * time.Millisecond).Round(100*time.Millisecond).String()
+	if p.Summary == "" { // the server's summary already says this
+		line := fmt.Sprintf("%d moves, %s to copy", len(p.Moves), humanBytes(total))
+		if p.EstimateMS > 0 {
+			line += ", about " + (time.Duration(p.EstimateMS) * time.Millisecond).Round(100*time.Millisecond).String()
+		}
+		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintln(w, line)
 	t := newTable(w, "SHARD", "ROLE", "FROM", "TO", "BYTES")
 	for _, m := range p.Moves {
 		t.row(strconv.Itoa(m.Shard), orDash(m.Role), orDash(m.From), orDash(m.To), humanBytes(m.Bytes))

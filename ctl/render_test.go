@@ -43,15 +43,18 @@ func TestPrintPlan(t *testing.T) {
 		want   []string
 		forbid []string
 	}{
-		{"dry run", true, true, []string{"drain n3 (dry run: nothing changed), from table version 12", "n3 hands 2 shards", "2 moves, 3.0 KiB to copy, about 1.5s", "SHARD", "4      owner  n3    n1  2.0 KiB"}, []string{"did not confirm"}},
+		{"dry run", true, true, []string{"drain n3 (dry run: nothing changed), from table version 12", "n3 hands 2 shards", "SHARD", "4      owner  n3    n1  2.0 KiB"}, []string{"did not confirm", "2 moves"}},
 		{"dry run not honoured", false, true, []string{"did not confirm a dry run"}, nil},
-		{"carried out", false, false, []string{"drain n3, from table version 12"}, []string{"dry run"}},
+		{"carried out", false, false, []string{"drain n3, from table version 12", "2 moves, 3.0 KiB to copy, about 1.5s"}, []string{"dry run"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			p := plan
 			p.DryRun = tc.dry
+			if !tc.dry && !tc.asked {
+				p.Summary = "" // an older server: the CLI counts the moves itself
+			}
 			printPlan(&session{env: Env{Stdout: &out}, cmd: command{name: "drain"}}, p, tc.asked)
 			for _, w := range tc.want {
 				if !strings.Contains(out.String(), w) {
