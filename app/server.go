@@ -92,9 +92,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, TLS: s.linkTLS, Logger: s.log, Allow: cfg.LinkAllow,
-		// Only nodes that gossip knows (joining ones included) may link in;
-		// s.cl is set before anything is served.
-		Member: func(name string) bool { _, ok := s.cl.Member(name); return ok },
+		// Only nodes that gossip knows (joining ones included, and failed
+		// ones it still tries to re-join) may link in; s.cl is set before
+		// anything is served.
+		Member: s.clKnown,
 		Handler: link.HandlerFunc(func(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
 			return s.node.HandleLink(ctx, from, method, body)
 		})})
@@ -160,6 +161,8 @@ func (s *Server) wrapListener(ln net.Listener, lt *link.TLS) net.Listener {
 	}
 	return out
 }
+
+func (s *Server) clKnown(name string) bool { return s.cl.Known(name) }
 
 func listen(flag, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)

@@ -133,6 +133,20 @@ func (c *Cluster) Member(name string) (Member, bool) {
 	return m, ok
 }
 
+// Known reports whether name is a live member, or a member that failed
+// (did not leave) within ReconnectTimeout: one the re-join loop still
+// tries to reach, such as a node falsely declared dead under load or cut
+// off by a partition that is healing. Node links admit exactly these.
+func (c *Cluster) Known(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.members[name]; ok {
+		return true
+	}
+	p, ok := c.peers.byName[name]
+	return ok && !p.left && time.Since(p.since) <= c.cfg.ReconnectTimeout
+}
+
 // LocalName is this node's name.
 func (c *Cluster) LocalName() string { return c.cfg.Name }
 

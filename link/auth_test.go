@@ -176,9 +176,9 @@ func TestHandshakeReplayedToAnotherNode(t *testing.T) {
 // must be one the membership admits.
 func TestHandshakeRefusesNonMembers(t *testing.T) {
 	hb := &countingHandler{}
-	members := map[string]bool{"a": true, "b": true}
+	var late atomic.Bool // "late" becomes a member while its dial waits
 	b := mustNode(t, "b", hb, nil, withKey(key1), func(c *Config) {
-		c.Member = func(name string) bool { return members[name] }
+		c.Member = func(name string) bool { return name == "a" || name == "b" || (name == "late" && late.Load()) }
 	})
 	now := time.Now()
 	for _, tc := range []struct {
@@ -191,6 +191,11 @@ func TestHandshakeRefusesNonMembers(t *testing.T) {
 		if got := dialWith(t, b.addr, handshake(key1, tc.name, "b", now, "nonce-"+tc.name)); got != tc.want {
 			t.Errorf("dialer %q: status %d, want %d", tc.name, got, tc.want)
 		}
+	}
+	// A node that gossip learns about while its dial waits is let in.
+	time.AfterFunc(100*time.Millisecond, func() { late.Store(true) })
+	if got := dialWith(t, b.addr, handshake(key1, "late", "b", now, "nonce-late")); got != http.StatusSwitchingProtocols {
+		t.Errorf("dialer gossip learns about during the handshake: status %d, want 101", got)
 	}
 
 	// Through the Mesh: the refused dialer gets a retryable error and its

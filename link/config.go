@@ -46,7 +46,8 @@ type Config struct {
 	// for loopback development only.
 	TLS *TLS
 	// Member says whether a dialer's name belongs to the cluster (a live
-	// member, or one gossip says is joining). Dialers it refuses get 403,
+	// member, one gossip says is joining, or one it lost recently and still
+	// tries to re-join). Dialers it refuses get 403,
 	// after their signature has been checked. nil admits every name that
 	// holds the cluster key. Called from accepting goroutines; it must be
 	// safe for concurrent use and must not block.

@@ -1,7 +1,9 @@
 package link
 
 import (
+	"context"
 	"net/http"
+	"time"
 )
 
 // ServeHTTP accepts a peer's link. The caller mounts it at cfg.Path on the
@@ -32,7 +34,7 @@ func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Checked after the signature, so only key holders learn whom the
 	// membership admits.
-	if m.cfg.Member != nil && !m.cfg.Member(name) {
+	if m.cfg.Member != nil && !m.awaitMember(r.Context(), name) {
 		m.log.Warn("link: refused peer", "remote", r.RemoteAddr, "claimed", name, "reason", "not a member of the cluster")
 		http.Error(w, "link: not a member", http.StatusForbidden)
 		return
@@ -65,4 +67,36 @@ func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		old.close(errReplaced)
 	}
 	m.log.Info("link: accepted", "peer", name, "remote", r.RemoteAddr)
+}
+
+// memberWait is how long an authenticated dialer that gossip does not know
+// yet is given to appear: a node that just joined dials its peers before
+// gossip has told all of them about it.
+const memberWait = time.Second
+
+// awaitMember reports whether name is, or within memberWait becomes, a
+// member. Only dialers whose signature verified get here, so a stranger
+// cannot make the node wait.
+func (m *Mesh) awaitMember(ctx context.Context, name string) bool {
+	if m.cfg.Member(name) {
+		return true
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.NewTimer(memberWait)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-t.C:
+			if m.cfg.Member(name) {
+				return true
+			}
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-m.ctx.Done():
+			return false
+		}
+	}
 }
