@@ -74,6 +74,19 @@ type Config struct {
 	// bodies). Default shardgate.DefaultMaxJSONDepth.
 	MaxJSONDepth int
 
+	// Limits of one client connection. MaxFrameBytes is the largest client
+	// frame (larger: close 1009); at most MaxFrameBytesLimit so that every
+	// accepted request fits the node links and replication batches.
+	// ConnRate is the frames per second one connection may send (bursts of
+	// twice as many; more get 1002, and 1000 refusals in a row close it
+	// with 4008). SendQueue is how many frames may wait for a client that
+	// does not read before it is closed with 4009. MaxConnectionsPerKey
+	// caps one key's connections to this node (more: close 4008).
+	MaxFrameBytes        int64
+	ConnRate             float64
+	SendQueue            int
+	MaxConnectionsPerKey int
+
 	// Quotas and retention. Each key keeps at most RetentionMessages
 	// messages, none older than RetentionAge (0: no limit by that
 	// measure). Once the stored messages of this node add up to
@@ -129,6 +142,11 @@ func DefaultConfig() Config {
 
 		MaxJSONDepth: shardgate.DefaultMaxJSONDepth,
 
+		MaxFrameBytes:        conn.DefaultConfig().ReadLimit,
+		ConnRate:             float64(conn.DefaultConfig().RateLimit),
+		SendQueue:            conn.DefaultConfig().SendQueue,
+		MaxConnectionsPerKey: conn.DefaultConfig().MaxConnsPerKey,
+
 		RetentionMessages: DefaultRetentionMessages,
 		RetentionAge:      DefaultRetentionAge,
 		MaxStorageBytes:   DefaultMaxStorageBytes,
@@ -145,6 +163,11 @@ const (
 	DefaultMaxStorageBytes   int64 = 10 << 30
 	DefaultUserSendRate            = 200.0
 )
+
+// MaxFrameBytesLimit is the largest --max-frame-bytes: the size of the
+// largest admin request body, which is known to fit every internal frame a
+// message later travels in.
+const MaxFrameBytesLimit = 1 << 20
 
 // Connection caps by default: the process may hold 20,000 files on the
 // machines this runs on, and node links, the store and logs need some.
@@ -166,6 +189,19 @@ func (c *Config) fill() {
 	}
 	if c.MaxJSONDepth == 0 {
 		c.MaxJSONDepth = shardgate.DefaultMaxJSONDepth
+	}
+	d := conn.DefaultConfig()
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = d.ReadLimit
+	}
+	if c.ConnRate == 0 {
+		c.ConnRate = float64(d.RateLimit)
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = d.SendQueue
+	}
+	if c.MaxConnectionsPerKey == 0 {
+		c.MaxConnectionsPerKey = d.MaxConnsPerKey
 	}
 }
 
@@ -208,6 +244,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--max-storage-bytes must be 0 (no limit) or more, got %d", c.MaxStorageBytes)
 	case !(c.UserSendRate > 0):
 		return fmt.Errorf("--user-send-rate must be more than 0 sends per second, got %v", c.UserSendRate)
+	}
+	switch {
+	case c.MaxFrameBytes < 1024 || c.MaxFrameBytes > MaxFrameBytesLimit:
+		return fmt.Errorf("--max-frame-bytes must be between 1KiB and 1MiB, got %d", c.MaxFrameBytes)
+	case !(c.ConnRate > 0):
+		return fmt.Errorf("--conn-rate must be more than 0 frames per second, got %v", c.ConnRate)
+	case c.SendQueue < 2:
+		return fmt.Errorf("--send-queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.MaxConnectionsPerKey < 1:
+		return fmt.Errorf("--max-connections-per-key must be at least 1, got %d", c.MaxConnectionsPerKey)
 	}
 	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > shardgate.MaxJSONDepthSetting {
 		return fmt.Errorf("--max-json-depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)

@@ -117,6 +117,12 @@ func New(cfg Config) (*Server, error) {
 	ccfg.NodeName = cfg.Name
 	ccfg.AllowedOrigins = cfg.AllowedOrigins
 	ccfg.MaxJSONDepth = cfg.MaxJSONDepth
+	ccfg.ReadLimit = cfg.MaxFrameBytes
+	ccfg.RateLimit = rate.Limit(cfg.ConnRate)
+	ccfg.RateBurst = max(1, int(2*cfg.ConnRate))
+	ccfg.SendQueue = cfg.SendQueue
+	ccfg.HistoryPage = min(ccfg.HistoryPage, cfg.SendQueue/2) // a replay page must fit the queue
+	ccfg.MaxConnsPerKey = cfg.MaxConnectionsPerKey
 	ccfg.UserSendRate = rate.Limit(cfg.UserSendRate)
 	ccfg.UserSendBurst = max(1, int(2*cfg.UserSendRate))
 	ccfg.Logger = s.log
