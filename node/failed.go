@@ -15,24 +15,37 @@ import (
 func (n *Node) checkFailed(t shard.Table) {
 	at, listed := t.Ops.Failed[n.name]
 	failed := listed && at == n.mem.LocalMeta().StartedAt
-	state := n.currentState()
+	// The state changes here, at once and in table order; gossip follows
+	// on its own goroutine (it may block), which publishes whatever the
+	// state is by then, so two quick changes cannot arrive reordered.
+	n.mu.Lock()
+	state := n.state
 	switch {
 	case failed && state != shardgate.StateFailed:
-		n.log.Warn("this node was failed over by an operator: it serves nothing until readmitted")
-		n.goFunc(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-			defer cancel()
-			n.setState(ctx, shardgate.StateFailed)
-			n.moveClients(t, "failover")
-		})
+		n.state = shardgate.StateFailed
 	case !failed && state == shardgate.StateFailed:
-		n.log.Info("this node was readmitted")
-		n.goFunc(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-			defer cancel()
-			n.setState(ctx, shardgate.StateActive)
-		})
+		n.state = shardgate.StateActive
+	default:
+		n.mu.Unlock()
+		return
 	}
+	now := n.state
+	n.mu.Unlock()
+	if now == shardgate.StateFailed {
+		n.log.Warn("this node was failed over by an operator: it serves nothing until readmitted")
+	} else {
+		n.log.Info("this node was readmitted")
+	}
+	n.goFunc(func() {
+		n.gossipMu.Lock()
+		defer n.gossipMu.Unlock()
+		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+		defer cancel()
+		if now == shardgate.StateFailed {
+			n.moveClients(t, "failover")
+		}
+		n.setState(ctx, n.currentState())
+	})
 }
 
 // moveClients tells every client connected here where its key lives now.
@@ -64,8 +77,10 @@ func (n *Node) serving() error {
 // movedReason says why the home of a key left this node's view: the
 // reason a client's moved hint carries.
 func (n *Node) movedReason(old, t shard.Table, from string) string {
-	switch {
-	case n.currentState() == shardgate.StateDraining && from == n.name:
+	switch state := n.currentState(); {
+	case state == shardgate.StateFailed:
+		return "failover" // this node's own clients leave it for good
+	case state == shardgate.StateDraining && from == n.name:
 		return "drain"
 	case !slices.Contains(t.Members, from) && from != "":
 		if _, ok := t.Ops.Failed[from]; ok {

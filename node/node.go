@@ -55,6 +55,7 @@ type Node struct {
 	departed  departures // how members went away: left or dead
 	drainMu   sync.Mutex
 	drainEnd  context.CancelFunc // ends a drain in progress (readmit)
+	gossipMu  sync.Mutex         // orders the gossip of failed/readmitted states
 	coord     *coordinator
 	stats     *statsBook
 	left      chan struct{}
