@@ -37,6 +37,11 @@ func TestDeeplyNestedFramesRefused(t *testing.T) {
 			continue
 		}
 		if tc.code != 0 {
+			// The refusal names the request it answers, so the caller
+			// waiting for that id gets it (frames whose id is readable).
+			if id, _ := resp["id"].(float64); id == 0 {
+				t.Errorf("%s: refusal carries id %v, want the request's", tc.name, resp["id"])
+			}
 			msg, _ := resp["error"].(map[string]any)["message"].(string)
 			if !strings.Contains(msg, "deep") || !strings.Contains(msg, "at most 8 levels") {
 				t.Errorf("%s: message %q does not name the limit", tc.name, msg)

@@ -22,7 +22,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"jsonrpc":"2.0","id":"a\u0000b","method":"x"}`,
 		`{"jsonrpc":"2.0","id":-1.5e3,"method":"history","params":null}`,
 		`{"jsonrpc":"2.0","id":null,"method":"ack"}`,
-		`[{"jsonrpc":"2.0"}]`, `{"id":{}}`, `{"jsonrpc":"2.0","id":1,"method":"send","params":{"data":[[[[[]]]]]}}`, `{`, ``, `"just a string"`, ` {"jsonrpc":"2.0","id":true}`,
+		`[{"jsonrpc":"2.0"}]`, `{"id":{}}`, `{"jsonrpc":"2.0","id":1,"method":"send","params":{"data":[[[[[]]]]]}}`, `{"x":[[[[[[[1]]]]]]],"id":"late","method":"send"}`, `{`, ``, `"just a string"`, ` {"jsonrpc":"2.0","id":true}`,
 	} {
 		f.Add([]byte(s))
 	}

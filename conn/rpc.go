@@ -38,6 +38,7 @@ const envelopeDepth = 2
 func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 	req := request{ID: nullID}
 	if d := shardgate.JSONDepth(b); d > maxDepth+envelopeDepth {
+		req.ID = shallowID(b)
 		return req, &rpcError{shardgate.CodeInvalidRequest, fmt.Sprintf(
 			"invalid request: the frame nests arrays and objects %d levels deep; data may nest at most %d levels", d, maxDepth)}
 	}
@@ -158,4 +159,47 @@ func encodeNotification(method string, params any) ([]byte, error) {
 func idOf(b []byte, maxDepth int) json.RawMessage {
 	req, _ := decodeRequest(b, maxDepth)
 	return req.ID
+}
+
+// shallowID reads the top-level id of a frame too deep to decode, so that
+// the refusal reaches the caller that is waiting for it. It reads tokens
+// without recursion and gives up (null) on anything unexpected, such as a
+// value deeper than encoding/json's own limit before the id.
+func shallowID(b []byte) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nullID
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nullID
+		}
+		if t == "id" {
+			var id json.RawMessage
+			if dec.Decode(&id) != nil || len(id) == 0 {
+				return nullID
+			}
+			if c := id[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
+				return nullID
+			}
+			return id
+		}
+		for depth := 0; ; { // skip the key's value
+			t, err := dec.Token()
+			if err != nil {
+				return nullID
+			}
+			switch t {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+			if depth == 0 {
+				break
+			}
+		}
+	}
+	return nullID
 }
