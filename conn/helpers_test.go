@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,13 +114,33 @@ func (h *harness) raw(t testing.TB, key string, query ...string) (*websocket.Con
 	return ws, readFrame(t, ws)
 }
 
-// readFrame reads one JSON frame within 5 s.
+// unread holds, per connection, the notifications of a batch frame that
+// readFrame has not returned yet.
+var unread sync.Map // *websocket.Conn → []map[string]any
+
+// readFrame reads one JSON-RPC object within 5 s. The server may send
+// notifications as a batch (a JSON array); its elements are returned one
+// by one, in order.
 func readFrame(t testing.TB, ws *websocket.Conn) map[string]any {
 	t.Helper()
+	if v, ok := unread.Load(ws); ok {
+		if rest := v.([]map[string]any); len(rest) > 0 {
+			unread.Store(ws, rest[1:])
+			return rest[0]
+		}
+	}
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, data, err := ws.ReadMessage()
 	if err != nil {
 		t.Fatalf("read frame: %v", err)
+	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		var batch []map[string]any
+		if err := json.Unmarshal(data, &batch); err != nil || len(batch) == 0 {
+			t.Fatalf("batch frame %s is not a JSON array of objects: %v", data, err)
+		}
+		unread.Store(ws, batch[1:])
+		return batch[0]
 	}
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
