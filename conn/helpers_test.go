@@ -149,6 +149,34 @@ func readFrame(t testing.TB, ws *websocket.Conn) map[string]any {
 	return m
 }
 
+// notes reads frames until it holds n JSON-RPC objects, flattening the
+// batches (JSON arrays) that a server may send notifications in.
+func notes(t testing.TB, ws *websocket.Conn, n int) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for len(out) < n {
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read frame after %d of %d objects: %v", len(out), n, err)
+		}
+		if len(data) > 0 && data[0] == '[' {
+			var batch []map[string]any
+			if err := json.Unmarshal(data, &batch); err != nil {
+				t.Fatalf("batch %s is not JSON: %v", data, err)
+			}
+			out = append(out, batch...)
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("frame %s is not JSON: %v", data, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // rpc sends a raw frame and returns the response.
 func rpc(t testing.TB, ws *websocket.Conn, frame string) map[string]any {
 	t.Helper()

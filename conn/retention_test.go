@@ -41,8 +41,9 @@ func TestResumeBeforeRetentionGetsFirstSeq(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := append(tc.replay, 11)
-			for _, seq := range want {
-				m := readFrame(t, ws)
+			objs := notes(t, ws, len(want))
+			for i, seq := range want {
+				m := objs[i]
 				if got := m["params"].(map[string]any)["seq"]; m["method"] != "message" || got != seq {
 					t.Fatalf("got %v, want message %v (all: %v)", m, seq, want)
 				}
