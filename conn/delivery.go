@@ -98,11 +98,14 @@ func (c *conn) stashLocked(seq uint64, f []byte) {
 	c.pending[seq] = f
 }
 
-// startDelivery makes the connection ready: messages after begin are due,
-// and the inbox holds at least up to lastSeq.
-func (c *conn) startDelivery(begin, lastSeq uint64) {
+// startDelivery queues the welcome and makes the connection ready, in one
+// step: a notice (moved, a message) raised as soon as the client has read
+// its welcome is queued, not dropped. Messages after begin are due, and
+// the inbox holds at least up to lastSeq.
+func (c *conn) startDelivery(welcome []byte, begin, lastSeq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.enqueueLocked(frame{kind: frameText, data: welcome})
 	c.ready = true
 	c.filling = false
 	c.delivered = begin

@@ -175,8 +175,7 @@ func (c *conn) start() (closeCode int, reason string) {
 	if err != nil {
 		return websocket.CloseInternalServerErr, "internal error"
 	}
-	c.enqueue(frame{kind: frameText, data: welcome})
-	c.startDelivery(begin, att.LastSeq)
+	c.startDelivery(welcome, begin, att.LastSeq)
 	return 0, ""
 }
 
