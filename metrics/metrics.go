@@ -38,6 +38,10 @@ type Metrics struct {
 	ShardMovesTotal    *prometheus.CounterVec // label: result
 	Quorum             prometheus.Gauge
 	PublicationsOut    prometheus.Counter
+	// DeliveryPushDropped counts messages not pushed to a peer (its push
+	// queue was full or the push failed); the peer's connections read
+	// them from history.
+	DeliveryPushDropped prometheus.Counter
 }
 
 // New builds a Metrics with its own registry, including Go and process
@@ -87,6 +91,7 @@ func New() *Metrics {
 	f(m.ShardMovesTotal)
 	m.Quorum = gauge("shardgate_quorum", "1 when this node sees a majority of the table's members, else 0.")
 	m.PublicationsOut = counter("shardgate_publications_out_total", "Topic publications delivered to local subscribers.")
+	m.DeliveryPushDropped = counter("shardgate_delivery_push_dropped_total", "Messages not pushed to a peer node (queue full or push failed); its connections read them from history.")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

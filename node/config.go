@@ -34,6 +34,12 @@ type Config struct {
 	SnapshotChunkBytes int
 	// MaxBatch is the most writes one shard writer commits together.
 	MaxBatch int
+	// PushQueueMessages and PushQueueBytes bound the queue of messages
+	// waiting to be pushed to one peer node. A push that finds it full is
+	// dropped (counted in shardgate_delivery_push_dropped_total) and the
+	// peer's connections read it from history instead.
+	PushQueueMessages int
+	PushQueueBytes    int
 	// DrainTimeout bounds a graceful stop: after it the node leaves anyway.
 	DrainTimeout time.Duration
 	// StatsInterval is how often this node tells its peers its load.
@@ -66,6 +72,8 @@ func DefaultConfig() Config {
 		MaxPendingPerNode:  16,
 		SnapshotChunkBytes: 512 << 10,
 		MaxBatch:           512,
+		PushQueueMessages:  4096,
+		PushQueueBytes:     8 << 20,
 		DrainTimeout:       60 * time.Second,
 		StatsInterval:      time.Second,
 		DropGrace:          30 * time.Second,
@@ -94,6 +102,9 @@ func (c Config) Validate() error {
 	if c.ForwardRetry < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 {
 		return errors.New("node timings must be positive")
 	}
+	if c.PushQueueMessages <= 0 || c.PushQueueBytes <= 0 {
+		return errors.New("node push queue bounds must be positive")
+	}
 	if c.MaxBatch <= 0 || c.SnapshotChunkBytes <= 0 {
 		return errors.New("node batch and chunk sizes must be positive")
 	}
@@ -110,6 +121,12 @@ func (c *Config) fill() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = d.MaxBatch
+	}
+	if c.PushQueueMessages == 0 {
+		c.PushQueueMessages = d.PushQueueMessages
+	}
+	if c.PushQueueBytes == 0 {
+		c.PushQueueBytes = d.PushQueueBytes
 	}
 	if c.SnapshotChunkBytes == 0 {
 		c.SnapshotChunkBytes = d.SnapshotChunkBytes

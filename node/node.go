@@ -50,6 +50,7 @@ type Node struct {
 	registry  *registry
 	local     *localConns
 	reattachQ *reattacher
+	pushers   *pushers
 	events    *bus
 	evlog     *eventLog
 	departed  departures // how members went away: left or dead
@@ -95,6 +96,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.replica = newReplicaSet(n)
 	n.reattachQ = newReattacher(n)
+	n.pushers = newPushers(n)
 	n.coord = newCoordinator(n)
 	evlog, err := newEventLog(n, cfg.EventLogSize)
 	if err != nil {

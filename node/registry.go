@@ -170,23 +170,25 @@ func (n *Node) Detach(key string) {
 // fanned out to every live node, which answers how many subscribers it has.
 func (n *Node) TopicInterest(string, bool) {}
 
+// deliverMsg pushes committed messages of Key to a node with connections
+// of it; LastSeq alone (no Msgs) says the key has messages up to it that
+// the node may not have been pushed.
 type deliverMsg struct {
-	Key  string              `json:"key"`
-	Msgs []shardgate.Message `json:"msgs"`
+	Key     string              `json:"key"`
+	Msgs    []shardgate.Message `json:"msgs,omitempty"`
+	LastSeq uint64              `json:"last_seq,omitempty"`
 }
 
-// deliverTo hands committed messages to every node with connections of key.
+// deliverTo hands committed messages to every node with connections of key:
+// local connections at once (that never blocks), other nodes through their
+// push queues.
 func (n *Node) deliverTo(key string, msgs []shardgate.Message) {
 	for _, node := range n.registry.nodes(key) {
 		if node == n.name {
 			n.deliverer().Deliver(key, msgs)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-		if err := n.links.Notify(ctx, node, methodDeliver, deliverMsg{Key: key, Msgs: msgs}); err != nil {
-			n.log.Debug("deliver", "key", key, "node", node, "err", err)
-		}
-		cancel()
+		n.pushers.push(node, key, msgs)
 	}
 }
 

@@ -89,7 +89,12 @@ func (n *Node) HandleLink(ctx context.Context, from, method string, body json.Ra
 		if err != nil {
 			return nil, err
 		}
-		n.deliverer().Deliver(r.Key, r.Msgs)
+		if len(r.Msgs) > 0 {
+			n.deliverer().Deliver(r.Key, r.Msgs)
+		}
+		if r.LastSeq > 0 {
+			n.deliverer().CatchUp(r.Key, r.LastSeq)
+		}
 		return struct{}{}, nil
 	case methodPublish:
 		r, err := decode[shardgate.Publication](body)
