@@ -19,6 +19,9 @@ type sendReq struct {
 	// Attempt names this Send call: its internal retries carry the same
 	// value, so a retry of a write left in doubt reuses its seq.
 	Attempt string `json:"attempt,omitempty"`
+	// WaitMS is how long the caller still waits for the answer; the home
+	// does not store a write its caller has given up on.
+	WaitMS int64 `json:"wait_ms,omitempty"`
 }
 
 type historyReq struct {
@@ -83,6 +86,11 @@ func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, 
 	// a refused send leaves nothing anywhere. Backups follow their home.
 	if err := n.st.Writable(); err != nil {
 		return shardgate.SendResult{}, err
+	}
+	if r.WaitMS > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.WaitMS)*time.Millisecond)
+		defer cancel()
 	}
 	seq, err := p.submit(ctx, &writeReq{kind: writeSend, key: r.To, from: r.From, data: r.Data, id: r.ID, attempt: r.Attempt, start: time.Now()})
 	return shardgate.SendResult{To: r.To, Seq: seq}, err

@@ -21,10 +21,15 @@ type Config struct {
 	// node follow it: a cluster runs TLS on all its nodes or on none.
 	TLS bool
 
-	// ForwardRetry is how long a request that gets "unavailable" from a
-	// key's home (a shard in cut-over) is retried before the error reaches
-	// the caller.
+	// ForwardRetry is the time a request gets to reach its key's home and
+	// be served there, retries included (a shard in cut-over answers
+	// "unavailable" for a moment). After it the caller gets 1003 with the
+	// reason: clients can tell an unavailable shard from a slow one.
 	ForwardRetry time.Duration
+	// ReplicateTimeout bounds how long a batch waits for its backups; a
+	// backup that has not confirmed by then fails the batch with 1003.
+	// Keep it below ForwardRetry.
+	ReplicateTimeout time.Duration
 	// PlanInterval is how often the coordinator re-evaluates the table even
 	// without membership events.
 	PlanInterval time.Duration
@@ -67,7 +72,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Shard:              shard.DefaultConfig(),
-		ForwardRetry:       3 * time.Second,
+		ForwardRetry:       800 * time.Millisecond,
+		ReplicateTimeout:   500 * time.Millisecond,
 		PlanInterval:       500 * time.Millisecond,
 		MaxPendingPerNode:  16,
 		SnapshotChunkBytes: 512 << 10,
@@ -99,7 +105,7 @@ func (c Config) Validate() error {
 	if err := c.Shard.Validate(); err != nil {
 		return err
 	}
-	if c.ForwardRetry < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 {
+	if c.ForwardRetry < 0 || c.ReplicateTimeout < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 {
 		return errors.New("node timings must be positive")
 	}
 	if c.PushQueueMessages <= 0 || c.PushQueueBytes <= 0 {
@@ -121,6 +127,12 @@ func (c *Config) fill() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = d.MaxBatch
+	}
+	if c.ForwardRetry == 0 {
+		c.ForwardRetry = d.ForwardRetry
+	}
+	if c.ReplicateTimeout == 0 {
+		c.ReplicateTimeout = min(d.ReplicateTimeout, c.ForwardRetry)
 	}
 	if c.PushQueueMessages == 0 {
 		c.PushQueueMessages = d.PushQueueMessages

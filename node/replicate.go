@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/shard"
@@ -52,14 +51,21 @@ func targets(t shard.Table, id int, self string) (backups, pending []string) {
 // localOK says whether this node's own store committed, which it may have
 // done even when the whole commit failed.
 func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.ForwardRetry+2*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, p.n.cfg.ReplicateTimeout)
 	defer cancel()
 	backups, pending := targets(t, p.shard, p.n.name)
 	var wg sync.WaitGroup
 	errs := make([]error, 1+len(backups)+len(pending))
 	send := func(i int, peer string, isPending bool) {
 		defer wg.Done()
-		errs[i] = p.replicateTo(ctx, peer, t.Version, ops, isPending)
+		if err := p.replicateTo(ctx, peer, t.Version, ops, isPending); err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%s did not confirm within %v: %w", peer, p.n.cfg.ReplicateTimeout, err)
+			} else {
+				err = fmt.Errorf("%s: %w", peer, err)
+			}
+			errs[i] = err
+		}
 	}
 	wg.Add(len(backups) + len(pending))
 	for i, b := range backups {
@@ -73,7 +79,9 @@ func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error
 		err := p.n.st.Apply(ctx, ops)
 		return err == nil, err
 	}
-	errs[0] = p.n.st.Apply(ctx, ops)
+	// The local commit is not cut short by the backups' deadline: its
+	// outcome must be known (see inDoubtBook).
+	errs[0] = p.n.st.Apply(p.ctx, ops)
 	if errs[0] != nil {
 		p.lastSeq = map[string]uint64{}
 	}

@@ -9,29 +9,50 @@ import (
 
 // routeCall runs a request at the home of shard id: locally when this node
 // is the home, else over the node link. An "unavailable" answer (a shard in
-// cut-over, a home that just changed) is retried until cfg.ForwardRetry has
-// passed, waking early when the table changes.
+// cut-over, a home that just changed) is retried, waking early when the
+// table changes. The whole call, retries included, gets cfg.ForwardRetry:
+// a home that cannot be reached (a partition memberlist has not noticed
+// yet) costs the caller that long, and then a 1003 that says why, never
+// silence.
 func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp any, local func() error) error {
-	deadline := time.Now().Add(n.cfg.ForwardRetry)
+	outer := ctx
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardRetry)
+	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
 		changed := n.tableChanged()
 		t := n.currentTable()
 		var err error
+		owner := ""
 		switch {
 		case t.Shards == nil || t.Shards[id].Owner == "":
 			err = shardgate.Errorf(shardgate.KindUnavailable, "the cluster has no partition table yet")
 		case t.Shards[id].Owner == n.name:
+			owner = n.name
 			err = local()
 		default:
+			owner = t.Shards[id].Owner
 			n.m.MessagesForwarded.Inc()
-			err = n.links.Call(ctx, t.Shards[id].Owner, method, req, resp)
+			if sr, ok := req.(sendReq); ok {
+				if d, ok := ctx.Deadline(); ok {
+					sr.WaitMS = max(1, time.Until(d).Milliseconds())
+				}
+				req = sr
+			}
+			err = n.links.Call(ctx, owner, method, req, resp)
 		}
-		if err == nil || shardgate.KindOf(err) != shardgate.KindUnavailable || ctx.Err() != nil || time.Now().After(deadline) {
+		if err != nil && ctx.Err() != nil && outer.Err() == nil {
+			// Our own budget ran out, not the caller's.
+			return budgetSpent(id, owner, n.cfg.ForwardRetry, err)
+		}
+		if err == nil || shardgate.KindOf(err) != shardgate.KindUnavailable || ctx.Err() != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
+			if outer.Err() == nil {
+				return budgetSpent(id, owner, n.cfg.ForwardRetry, err)
+			}
 			return err
 		case <-n.ctx.Done():
 			return err
@@ -40,6 +61,15 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 		}
 		backoff = min(backoff*2, 250*time.Millisecond)
 	}
+}
+
+// budgetSpent is the answer of a request that found no usable home in time.
+func budgetSpent(id int, owner string, budget time.Duration, last error) error {
+	where := "its home"
+	if owner != "" {
+		where = "its home " + owner
+	}
+	return shardgate.Errorf(shardgate.KindUnavailable, "shard %d: %s could not serve the request within %v (%s); retry", id, where, budget, shardgate.UserMessage(last))
 }
 
 // primaryFor returns the writer of shard id if this node is its home.

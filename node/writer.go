@@ -20,6 +20,7 @@ const (
 
 // writeReq is one write waiting for its shard's writer.
 type writeReq struct {
+	ctx  context.Context // the caller's: a write it gave up on is not stored
 	kind writeKind
 	key  string
 	from string
@@ -94,6 +95,7 @@ func (p *primary) stop() {
 // submit queues a write and waits for its result.
 func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 	r.done = make(chan writeResult, 1)
+	r.ctx = ctx
 	select {
 	case p.q <- r:
 	case <-p.ctx.Done():
@@ -151,6 +153,10 @@ func fail(batch []*writeReq, err error) {
 func (p *primary) process(batch []*writeReq) {
 	p.batchMu.Lock()
 	defer p.batchMu.Unlock()
+	batch = p.dropAbandoned(batch)
+	if len(batch) == 0 {
+		return
+	}
 	if now := time.Now(); now.Sub(p.lastExpiry) > inDoubtTTL/4 {
 		p.lastExpiry = now
 		p.inDoubt.expire(now)
@@ -196,6 +202,20 @@ func (p *primary) process(batch []*writeReq) {
 		}
 	}
 	p.deliver(ops)
+}
+
+// dropAbandoned answers the writes whose callers stopped waiting: they are
+// not stored, so the caller's "unavailable" stays true.
+func (p *primary) dropAbandoned(batch []*writeReq) []*writeReq {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.ctx != nil && r.ctx.Err() != nil {
+			r.done <- writeResult{err: shardgate.Errorf(shardgate.KindUnavailable, "shard %d: the write waited too long in its writer's queue and was not stored", p.shard)}
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
 }
 
 // assign turns a batch into store operations: idempotent retries get the

@@ -24,7 +24,6 @@ func TestPartialCommitNotStoredTwice(t *testing.T) {
 	failShard.Store(-1)
 	c := newCluster(t, 3, func(cfg *app.Config) {
 		cfg.EngineHook = func(nc *node.Config) {
-			nc.ForwardRetry = time.Second
 			nc.ReplicateFault = func(peer string, shard int) error {
 				if int64(shard) == failShard.Load() {
 					return shardgate.Errorf(shardgate.KindUnavailable, "injected: %s refuses shard %d", peer, shard)
