@@ -99,6 +99,16 @@ type Config struct {
 	RetentionAge      time.Duration
 	MaxStorageBytes   int64
 	UserSendRate      float64
+	// Engine queues and time budgets (see node.Config): writes waiting for
+	// one shard's writer, pushes waiting for one peer node, the time a
+	// write gets to reach its home and commit, and the time a batch waits
+	// for its backups. Zero takes the engine's default.
+	WriterQueue      int
+	WriterQueueBytes int64
+	PushQueue        int
+	PushQueueBytes   int64
+	WriteTimeout     time.Duration
+	ReplicateTimeout time.Duration
 
 	// Demo serves the browser client's demo page at /demo/ on the public
 	// listener (`shardgate dev`).
@@ -126,6 +136,7 @@ type Config struct {
 // DefaultConfig matches the defaults of SPEC §3.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
+	engine := node.DefaultConfig()
 	return Config{
 		Name:       host,
 		GossipAddr: "127.0.0.1:7946",
@@ -151,6 +162,12 @@ func DefaultConfig() Config {
 		RetentionAge:      DefaultRetentionAge,
 		MaxStorageBytes:   DefaultMaxStorageBytes,
 		UserSendRate:      DefaultUserSendRate,
+		WriterQueue:      engine.WriterQueue,
+		WriterQueueBytes: engine.WriterQueueBytes,
+		PushQueue:        engine.PushQueueMessages,
+		PushQueueBytes:   int64(engine.PushQueueBytes),
+		WriteTimeout:     engine.ForwardRetry,
+		ReplicateTimeout: engine.ReplicateTimeout,
 	}
 }
 
@@ -234,6 +251,15 @@ func (c Config) Validate() error {
 	}
 	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")
+	}
+	if c.WriterQueue < 0 || c.WriterQueueBytes < 0 || c.PushQueue < 0 || c.PushQueueBytes < 0 {
+		return errors.New("--writer-queue, --writer-queue-bytes, --push-queue and --push-queue-bytes must be positive (0 takes the default)")
+	}
+	if c.WriteTimeout < 0 || c.ReplicateTimeout < 0 {
+		return errors.New("--write-timeout and --replicate-timeout must be positive (0 takes the default)")
+	}
+	if c.WriteTimeout > 0 && c.ReplicateTimeout > c.WriteTimeout {
+		return fmt.Errorf("--replicate-timeout (%v) must not exceed --write-timeout (%v): a write would be refused before its backups could answer", c.ReplicateTimeout, c.WriteTimeout)
 	}
 	switch {
 	case c.RetentionMessages < 0:

@@ -258,6 +258,16 @@ func (s *Server) newEngine() error {
 	ncfg.TLS = s.cfg.TLSCert != ""
 	ncfg.AckBeforeReplicate = s.cfg.AckBeforeReplicate
 	ncfg.Logger = s.log
+	ncfg.WriterQueue = s.cfg.WriterQueue
+	ncfg.WriterQueueBytes = s.cfg.WriterQueueBytes
+	ncfg.PushQueueMessages = s.cfg.PushQueue
+	ncfg.PushQueueBytes = int(s.cfg.PushQueueBytes)
+	if s.cfg.WriteTimeout > 0 {
+		ncfg.ForwardRetry = s.cfg.WriteTimeout
+	}
+	if s.cfg.ReplicateTimeout > 0 {
+		ncfg.ReplicateTimeout = s.cfg.ReplicateTimeout
+	}
 	if s.cfg.EngineHook != nil {
 		s.cfg.EngineHook(&ncfg)
 	}

@@ -42,6 +42,9 @@ type Metrics struct {
 	// queue was full or the push failed); the peer's connections read
 	// them from history.
 	DeliveryPushDropped prometheus.Counter
+	// WritesShed counts writes answered 1002 because their shard writer's
+	// queue was full.
+	WritesShed prometheus.Counter
 }
 
 // New builds a Metrics with its own registry, including Go and process
@@ -92,6 +95,7 @@ func New() *Metrics {
 	m.Quorum = gauge("shardgate_quorum", "1 when this node sees a majority of the table's members, else 0.")
 	m.PublicationsOut = counter("shardgate_publications_out_total", "Topic publications delivered to local subscribers.")
 	m.DeliveryPushDropped = counter("shardgate_delivery_push_dropped_total", "Messages not pushed to a peer node (queue full or push failed); its connections read them from history.")
+	m.WritesShed = counter("shardgate_writes_shed_total", "Writes answered 1002 at once because their shard writer's queue was full (--writer-queue, --writer-queue-bytes).")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

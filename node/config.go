@@ -39,6 +39,12 @@ type Config struct {
 	SnapshotChunkBytes int
 	// MaxBatch is the most writes one shard writer commits together.
 	MaxBatch int
+	// WriterQueue and WriterQueueBytes bound the writes waiting for one
+	// shard's writer (count, and bytes of message data). A write that
+	// finds the queue full is answered 1002 at once, so overload pushes
+	// back instead of growing the ack latency without bound.
+	WriterQueue      int
+	WriterQueueBytes int64
 	// PushQueueMessages and PushQueueBytes bound the queue of messages
 	// waiting to be pushed to one peer node. A push that finds it full is
 	// dropped (counted in shardgate_delivery_push_dropped_total) and the
@@ -78,6 +84,8 @@ func DefaultConfig() Config {
 		MaxPendingPerNode:  16,
 		SnapshotChunkBytes: 512 << 10,
 		MaxBatch:           512,
+		WriterQueue:        4096,
+		WriterQueueBytes:   16 << 20,
 		PushQueueMessages:  4096,
 		PushQueueBytes:     8 << 20,
 		DrainTimeout:       60 * time.Second,
@@ -111,6 +119,9 @@ func (c Config) Validate() error {
 	if c.PushQueueMessages <= 0 || c.PushQueueBytes <= 0 {
 		return errors.New("node push queue bounds must be positive")
 	}
+	if c.WriterQueue <= 0 || c.WriterQueueBytes <= 0 {
+		return errors.New("node writer queue bounds must be positive")
+	}
 	if c.MaxBatch <= 0 || c.SnapshotChunkBytes <= 0 {
 		return errors.New("node batch and chunk sizes must be positive")
 	}
@@ -133,6 +144,12 @@ func (c *Config) fill() {
 	}
 	if c.ReplicateTimeout == 0 {
 		c.ReplicateTimeout = min(d.ReplicateTimeout, c.ForwardRetry)
+	}
+	if c.WriterQueue == 0 {
+		c.WriterQueue = d.WriterQueue
+	}
+	if c.WriterQueueBytes == 0 {
+		c.WriterQueueBytes = d.WriterQueueBytes
 	}
 	if c.PushQueueMessages == 0 {
 		c.PushQueueMessages = d.PushQueueMessages

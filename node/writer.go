@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -61,11 +62,13 @@ type primary struct {
 
 	inDoubt    *inDoubtBook
 	lastExpiry time.Time // writer goroutine only
+
+	queuedBytes atomic.Int64 // data bytes of the writes in q
 }
 
 func newPrimary(n *Node, id int) *primary {
 	ctx, cancel := context.WithCancel(n.ctx)
-	return &primary{n: n, shard: id, q: make(chan *writeReq, 4096), ctx: ctx, cancel: cancel,
+	return &primary{n: n, shard: id, q: make(chan *writeReq, n.cfg.WriterQueue), ctx: ctx, cancel: cancel,
 		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}, inDoubt: newInDoubtBook()}
 }
 
@@ -92,16 +95,27 @@ func (p *primary) stop() {
 	}
 }
 
-// submit queues a write and waits for its result.
+// submit queues a write and waits for its result. A full queue answers
+// "rate limited" at once: waiting for room would only move the queue into
+// the callers.
 func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 	r.done = make(chan writeResult, 1)
 	r.ctx = ctx
+	size := int64(len(r.data))
+	if p.queuedBytes.Add(size) > p.n.cfg.WriterQueueBytes && size > 0 {
+		p.queuedBytes.Add(-size)
+		p.n.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d bytes of writes queued (limit %d); retry later", p.shard, p.n.name, p.queuedBytes.Load(), p.n.cfg.WriterQueueBytes)
+	}
 	select {
 	case p.q <- r:
 	case <-p.ctx.Done():
+		p.queuedBytes.Add(-size)
 		return 0, errNotHome(p.shard)
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	default:
+		p.queuedBytes.Add(-size)
+		p.n.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d writes queued (limit %d); retry later", p.shard, p.n.name, cap(p.q), cap(p.q))
 	}
 	select {
 	case res := <-r.done:
@@ -118,11 +132,13 @@ func (p *primary) run() {
 			p.failQueued()
 			return
 		case r := <-p.q:
+			p.queuedBytes.Add(-int64(len(r.data)))
 			batch := []*writeReq{r}
 		gather:
 			for len(batch) < p.n.cfg.MaxBatch {
 				select {
 				case r := <-p.q:
+					p.queuedBytes.Add(-int64(len(r.data)))
 					batch = append(batch, r)
 				default:
 					break gather

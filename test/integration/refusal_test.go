@@ -3,14 +3,17 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/client"
 )
 
@@ -68,6 +71,51 @@ func TestMinorityAnswersPromptly(t *testing.T) {
 	for _, k := range []string{local, remote} {
 		for _, m := range c.inbox(k) {
 			t.Errorf("%s holds %s (seq %d from %s), refused on the minority", k, m.Data, m.Seq, m.From)
+		}
+	}
+}
+
+// A shard whose writer queue is full answers 1002 at once instead of
+// queueing without bound, and a refused write is not stored: the inbox
+// holds exactly the acknowledged sends.
+func TestOverloadedShardAnswersRateLimited(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *app.Config) { cfg.WriterQueue = 4 })
+	key := keyHomedOn(t, c, "n2", "hot")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	acked, limited := map[uint64]bool{}, 0
+	var wg sync.WaitGroup
+	for _, on := range []string{"n1", "n2"} {
+		api := c.node(on).Node()
+		for i := range 200 {
+			wg.Go(func() {
+				res, err := api.Send(ctx, "load", key, json.RawMessage(fmt.Sprintf(`"%s-%d"`, on, i)), "")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					acked[res.Seq] = true
+				case shardgate.KindOf(err) == shardgate.KindRateLimited:
+					limited++
+				default:
+					t.Errorf("send: %v, want a seq or 1002", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	t.Logf("%d acknowledged, %d answered 1002", len(acked), limited)
+	if limited == 0 {
+		t.Fatal("400 concurrent sends into a writer queue of 4: none was answered 1002")
+	}
+	inbox := c.inbox(key)
+	if len(inbox) != len(acked) {
+		t.Fatalf("inbox holds %d messages, %d were acknowledged: refused writes were stored", len(inbox), len(acked))
+	}
+	for _, m := range inbox {
+		if !acked[m.Seq] {
+			t.Fatalf("seq %d stored but never acknowledged", m.Seq)
 		}
 	}
 }
