@@ -26,6 +26,9 @@ type Config struct {
 	// "unavailable" for a moment). After it the caller gets 1003 with the
 	// reason: clients can tell an unavailable shard from a slow one.
 	ForwardRetry time.Duration
+	// ReadRetry is the same budget for everything that is not a write
+	// (reads, registrations of connections, presence).
+	ReadRetry time.Duration
 	// ReplicateTimeout bounds how long a batch waits for its backups; a
 	// backup that has not confirmed by then fails the batch with 1003.
 	// Keep it below ForwardRetry.
@@ -80,6 +83,7 @@ func DefaultConfig() Config {
 		Shard:              shard.DefaultConfig(),
 		ForwardRetry:       800 * time.Millisecond,
 		ReplicateTimeout:   500 * time.Millisecond,
+		ReadRetry:          3 * time.Second,
 		PlanInterval:       500 * time.Millisecond,
 		MaxPendingPerNode:  16,
 		SnapshotChunkBytes: 512 << 10,
@@ -141,6 +145,9 @@ func (c *Config) fill() {
 	}
 	if c.ForwardRetry == 0 {
 		c.ForwardRetry = d.ForwardRetry
+	}
+	if c.ReadRetry == 0 {
+		c.ReadRetry = d.ReadRetry
 	}
 	if c.ReplicateTimeout == 0 {
 		c.ReplicateTimeout = min(d.ReplicateTimeout, c.ForwardRetry)

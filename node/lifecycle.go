@@ -39,8 +39,12 @@ func (n *Node) onMember(e cluster.Event) {
 		}
 		if e.Type == cluster.EventJoin {
 			n.departed.set(m.Name, "")
-			// A node that (re)joins has no connections yet.
+			// A node that (re)joins may be a new process with no
+			// connections, or the same one that failure detection gave
+			// up on for a while: forget its connections and ask it for
+			// the ones it still holds.
 			n.registry.dropNode(m.Name)
+			n.goFunc(func() { n.askReattach(m.Name) })
 			n.coord.poke("node " + m.Name + " joined")
 		} else if m.Meta.State == shardgate.StateDraining {
 			n.coord.poke("node " + m.Name + " is draining")

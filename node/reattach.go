@@ -130,3 +130,29 @@ func (n *Node) reattach(key string) error {
 	n.deliverer().CatchUp(key, res.LastSeq)
 	return nil
 }
+
+// reattachHomedOn re-registers every local connection whose key is at home
+// on node home: home forgot them (it saw this node fail, which failure
+// detection may do to a node that is only slow) and asked for them again.
+func (n *Node) reattachHomedOn(home string) {
+	t := n.currentTable()
+	if t.Shards == nil {
+		return
+	}
+	for key := range n.local.snapshot() {
+		if t.Shards[n.cfg.Shard.ShardOf(key)].Owner == home {
+			n.reattachQ.mark(key)
+		}
+	}
+}
+
+// askReattach asks peer, which this node has just seen come back, to
+// register its connections again: the registry dropped them when the peer
+// was seen failing.
+func (n *Node) askReattach(peer string) {
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if err := n.links.Notify(ctx, peer, methodReattach, struct{}{}); err != nil {
+		n.log.Debug("ask to re-register connections", "peer", peer, "err", err)
+	}
+}

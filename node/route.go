@@ -10,13 +10,17 @@ import (
 // routeCall runs a request at the home of shard id: locally when this node
 // is the home, else over the node link. An "unavailable" answer (a shard in
 // cut-over, a home that just changed) is retried, waking early when the
-// table changes. The whole call, retries included, gets cfg.ForwardRetry:
-// a home that cannot be reached (a partition memberlist has not noticed
-// yet) costs the caller that long, and then a 1003 that says why, never
-// silence.
+// table changes. The whole call, retries included, gets a budget: writes
+// cfg.ForwardRetry, everything else cfg.ReadRetry. A home that cannot be
+// reached (a partition memberlist has not noticed yet) costs the caller
+// that long, and then a 1003 that says why, never silence.
 func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp any, local func() error) error {
+	budget := n.cfg.ReadRetry
+	if method == methodSend || method == methodAck {
+		budget = n.cfg.ForwardRetry
+	}
 	outer := ctx
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ForwardRetry)
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
@@ -43,7 +47,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 		}
 		if err != nil && ctx.Err() != nil && outer.Err() == nil {
 			// Our own budget ran out, not the caller's.
-			return budgetSpent(id, owner, n.cfg.ForwardRetry, err)
+			return budgetSpent(id, owner, budget, err)
 		}
 		if err == nil || shardgate.KindOf(err) != shardgate.KindUnavailable || ctx.Err() != nil {
 			return err
@@ -51,7 +55,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 		select {
 		case <-ctx.Done():
 			if outer.Err() == nil {
-				return budgetSpent(id, owner, n.cfg.ForwardRetry, err)
+				return budgetSpent(id, owner, budget, err)
 			}
 			return err
 		case <-n.ctx.Done():

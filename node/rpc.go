@@ -18,6 +18,7 @@ const (
 	methodPresence  = "presence"
 	methodAttach    = "attach"
 	methodDeliver   = "deliver"
+	methodReattach  = "reattach"
 	methodPublish   = "publish"
 	methodReplicate = "replicate"
 	methodSnapshot  = "snapshot"
@@ -95,6 +96,9 @@ func (n *Node) HandleLink(ctx context.Context, from, method string, body json.Ra
 		if r.LastSeq > 0 {
 			n.deliverer().CatchUp(r.Key, r.LastSeq)
 		}
+		return struct{}{}, nil
+	case methodReattach:
+		n.reattachHomedOn(from)
 		return struct{}{}, nil
 	case methodPublish:
 		r, err := decode[shardgate.Publication](body)
