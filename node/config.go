@@ -26,6 +26,12 @@ type Config struct {
 	// "unavailable" for a moment). After it the caller gets 1003 with the
 	// reason: clients can tell an unavailable shard from a slow one.
 	ForwardRetry time.Duration
+	// HeartbeatInterval is how often this node calls every peer over the
+	// node links; LinkFailAfter is how long all such calls to a peer may
+	// fail before this node reports it unreachable. A peer a majority
+	// cannot reach is treated as failed. 0 turns the check off.
+	HeartbeatInterval time.Duration
+	LinkFailAfter     time.Duration
 	// ReadRetry is the same budget for everything that is not a write
 	// (reads, registrations of connections, presence).
 	ReadRetry time.Duration
@@ -84,6 +90,8 @@ func DefaultConfig() Config {
 		ForwardRetry:       800 * time.Millisecond,
 		ReplicateTimeout:   500 * time.Millisecond,
 		ReadRetry:          3 * time.Second,
+		HeartbeatInterval:  500 * time.Millisecond,
+		LinkFailAfter:      2500 * time.Millisecond,
 		PlanInterval:       500 * time.Millisecond,
 		MaxPendingPerNode:  16,
 		SnapshotChunkBytes: 512 << 10,
@@ -145,6 +153,9 @@ func (c *Config) fill() {
 	}
 	if c.ForwardRetry == 0 {
 		c.ForwardRetry = d.ForwardRetry
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = d.HeartbeatInterval
 	}
 	if c.ReadRetry == 0 {
 		c.ReadRetry = d.ReadRetry

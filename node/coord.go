@@ -124,7 +124,7 @@ func (n *Node) coordinatorName() string {
 		if m.Name == n.name {
 			state = n.currentState()
 		}
-		if m.Status != "alive" && m.Status != "" || state != shardgate.StateActive || isFailed(ops, m) {
+		if m.Status != "alive" && m.Status != "" || state != shardgate.StateActive || isFailed(ops, m) || n.linkDead(m.Name) {
 			continue
 		}
 		if best == nil || m.Meta.StartedAt < best.Meta.StartedAt ||

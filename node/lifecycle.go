@@ -57,6 +57,7 @@ func (n *Node) onMember(e cluster.Event) {
 	case cluster.EventLeave, cluster.EventFailed:
 		n.registry.dropNode(m.Name)
 		n.pushers.drop(m.Name)
+		n.health.forget(m.Name)
 		n.m.LinkQueueDepth.DeleteLabelValues(m.Name)
 		what := "left"
 		n.departed.set(m.Name, shardgate.StateLeft)

@@ -51,6 +51,7 @@ type Node struct {
 	local     *localConns
 	reattachQ *reattacher
 	pushers   *pushers
+	health    *linkHealth
 	events    *bus
 	evlog     *eventLog
 	departed  departures // how members went away: left or dead
@@ -97,6 +98,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	n.replica = newReplicaSet(n)
 	n.reattachQ = newReattacher(n)
 	n.pushers = newPushers(n)
+	n.health = newLinkHealth()
 	n.coord = newCoordinator(n)
 	evlog, err := newEventLog(n, cfg.EventLogSize)
 	if err != nil {
@@ -177,6 +179,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.setState(ctx, shardgate.StateActive)
 	n.goFunc(n.reattachQ.loop)
+	n.goFunc(n.heartbeatLoop)
 	n.goFunc(n.memberLoop)
 	n.goFunc(n.coord.loop)
 	n.goFunc(n.statsLoop)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/shardgate/shardgate"
 )
@@ -19,6 +20,7 @@ const (
 	methodAttach    = "attach"
 	methodDeliver   = "deliver"
 	methodReattach  = "reattach"
+	methodPing      = "ping"
 	methodPublish   = "publish"
 	methodReplicate = "replicate"
 	methodSnapshot  = "snapshot"
@@ -100,6 +102,8 @@ func (n *Node) HandleLink(ctx context.Context, from, method string, body json.Ra
 	case methodReattach:
 		n.reattachHomedOn(from)
 		return struct{}{}, nil
+	case methodPing:
+		return struct{}{}, nil
 	case methodPublish:
 		r, err := decode[shardgate.Publication](body)
 		if err != nil {
@@ -156,6 +160,7 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 			return nil, err
 		}
 		n.stats.put(from, r)
+		n.health.setReport(from, r.Unreachable, time.Now())
 		return struct{}{}, nil
 	case methodAdmin:
 		r, err := decode[shardgate.Action](body)

@@ -19,6 +19,9 @@ type nodeStats struct {
 	TableVersion   uint64           `json:"table_version"`
 	Sizes          map[int][2]int64 `json:"sizes,omitempty"` // owned shard → messages, bytes
 	At             int64            `json:"at"`
+	// Unreachable lists the peers this node has not completed a call with
+	// over the links for LinkFailAfter (see linkHealth).
+	Unreachable []string `json:"unreachable,omitempty"`
 }
 
 type statsBook struct {
@@ -89,7 +92,8 @@ func (n *Node) measure(rate float64) nodeStats {
 		}
 	}
 	return nodeStats{Connections: n.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
-		TableVersion: t.Version, Sizes: sizes, At: n.nowMS()}
+		TableVersion: t.Version, Sizes: sizes, At: n.nowMS(),
+		Unreachable: n.health.unreachable(time.Now(), n.cfg.LinkFailAfter)}
 }
 
 func (n *Node) refreshGauges() {

@@ -207,7 +207,7 @@ func (n *Node) fetchTableFrom(peer string) {
 func (n *Node) aliveMembers() map[string]cluster.Member {
 	out := map[string]cluster.Member{}
 	for _, m := range n.mem.Members() {
-		if m.Status == "alive" || m.Status == "suspect" || m.Status == "" {
+		if (m.Status == "alive" || m.Status == "suspect" || m.Status == "") && !n.linkDead(m.Name) {
 			out[m.Name] = m
 		}
 	}
@@ -228,7 +228,7 @@ func (n *Node) quorum() bool {
 			seen++
 		}
 	}
-	ok := seen >= len(t.Members)/2+1
+	ok := seen >= len(t.Members)/2+1 && n.reachesMajority()
 	if ok {
 		n.m.Quorum.Set(1)
 	} else {

@@ -1,0 +1,175 @@
+package node
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Node links as a second failure signal. memberlist keeps a node alive as
+// long as some member can reach it, even indirectly: a node whose link
+// traffic is cut one way stays "alive" while every write it takes part in
+// stalls. So every node also calls each peer over the links every
+// HeartbeatInterval. A peer whose calls have all failed for LinkFailAfter
+// is unreachable from here; each node tells the others which peers it
+// cannot reach (in its stats). A peer that a majority of the table's
+// members cannot reach is treated as failed: it is left out of the live
+// members (the coordinator fails it over and stops counting it for quorum)
+// and cannot be coordinator. A node that cannot reach a majority itself has
+// no quorum and refuses writes. When calls succeed again, it all undoes
+// itself.
+
+type linkHealth struct {
+	mu      sync.Mutex
+	lastOK  map[string]time.Time // peer → last successful heartbeat
+	reports map[string]report    // reporter → peers it cannot reach
+}
+
+type report struct {
+	peers map[string]bool
+	at    time.Time
+}
+
+func newLinkHealth() *linkHealth {
+	return &linkHealth{lastOK: map[string]time.Time{}, reports: map[string]report{}}
+}
+
+func (h *linkHealth) ok(peer string, at time.Time) {
+	h.mu.Lock()
+	h.lastOK[peer] = at
+	h.mu.Unlock()
+}
+
+// seen starts the clock of a peer heard of for the first time.
+func (h *linkHealth) seen(peer string, at time.Time) {
+	h.mu.Lock()
+	if _, ok := h.lastOK[peer]; !ok {
+		h.lastOK[peer] = at
+	}
+	h.mu.Unlock()
+}
+
+func (h *linkHealth) forget(peer string) {
+	h.mu.Lock()
+	delete(h.lastOK, peer)
+	delete(h.reports, peer)
+	h.mu.Unlock()
+}
+
+// unreachable lists the peers this node has not completed a call with for
+// failAfter, sorted.
+func (h *linkHealth) unreachable(now time.Time, failAfter time.Duration) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for peer, at := range h.lastOK {
+		if now.Sub(at) > failAfter {
+			out = append(out, peer)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (h *linkHealth) setReport(from string, peers []string, at time.Time) {
+	set := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		set[p] = true
+	}
+	h.mu.Lock()
+	h.reports[from] = report{peers: set, at: at}
+	h.mu.Unlock()
+}
+
+// reporters counts the members other than self whose fresh report says
+// they cannot reach peer.
+func (h *linkHealth) reporters(peer, self string, members []string, now time.Time, fresh time.Duration) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range members {
+		if m == self || m == peer {
+			continue
+		}
+		r, ok := h.reports[m]
+		if ok && now.Sub(r.at) <= fresh && r.peers[peer] {
+			n++
+		}
+	}
+	return n
+}
+
+// linkDead says whether a majority of the table's members cannot reach
+// peer over the links.
+func (n *Node) linkDead(peer string) bool {
+	if peer == n.name || n.cfg.LinkFailAfter <= 0 {
+		return false
+	}
+	t := n.currentTable()
+	if len(t.Members) == 0 {
+		return false
+	}
+	now := time.Now()
+	votes := n.health.reporters(peer, n.name, t.Members, now, 3*n.cfg.LinkFailAfter)
+	for _, p := range n.health.unreachable(now, n.cfg.LinkFailAfter) {
+		if p == peer {
+			votes++
+		}
+	}
+	return votes >= len(t.Members)/2+1
+}
+
+// reachesMajority says whether this node completes calls with a majority
+// of the table's members (itself included).
+func (n *Node) reachesMajority() bool {
+	t := n.currentTable()
+	if len(t.Members) == 0 || n.cfg.LinkFailAfter <= 0 {
+		return true
+	}
+	cut := map[string]bool{}
+	for _, p := range n.health.unreachable(time.Now(), n.cfg.LinkFailAfter) {
+		cut[p] = true
+	}
+	reach := 0
+	for _, m := range t.Members {
+		if m == n.name || !cut[m] {
+			reach++
+		}
+	}
+	return reach >= len(t.Members)/2+1
+}
+
+// heartbeatLoop calls every live peer over the links each
+// HeartbeatInterval; the answers feed linkHealth.
+func (n *Node) heartbeatLoop() {
+	if n.cfg.LinkFailAfter <= 0 {
+		return
+	}
+	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var wg sync.WaitGroup
+		for _, m := range n.mem.Members() {
+			if m.Name == n.name || (m.Status != "alive" && m.Status != "") {
+				continue
+			}
+			n.health.seen(m.Name, time.Now())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LinkFailAfter/2)
+				defer cancel()
+				if err := n.links.Call(ctx, m.Name, methodPing, struct{}{}, nil); err == nil {
+					n.health.ok(m.Name, time.Now())
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
