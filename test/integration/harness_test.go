@@ -36,8 +36,15 @@ type tcluster struct {
 // newFaultyCluster is newCluster on a network that can be partitioned.
 func newFaultyCluster(t testing.TB, n int) *tcluster {
 	t.Helper()
+	return newFaultyClusterWith(t, n, nil)
+}
+
+// newFaultyClusterWith is newFaultyCluster with mut applied to every
+// node's config.
+func newFaultyClusterWith(t testing.TB, n int, mut func(*app.Config)) *tcluster {
+	t.Helper()
 	c := &tcluster{t: t, dir: t.TempDir(), nodes: map[string]*app.Server{}, cfgs: map[string]app.Config{},
-		net: faultnet.New(), ips: map[string]string{}}
+		net: faultnet.New(), ips: map[string]string{}, mut: mut}
 	t.Cleanup(c.closeAll)
 	for i := 1; i <= n; i++ {
 		c.add(fmt.Sprintf("n%d", i))
