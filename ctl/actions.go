@@ -16,6 +16,9 @@ type actionFlags struct {
 	dryRun bool
 	force  bool
 	reason string
+	// title names the action in the plan's first line when the answer's
+	// action and node do not say enough ("move shard 17 to n2").
+	title string
 }
 
 func (a *actionFlags) register(fs *flag.FlagSet) {
@@ -73,6 +76,7 @@ func runMove(ctx context.Context, s *session, args []string) error {
 	if *to == "" {
 		return fmt.Errorf("--to NODE is required (see 'shardgate ctl move -h')")
 	}
+	a.title = fmt.Sprintf("move shard %d to %s", id, *to)
 	return s.act(ctx, "/v1/partitions/"+strconv.Itoa(id)+"/move", a, map[string]string{"to": *to})
 }
 
@@ -86,18 +90,21 @@ func (s *session) act(ctx context.Context, path string, a actionFlags, body any)
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("POST %s: unexpected answer: %w", path, err)
 	}
-	printPlan(s, p, a.dryRun)
+	printPlan(s, p, a.dryRun, a.title)
 	return nil
 }
 
-func printPlan(s *session, p planView, asked bool) {
+func printPlan(s *session, p planView, asked bool, title string) {
 	w := s.env.Stdout
-	what := p.Action
+	what := title
 	if what == "" {
-		what = s.cmd.name
-	}
-	if p.Node != "" {
-		what += " " + p.Node
+		what = p.Action
+		if what == "" {
+			what = s.cmd.name
+		}
+		if p.Node != "" {
+			what += " " + p.Node
+		}
 	}
 	switch {
 	case p.DryRun:

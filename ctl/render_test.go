@@ -55,7 +55,7 @@ func TestPrintPlan(t *testing.T) {
 			if !tc.dry && !tc.asked {
 				p.Summary = "" // an older server: the CLI counts the moves itself
 			}
-			printPlan(&session{env: Env{Stdout: &out}, cmd: command{name: "drain"}}, p, tc.asked)
+			printPlan(&session{env: Env{Stdout: &out}, cmd: command{name: "drain"}}, p, tc.asked, "")
 			for _, w := range tc.want {
 				if !strings.Contains(out.String(), w) {
 					t.Errorf("lacks %q:\n%s", w, out.String())
@@ -103,5 +103,18 @@ func TestAPIErrorShapes(t *testing.T) {
 		if got := apiError(tc.status, []byte(tc.body)).Error(); got != tc.want {
 			t.Errorf("apiError(%d) = %q, want %q", tc.status, got, tc.want)
 		}
+	}
+}
+
+// TestPrintMovePlanNamesTheShard: a move's answer names only the target
+// node; the first line says which shard goes where.
+func TestPrintMovePlanNamesTheShard(t *testing.T) {
+	var out bytes.Buffer
+	p := planView{Action: "move", Node: "n2", Version: 40, DryRun: true, Summary: "1 shard changes home",
+		Moves: []moveView{{Shard: 17, From: "n1", To: "n2", Role: "owner"}}}
+	s := &session{env: Env{Stdout: &out}, cmd: command{name: "move"}}
+	printPlan(s, p, true, "move shard 17 to n2")
+	if first, _, _ := strings.Cut(out.String(), "\n"); first != "move shard 17 to n2 (dry run: nothing changed), from table version 40" {
+		t.Errorf("first line %q", first)
 	}
 }
