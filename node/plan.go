@@ -91,10 +91,15 @@ func (c *coordinator) report(a shardgate.Action, cur shard.Table, p actionPlan) 
 	if len(p.moves) == 0 {
 		rep.Summary = "nothing to move: the table already matches"
 	} else {
-		rep.Summary = fmt.Sprintf("%d shard%s change home, %d cop%s to make, %s to copy, about %s",
-			homes, plural(homes, "", "s"), copies, plural(copies, "y", "ies"), fmtBytes(rep.Bytes), roundDur(time.Duration(rep.EstimateMS)*time.Millisecond))
+		rep.Summary = planSummary(homes, copies, rep.Bytes, time.Duration(rep.EstimateMS)*time.Millisecond)
 	}
 	return rep
+}
+
+// planSummary is the one line an operator reads about a plan.
+func planSummary(homes, copies int, bytes int64, estimate time.Duration) string {
+	return fmt.Sprintf("%d shard%s change%s home, %d cop%s to make, %s to copy, about %s",
+		homes, plural(homes, "", "s"), plural(homes, "s", ""), copies, plural(copies, "y", "ies"), fmtBytes(bytes), roundDur(estimate))
 }
 
 // estimate is a rough time to carry moves out: each target receives its
