@@ -316,9 +316,11 @@ func TestClientIdleTimeout(t *testing.T) {
 	pinging := newFakeNode(t)
 	pinging.ping = 20 * time.Millisecond
 	cfg = fastConfig("alice", pinging.url)
-	cfg.IdleTimeout = 100 * time.Millisecond
+	// Twenty pings to an idle timeout, so that a scheduler stall on a
+	// loaded machine does not pass for silence.
+	cfg.IdleTimeout = 400 * time.Millisecond
 	c := mustConnect(t, cfg)
-	time.Sleep(500 * time.Millisecond) // five idle timeouts: pings must keep it
+	time.Sleep(1200 * time.Millisecond) // three idle timeouts: pings must keep it
 	if n := len(pinging.sinces()); n != 1 || c.Stats().Reconnects != 0 {
 		t.Fatalf("%d connections to a node that pings", n)
 	}
