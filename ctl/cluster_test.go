@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -79,7 +80,8 @@ func waitSettled(t *testing.T, adminURL string, n int) {
 		out, err := ctlRun(t, adminURL, testToken, "status", "--json")
 		if err == nil && decodeStrict(out, &st) == nil {
 			if st.Nodes["active"] == n && st.Shards.Stable == st.Shards.Total && st.Shards.Total > 0 &&
-				st.Shards.UnderReplicated == 0 && st.Shards.Unowned == 0 && st.Quorum != nil && *st.Quorum {
+				st.Shards.UnderReplicated == 0 && st.Shards.Unowned == 0 && st.Quorum != nil && *st.Quorum &&
+				everyNodeOwns(t, adminURL, n) {
 				return
 			}
 		}
@@ -87,6 +89,29 @@ func waitSettled(t *testing.T, adminURL string, n int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the cluster did not settle: %s", last)
+}
+
+// everyNodeOwns reports whether nodes --json lists n nodes that each own
+// shards: a node is active in membership a moment before the table names it.
+func everyNodeOwns(t *testing.T, adminURL string, n int) bool {
+	out, err := ctlRun(t, adminURL, testToken, "nodes", "--json")
+	if err != nil {
+		return false
+	}
+	var v struct {
+		Nodes []struct {
+			Owned int `json:"owned"`
+		} `json:"nodes"`
+	}
+	if json.Unmarshal([]byte(out), &v) != nil || len(v.Nodes) != n {
+		return false
+	}
+	for _, node := range v.Nodes {
+		if node.Owned == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // testEnv is the connection part cmd/node provides, reduced to two flags.
