@@ -28,7 +28,7 @@ const (
 	KindStorageFull                // the node's storage limit is reached: writes are refused, reads still served
 )
 
-// JSON-RPC error codes of the client protocol (SPEC §4).
+// JSON-RPC error codes of the client protocol (docs/PROTOCOL.md).
 const (
 	CodeParseError     = -32700
 	CodeInvalidRequest = -32600

@@ -7,7 +7,7 @@ import (
 
 // Limits of the client protocol.
 const (
-	MaxKeyBytes = 256 // SPEC §2: a key is 1–256 bytes of UTF-8
+	MaxKeyBytes = 256 // docs/PROTOCOL.md: a key is 1–256 bytes of UTF-8
 )
 
 // ValidKey reports whether k is a usable key, with a sentence saying why not.
@@ -64,7 +64,7 @@ type HistoryResult struct {
 	FirstSeq uint64    `json:"first_seq"`
 }
 
-// Node states (SPEC §2).
+// Node states (docs/PROTOCOL.md).
 const (
 	StateJoining  = "joining"
 	StateActive   = "active"
@@ -82,7 +82,7 @@ const (
 	ShardMigrating = "migrating"
 )
 
-// Route answers "where does this key live" (SPEC §5).
+// Route answers "where does this key live" (docs/PROTOCOL.md).
 type Route struct {
 	Key     string   `json:"key"`
 	Shard   int      `json:"shard"`
@@ -150,7 +150,7 @@ type OwnershipChange struct {
 	Reason  string   `json:"reason"`
 }
 
-// Admin actions (SPEC §5).
+// Admin actions (docs/PROTOCOL.md).
 const (
 	ActionRebalance = "rebalance"
 	ActionDrain     = "drain"

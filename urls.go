@@ -1,6 +1,6 @@
 package shardgate
 
-// WSPath is the client WebSocket endpoint on the public listener (SPEC §4).
+// WSPath is the client WebSocket endpoint on the public listener (docs/PROTOCOL.md).
 const WSPath = "/v1/ws"
 
 // WSURL is the client WebSocket URL of a public listener at addr

@@ -1,6 +1,6 @@
 // Package admin is a node's operator-facing HTTP listener: the JSON admin API
-// under /v1 (SPEC §5), the server-sent event stream, the embedded dashboard
-// (SPEC §7), /metrics, /healthz and /readyz.
+// under /v1 (docs/PROTOCOL.md), the server-sent event stream, the embedded dashboard
+// (the dashboard is self-contained), /metrics, /healthz and /readyz.
 //
 // It owns no cluster state. Every answer comes from the engine through the
 // small Backend interface declared here, so the package can be tested with a

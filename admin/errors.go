@@ -10,7 +10,7 @@ import (
 	"github.com/shardgate/shardgate"
 )
 
-// errorJSON is the one error shape of the admin listener (SPEC §5):
+// errorJSON is the one error shape of the admin listener (docs/PROTOCOL.md):
 // {"error": {"code": kind name, "message": sentence}}.
 type errorJSON struct {
 	Error errorDetail `json:"error"`

@@ -77,7 +77,7 @@ const (
 	DefaultStatsInterval  = time.Second
 	DefaultHeartbeat      = 15 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
-	// MaxBodyBytes caps every request body (SPEC §6: oversized input is
+	// MaxBodyBytes caps every request body (oversized input is
 	// refused, not buffered).
 	MaxBodyBytes = 1 << 20
 )

@@ -9,7 +9,7 @@ import (
 )
 
 // The dashboard is three static files compiled into the binary: it must work
-// on a machine with no Internet access (SPEC §7).
+// on a machine with no Internet access (the dashboard is self-contained).
 //
 //go:embed ui/index.html ui/app.js ui/style.css
 var uiFiles embed.FS

@@ -17,7 +17,7 @@ import (
 	"github.com/shardgate/shardgate/node"
 )
 
-// Config is everything `shardgate run` accepts (SPEC §3).
+// Config is everything `shardgate run` accepts (docs/configuration.md).
 type Config struct {
 	Name          string
 	DataDir       string
@@ -133,7 +133,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig matches the defaults of SPEC §3.
+// DefaultConfig matches the defaults of docs/configuration.md.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	engine := node.DefaultConfig()
@@ -162,12 +162,12 @@ func DefaultConfig() Config {
 		RetentionAge:      DefaultRetentionAge,
 		MaxStorageBytes:   DefaultMaxStorageBytes,
 		UserSendRate:      DefaultUserSendRate,
-		WriterQueue:      engine.WriterQueue,
-		WriterQueueBytes: engine.WriterQueueBytes,
-		PushQueue:        engine.PushQueueMessages,
-		PushQueueBytes:   int64(engine.PushQueueBytes),
-		WriteTimeout:     engine.ForwardRetry,
-		ReplicateTimeout: engine.ReplicateTimeout,
+		WriterQueue:       engine.WriterQueue,
+		WriterQueueBytes:  engine.WriterQueueBytes,
+		PushQueue:         engine.PushQueueMessages,
+		PushQueueBytes:    int64(engine.PushQueueBytes),
+		WriteTimeout:      engine.ForwardRetry,
+		ReplicateTimeout:  engine.ReplicateTimeout,
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // from holding a socket; the caps keep one node, and one client address,
 // from being handed more sockets than the process can hold.
 
-// closePolicy is the WebSocket close code for a refused connection (SPEC §4).
+// closePolicy is the WebSocket close code for a refused connection (docs/PROTOCOL.md).
 const closePolicy = 4008
 
 // connLimiter counts the open TCP connections of one node, over both

@@ -1,4 +1,4 @@
-// Package bench is the load generator behind `shardgate bench` (SPEC §8).
+// Package bench is the load generator behind `shardgate bench` (docs/PERFORMANCE.md).
 //
 // It opens many client connections spread over the given nodes, sends at a
 // target rate for a duration with open-loop pacing (the schedule does not

@@ -13,7 +13,7 @@ import (
 
 // fanout is the state of a topic fan-out run: the first Subscribers
 // connections subscribe to the topic, the rest publish to it in turn.
-// Publications are live and at most once (SPEC §4), so a publication that
+// Publications are live and at most once (docs/PROTOCOL.md), so a publication that
 // does not reach a subscriber is counted as missed, not as lost.
 type fanout struct {
 	r    *runner

@@ -158,7 +158,7 @@ func perSec(n int64, s float64) float64 {
 }
 
 // Problems lists, one sentence each, what broke the cluster's guarantees
-// (SPEC §6) during the run; empty when nothing did.
+// (docs/PROTOCOL.md, Guarantees) during the run; empty when nothing did.
 func (rep *Report) Problems() []string {
 	var out []string
 	add := func(n int64, what string) {

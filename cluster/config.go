@@ -17,7 +17,7 @@ import (
 // on the same network.
 const DefaultLabel = "shardgate"
 
-// DefaultPartitions is P when nothing else is configured (SPEC §2).
+// DefaultPartitions is P when nothing else is configured (docs/PROTOCOL.md).
 const DefaultPartitions = 271
 
 // Config configures a Cluster. Durations are wall-clock times.

@@ -10,7 +10,7 @@ import (
 	"github.com/shardgate/shardgate"
 )
 
-// AuthConfig configures client authentication (SPEC §4).
+// AuthConfig configures client authentication (docs/PROTOCOL.md).
 type AuthConfig struct {
 	// Secret is the HS256 key client tokens are signed with. Required unless
 	// Insecure is set.

@@ -30,7 +30,7 @@ type Config struct {
 	// is closed with 4009. Default 1024 frames.
 	SendQueue int
 	// MaxBatchBytes bounds a frame that carries several queued
-	// notifications as one JSON-RPC batch (SPEC §4); a notification larger
+	// notifications as one JSON-RPC batch (docs/PROTOCOL.md); a notification larger
 	// than it still leaves, alone. 1 sends every notification in a frame
 	// of its own. Default 64 KiB.
 	MaxBatchBytes int

@@ -109,7 +109,7 @@ func TestOutOfOrderFromPendingWithoutHistory(t *testing.T) {
 	}
 }
 
-// TestStartPoint holds the start points of SPEC §4: without since, after
+// TestStartPoint holds the start points of docs/PROTOCOL.md: without since, after
 // the ack cursor (the whole retained inbox for a key that never acked);
 // since=SEQ after SEQ; since=now live only.
 func TestStartPoint(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package conn is the client WebSocket endpoint of a shardgate node,
-// GET /v1/ws (SPEC §4): authentication, JSON-RPC 2.0 framing, per-connection
+// GET /v1/ws (docs/PROTOCOL.md): authentication, JSON-RPC 2.0 framing, per-connection
 // rate limits and send queues, topic subscriptions, and per-key ordered
 // delivery with de-duplication and gap filling.
 //

@@ -108,7 +108,7 @@ func (s *Server) refuseUpgraded(w http.ResponseWriter, r *http.Request, code int
 	}
 }
 
-// startMode is where a connection's delivery begins (SPEC §4).
+// startMode is where a connection's delivery begins (docs/PROTOCOL.md).
 type startMode uint8
 
 const (

@@ -116,7 +116,7 @@ func (c *conn) writeLoop() {
 }
 
 // writeBatch writes what the writer took from the queue. Notifications
-// queued one after another leave as one frame, a JSON-RPC batch (SPEC §4):
+// queued one after another leave as one frame, a JSON-RPC batch (docs/PROTOCOL.md):
 // one write system call for many deliveries to a client that fell behind.
 func (c *conn) writeBatch(batch []frame) error {
 	for i := 0; i < len(batch); {

@@ -27,7 +27,7 @@ func (a *actionFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.reason, "reason", "", "why, recorded in the event log")
 }
 
-// query carries the flags the way SPEC §5 takes them: ?dry_run=1.
+// query carries the flags the way docs/PROTOCOL.md takes them: ?dry_run=1.
 func (a *actionFlags) query() url.Values {
 	q := url.Values{}
 	if a.dryRun {

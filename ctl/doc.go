@@ -1,4 +1,4 @@
-// Package ctl is `shardgate ctl`: the admin API (SPEC §5) from the command
+// Package ctl is `shardgate ctl`: the admin API (docs/PROTOCOL.md) from the command
 // line, with tables for people and --json for scripts.
 //
 // It is a client of the HTTP API only: it decodes answers into its own

@@ -1,6 +1,6 @@
 package ctl
 
-// The views below mirror the admin API's JSON (SPEC §5) with the fields
+// The views below mirror the admin API's JSON (docs/PROTOCOL.md) with the fields
 // the tables show. They are the client's own: a field the server adds is
 // ignored here and still printed by --json, which passes answers through.
 

@@ -215,7 +215,7 @@ func (n *Node) aliveMembers() map[string]cluster.Member {
 }
 
 // quorum is true when this node sees a majority of the members of the table
-// in force (SPEC §6.4). A node without a table has nothing to protect.
+// in force (docs/PROTOCOL.md, Guarantees). A node without a table has nothing to protect.
 func (n *Node) quorum() bool {
 	t := n.currentTable()
 	if len(t.Members) == 0 {

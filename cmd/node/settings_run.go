@@ -29,7 +29,7 @@ func defaultRunOptions() *runOptions {
 	}
 }
 
-// runSettings is the table of `shardgate run` (SPEC §3). Add a setting
+// runSettings is the table of `shardgate run` (docs/configuration.md). Add a setting
 // here, once: it becomes a flag, an environment variable and a config key,
 // and shows up in `shardgate run -h` and the docs test.
 func runSettings(o *runOptions) *settings {

@@ -1,6 +1,6 @@
 // Package checker records what a workload did against a shardgate cluster
 // (every send attempt, every acknowledgement, every delivery) and checks the
-// guarantees of SPEC §6 against the final inboxes: no acknowledged message
+// guarantees of docs/PROTOCOL.md against the final inboxes: no acknowledged message
 // lost, no (sender, id) stored twice, seqs 1..N without gaps, live delivery
 // in seq order.
 package checker

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Live delivery (SPEC §6.2): a connection that stays open receives every
+// Live delivery (docs/PROTOCOL.md, Guarantees): a connection that stays open receives every
 // message acknowledged to its key, in seq order, once, soon after the ack.
 // Watch names the keys that have such a connection, replaying from seq 0,
 // for the whole run; LiveCheck compares what each of them received with

@@ -23,7 +23,7 @@ const sender = "fuzzer"
 // connection with 1009, as it should.
 const readLimit = 64 << 10
 
-// clearCodes are the errors a client may get for bad input (SPEC §4).
+// clearCodes are the errors a client may get for bad input (docs/PROTOCOL.md).
 var clearCodes = map[int]bool{
 	shardgate.CodeParseError: true, shardgate.CodeInvalidRequest: true, shardgate.CodeMethodNotFound: true,
 	shardgate.CodeInvalidParams: true, shardgate.CodeUnauthorized: true, shardgate.CodeRateLimited: true,
@@ -32,7 +32,7 @@ var clearCodes = map[int]bool{
 
 // FuzzWholePath sends one client frame at a time into a real endpoint
 // whose engine forwards over a real node link to a real store, and holds
-// the result to SPEC §6: a refused frame gets a clear error and stores
+// the result to the guarantees of docs/PROTOCOL.md: a refused frame gets a clear error and stores
 // nothing; an acknowledged send is stored at the next seq and reads back,
 // through the link, equal to what was sent; the node link is never cut;
 // the client connection survives everything but an oversized frame.

@@ -13,7 +13,7 @@ import (
 	"github.com/shardgate/shardgate"
 )
 
-// adminClient speaks the admin API of SPEC §5. Every call is bounded: a
+// adminClient speaks the admin API of docs/PROTOCOL.md. Every call is bounded: a
 // paused or cut-off node must cost the suite seconds, not minutes.
 type adminClient struct {
 	token string

@@ -1,5 +1,5 @@
 // Command chaos runs a real shardgate cluster under load, hurts it with
-// real faults and checks the guarantees of SPEC §6 against what the clients
+// real faults and checks the guarantees of docs/PROTOCOL.md against what the clients
 // saw. It prints a scorecard, writes it as JSON, and exits 0 only when
 // every safety figure is zero and every planned fault fired and healed.
 //

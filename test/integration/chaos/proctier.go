@@ -65,7 +65,7 @@ func (t *procTier) Setup(ctx context.Context) error {
 	return nil
 }
 
-// args are the flags of SPEC §3, with every secret set: the listeners are
+// args are the flags of docs/configuration.md, with every secret set: the listeners are
 // on namespace addresses, not loopback.
 func (t *procTier) args(name string) []string {
 	var join []string
