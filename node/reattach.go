@@ -116,14 +116,7 @@ func (n *Node) reattach(key string) error {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	defer cancel()
-	id := n.cfg.Shard.ShardOf(key)
-	req := attachReq{Key: key, Node: n.name, Count: count}
-	var res attachResp
-	err := n.routeCall(ctx, id, methodAttach, req, &res, func() error {
-		var err error
-		res, err = n.localAttach(req)
-		return err
-	})
+	res, err := n.attachAtHome(ctx, key, count)
 	if err != nil {
 		return err
 	}

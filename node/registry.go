@@ -122,19 +122,25 @@ func (n *Node) Attach(ctx context.Context, key string) (shardgate.Attachment, er
 		return shardgate.Attachment{}, err
 	}
 	count := n.local.add(key, 1)
-	id := n.cfg.Shard.ShardOf(key)
-	req := attachReq{Key: key, Node: n.name, Count: count}
-	var res attachResp
-	err := n.routeCall(ctx, id, methodAttach, req, &res, func() error {
-		var err error
-		res, err = n.localAttach(req)
-		return err
-	})
+	res, err := n.attachAtHome(ctx, key, count)
 	if err != nil {
 		n.local.add(key, -1)
 		return shardgate.Attachment{}, err
 	}
-	return shardgate.Attachment{Node: n.name, Shard: id, LastSeq: res.LastSeq, FirstSeq: max(res.FirstSeq, 1)}, nil
+	return shardgate.Attachment{Node: n.name, Shard: n.cfg.Shard.ShardOf(key), LastSeq: res.LastSeq, FirstSeq: max(res.FirstSeq, 1)}, nil
+}
+
+// attachAtHome tells key's home that this node holds count connections of
+// key, and learns where the key's inbox starts and ends.
+func (n *Node) attachAtHome(ctx context.Context, key string, count int) (attachResp, error) {
+	req := attachReq{Key: key, Node: n.name, Count: count}
+	var res attachResp
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAttach, req, &res, func() error {
+		var err error
+		res, err = n.localAttach(req)
+		return err
+	})
+	return res, err
 }
 
 func (n *Node) localAttach(r attachReq) (attachResp, error) {
