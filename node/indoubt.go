@@ -92,12 +92,6 @@ func (b *inDoubtBook) expireLocked(now time.Time) {
 	}
 }
 
-func (b *inDoubtBook) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.byID)
-}
-
 // newAttemptID names one Send call; its internal retries reuse it.
 func newAttemptID() string {
 	var b [12]byte

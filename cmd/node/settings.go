@@ -207,12 +207,6 @@ func (ss *settings) blame(err error) error {
 	return err
 }
 
-// given reports whether the command line set key.
-func (ss *settings) given(key string) bool {
-	_, ok := ss.flags[key]
-	return ok
-}
-
 func envName(key string) string {
 	return "SHARDGATE_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
 }
