@@ -60,3 +60,21 @@ func BenchmarkPlan(b *testing.B) {
 		Plan(cur, desired, nil, PlanOptions{MaxPendingPerNode: 16})
 	}
 }
+
+// BenchmarkTableChange is the whole computation a coordinator runs when a
+// member joins a large cluster: the desired assignment for the new member
+// set and the next table toward it. The aim is 50 members and P = 1,024
+// well under 50 ms per change.
+func BenchmarkTableChange(b *testing.B) {
+	for _, tc := range []struct{ members, partitions int }{{12, 271}, {50, 1024}} {
+		cfg := DefaultConfig()
+		cfg.Partitions = tc.partitions
+		cur := Assign(nodeNames(tc.members-1), cfg)
+		b.Run(fmt.Sprintf("members=%d/P=%d", tc.members, tc.partitions), func(b *testing.B) {
+			for b.Loop() {
+				desired := Assign(nodeNames(tc.members), cfg)
+				Plan(cur, desired, nil, PlanOptions{MaxPendingPerNode: 16})
+			}
+		})
+	}
+}
