@@ -9,7 +9,8 @@
 #
 # NODE_BIN is the node binary (default: built from this tree), BENCH_BIN the
 # bench binary (default: the same). DURATION (default 10s) is each run's
-# measured part. RUNS (default "send64 send256 fanout") picks the runs.
+# measured part. RUNS (default "send64 send256 fanout") picks the runs;
+# rateN is an open-loop run offering N sends/s (scripts/latency-curve.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,12 +45,18 @@ for i in 1 2 3; do
 		--max-connections-per-addr 0 "${join[@]}" >"$out/node-p$i.log" 2>&1 &
 	pids+=($!)
 done
+# A node's readiness can flap while the first tables settle, so the loop
+# remembers that it was seen ready instead of asking once more.
 for a in "${admin[@]}"; do
+	ready=
 	for _ in $(seq 300); do
-		curl -fs "$a/readyz" >/dev/null 2>&1 && break
+		if curl -fs "$a/readyz" >/dev/null 2>&1; then
+			ready=1
+			break
+		fi
 		sleep 0.2
 	done
-	curl -fs "$a/readyz" >/dev/null || { echo "perf: $a never became ready" >&2; exit 1; }
+	[[ -n $ready ]] || { echo "perf: $a never became ready" >&2; exit 1; }
 done
 sleep 3 # the table settles: every node owns shards
 
@@ -68,6 +75,8 @@ for r in $runs; do
 	send256) run send256 --nodes "$nodes" --conns 256 --in-flight 256 ;;
 	# Subscribers and publishers all on one node.
 	fanout) run fanout --mode fanout --nodes "${ws[0]}" --subscribers 1000 --publishers 8 --in-flight 8 --grace 2s ;;
+	# Open loop at a fixed offered rate: rate2000 offers 2,000 sends/s.
+	rate[0-9]*) run "$r" --nodes "$nodes" --conns 256 --rate "${r#rate}" ;;
 	*) echo "perf: unknown run $r" >&2; exit 2 ;;
 	esac
 done
