@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/shardgate/shardgate"
 )
 
 // actionFlags are the flags every action takes.
@@ -86,7 +88,7 @@ func (s *session) act(ctx context.Context, path string, a actionFlags, body any)
 	if err != nil || s.json {
 		return jsonOr(s, raw, err)
 	}
-	var p planView
+	var p shardgate.MoveReport
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("POST %s: unexpected answer: %w", path, err)
 	}
@@ -94,7 +96,7 @@ func (s *session) act(ctx context.Context, path string, a actionFlags, body any)
 	return nil
 }
 
-func printPlan(s *session, p planView, asked bool, title string) {
+func printPlan(s *session, p shardgate.MoveReport, asked bool, title string) {
 	w := s.env.Stdout
 	what := title
 	if what == "" {

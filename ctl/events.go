@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shardgate/shardgate"
 )
 
 // sseEvent is one server-sent event: its name and its data line(s).
@@ -238,7 +240,7 @@ func printEvent(s *session, ev sseEvent) error {
 			return err
 		}
 	}
-	var e eventView
+	var e shardgate.Event
 	if err := json.Unmarshal(ev.data, &e); err != nil || e.Type == "" {
 		_, err := fmt.Fprintf(w, "%s %s\n", ev.name, firstLine(ev.data))
 		return err
@@ -247,9 +249,10 @@ func printEvent(s *session, ev sseEvent) error {
 	return err
 }
 
-// fields flattens an event's data to key=value pairs, sorted; lists and
-// objects show their size.
-func fields(m map[string]any) string {
+// fields flattens an event's data object to key=value pairs, sorted;
+// lists and objects show their size.
+func fields(data any) string {
+	m, _ := data.(map[string]any)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

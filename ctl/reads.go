@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+
+	"github.com/shardgate/shardgate"
 )
 
 // get fetches path into v and returns the raw answer too.
@@ -44,7 +46,7 @@ type shardCounts struct {
 	Unowned         int `json:"unowned"`
 }
 
-func countShards(pv partitionsView) shardCounts {
+func countShards(pv shardgate.PartitionsView) shardCounts {
 	c := shardCounts{Total: len(pv.Partitions)}
 	for _, p := range pv.Partitions {
 		if p.State == "migrating" {
@@ -67,16 +69,16 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 	if _, err := s.parse(args, 0); err != nil {
 		return err
 	}
-	var cv clusterView
+	var cv shardgate.ClusterView
 	if _, err := s.get(ctx, "/v1/cluster", nil, &cv); err != nil {
 		return err
 	}
-	var pv partitionsView
+	var pv shardgate.PartitionsView
 	if _, err := s.get(ctx, "/v1/partitions", nil, &pv); err != nil {
 		return err
 	}
 	st := statusJSON{Version: cv.Version, Partitions: cv.Partitions, Backups: cv.Backups, Coordinator: cv.Coordinator,
-		Quorum: cv.Quorum, Nodes: map[string]int{}, Shards: countShards(pv)}
+		Quorum: &cv.Quorum, Nodes: map[string]int{}, Shards: countShards(pv)}
 	for _, n := range cv.Nodes {
 		st.Nodes[n.State]++
 	}
@@ -109,7 +111,7 @@ func runNodes(ctx context.Context, s *session, args []string) error {
 	if _, err := s.parse(args, 0); err != nil {
 		return err
 	}
-	var cv clusterView
+	var cv shardgate.ClusterView
 	raw, err := s.get(ctx, "/v1/cluster", nil, &cv)
 	if err != nil || s.json {
 		return jsonOr(s, raw, err)
@@ -140,7 +142,7 @@ func runPartitions(ctx context.Context, s *session, args []string) error {
 	if _, err := s.parse(args, 0); err != nil {
 		return err
 	}
-	var pv partitionsView
+	var pv shardgate.PartitionsView
 	raw, err := s.get(ctx, "/v1/partitions", nil, &pv)
 	if err != nil || s.json {
 		return jsonOr(s, raw, err)
@@ -205,7 +207,7 @@ func runRoute(ctx context.Context, s *session, args []string) error {
 	if err != nil {
 		return err
 	}
-	var r routeView
+	var r shardgate.Route
 	raw, err := s.get(ctx, "/v1/route", url.Values{"key": {pos[0]}}, &r)
 	if err != nil || s.json {
 		return jsonOr(s, raw, err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/shardgate/shardgate"
 )
 
 func TestRanges(t *testing.T) {
@@ -33,8 +35,8 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestPrintPlan(t *testing.T) {
-	plan := planView{Action: "drain", Node: "n3", Version: 12, Summary: "n3 hands 2 shards to n1 and n2",
-		Moves:      []moveView{{Shard: 4, From: "n3", To: "n1", Role: "owner", Bytes: 2048}, {Shard: 9, From: "n3", To: "n2", Role: "owner", Bytes: 1024}},
+	plan := shardgate.MoveReport{Action: "drain", Node: "n3", Version: 12, Summary: "n3 hands 2 shards to n1 and n2",
+		Moves:      []shardgate.Move{{Shard: 4, From: "n3", To: "n1", Role: "owner", Bytes: 2048}, {Shard: 9, From: "n3", To: "n2", Role: "owner", Bytes: 1024}},
 		EstimateMS: 1500}
 	tests := []struct {
 		name   string
@@ -110,8 +112,8 @@ func TestAPIErrorShapes(t *testing.T) {
 // node; the first line says which shard goes where.
 func TestPrintMovePlanNamesTheShard(t *testing.T) {
 	var out bytes.Buffer
-	p := planView{Action: "move", Node: "n2", Version: 40, DryRun: true, Summary: "1 shard changes home",
-		Moves: []moveView{{Shard: 17, From: "n1", To: "n2", Role: "owner"}}}
+	p := shardgate.MoveReport{Action: "move", Node: "n2", Version: 40, DryRun: true, Summary: "1 shard changes home",
+		Moves: []shardgate.Move{{Shard: 17, From: "n1", To: "n2", Role: "owner"}}}
 	s := &session{env: Env{Stdout: &out}, cmd: command{name: "move"}}
 	printPlan(s, p, true, "move shard 17 to n2")
 	if first, _, _ := strings.Cut(out.String(), "\n"); first != "move shard 17 to n2 (dry run: nothing changed), from table version 40" {
