@@ -1,0 +1,17 @@
+package link
+
+import "encoding/json"
+
+// EncodeRequest encodes a request body exactly as Call and Notify do. It
+// is for in-process stand-ins of the links (node/nodetest): carrying a
+// request through it makes every type round-trip as it would on the wire.
+func EncodeRequest(method string, req any) (json.RawMessage, error) {
+	return encodeBody(method, req)
+}
+
+// AsRemote returns a handler's error as a caller of Call on the other side
+// sees it: its kind and message, nothing else of the chain.
+func AsRemote(err error) error {
+	we := toWire(err)
+	return fromWire(&we)
+}
