@@ -1,0 +1,58 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/node/nodetest"
+)
+
+// inBubble runs f in a testing/synctest bubble: the engines' timers run on
+// the bubble's fake clock, so the bounds the tests check are in fake time
+// and do not depend on the load of the machine. The bubble ends only when
+// every goroutine started in it has ended; goleak checks the rest.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	defer goleak.VerifyNone(t)
+	synctest.Test(t, f)
+}
+
+// send sends one message through the engine of on and fails the test on
+// an error.
+func send(t testing.TB, on *nodetest.Node, from, to string, data any) shardgate.SendResult {
+	t.Helper()
+	res, err := trySend(on, from, to, data, "")
+	if err != nil {
+		t.Fatalf("send from %s to %s through %s: %v", from, to, on.Name, err)
+	}
+	return res
+}
+
+// trySend sends one message with a 5 s budget.
+func trySend(on *nodetest.Node, from, to string, data any, id string) (shardgate.SendResult, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return shardgate.SendResult{}, fmt.Errorf("encode %v: %w", data, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return on.Engine.Send(ctx, from, to, b, id)
+}
+
+// connect opens a connection of key on the node, replaying from seq 0.
+func connect(t testing.TB, on *nodetest.Node, key string, onMsg func(shardgate.Message)) *nodetest.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := on.Deliverer.Connect(ctx, key, 0, onMsg)
+	if err != nil {
+		t.Fatalf("connect %s on %s: %v", key, on.Name, err)
+	}
+	return c
+}

@@ -1,0 +1,18 @@
+// Package nodetest runs several engines of package node in one process,
+// in the manner of hashicorp/raft's MakeCluster: a Network carries the
+// node links in memory (through the same JSON as the real links, with
+// rules that cut, cut one way and heal), a Gossip scripts the membership
+// (join, leave, fail, metadata updates, partitions of what members see),
+// a Deliverer stands in for the client connections and records every
+// push, and a Cluster starts, stops, kills and restarts engines with their
+// stores in t.TempDir().
+//
+// Nothing here opens a socket or reads the wall clock on its own, so a
+// test may run a whole Cluster inside a testing/synctest bubble: every
+// timer of the engines then runs on the bubble's fake clock, and a bound
+// such as "refused within one second" is checked in fake time, whatever
+// the load of the machine.
+//
+// It is for tests only, and uses only the exported API of node: it must
+// never reach into the engine's internals.
+package nodetest
