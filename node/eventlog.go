@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ import (
 // publishes), are persisted in the store and kept up to a bound, so every
 // node holds the same log and keeps it across restarts.
 type eventLog struct {
-	n     *Node
+	store eventStore
 	limit int
 
 	mu   sync.Mutex // serialises writes and guards last
@@ -25,9 +26,15 @@ type eventLog struct {
 	wake chan struct{}
 }
 
-func newEventLog(n *Node, limit int) (*eventLog, error) {
-	l := &eventLog{n: n, limit: limit, wake: make(chan struct{})}
-	_, last, err := n.st.EventBounds()
+func newEventLog(st eventStore, limit int) (*eventLog, error) {
+	if st == nil {
+		return nil, errors.New("no store to keep the event log in")
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("event log size must be positive, not %d", limit)
+	}
+	l := &eventLog{store: st, limit: limit, wake: make(chan struct{})}
+	_, last, err := st.EventBounds()
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +79,7 @@ func (l *eventLog) add(entries []shardgate.LogEntry, upto uint64) (bool, error) 
 		}
 		vals[i] = raw
 	}
-	if err := l.n.st.PutEvents(first, vals, l.limit); err != nil {
+	if err := l.store.PutEvents(first, vals, l.limit); err != nil {
 		return false, err
 	}
 	l.last = upto
@@ -81,9 +88,17 @@ func (l *eventLog) add(entries []shardgate.LogEntry, upto uint64) (bool, error) 
 	return true, nil
 }
 
+// skipTo moves the end of the log to seq when peers no longer hold the
+// entries before it (the log is bounded): fetching resumes after seq.
+func (l *eventLog) skipTo(seq uint64) {
+	l.mu.Lock()
+	l.last = seq
+	l.mu.Unlock()
+}
+
 // read returns up to limit entries after since, oldest first.
 func (l *eventLog) read(since uint64, limit int) ([]shardgate.LogEntry, error) {
-	_, vals, err := l.n.st.Events(since, limit)
+	_, vals, err := l.store.Events(since, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +158,7 @@ func (n *Node) catchUpEvents(peer string, upto uint64) {
 				// The peer no longer has the entries this node lacks
 				// (bounded log): start again from what it has.
 				n.log.Info("event log: entries lost to the bound", "from", n.evlog.lastSeq()+1, "to", page[0].Seq-1)
-				n.evlog.mu.Lock()
-				n.evlog.last = page[0].Seq - 1
-				n.evlog.mu.Unlock()
+				n.evlog.skipTo(page[0].Seq - 1)
 			}
 			if _, err := n.evlog.add(page, last); err != nil {
 				n.log.Warn("store fetched events", "peer", p, "err", err)

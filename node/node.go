@@ -15,8 +15,6 @@ import (
 	"github.com/shardgate/shardgate/store"
 )
 
-const metaTableKey = "table"
-
 // Node is the engine of one shardgate node. Create it with New, start it
 // with Start once the node has joined its cluster, and stop it with Close.
 type Node struct {
@@ -39,9 +37,9 @@ type Node struct {
 	rolesMu sync.Mutex
 	applied shard.Table // the table applyRoles last acted on
 
+	tables *tables // the table in force, its persistence and change signal
+
 	mu        sync.RWMutex
-	table     shard.Table
-	tableWait chan struct{} // closed and replaced on every table change
 	primaries map[int]*primary
 	state     string
 	started   bool
@@ -84,7 +82,6 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		st: st, mem: mem, links: links, m: m,
 		ctx: ctx, cancel: cancel,
 		deliver:   nopDeliverer{},
-		tableWait: make(chan struct{}),
 		primaries: map[int]*primary{},
 		state:     shardgate.StateJoining,
 		registry:  newRegistry(),
@@ -100,16 +97,18 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	n.pushers = newPushers(n)
 	n.health = newLinkHealth()
 	n.coord = newCoordinator(n)
-	evlog, err := newEventLog(n, cfg.EventLogSize)
+	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("node: open event log: %w", err)
 	}
 	n.evlog = evlog
-	if err := n.loadTable(); err != nil {
+	tbl, err := newTables(cfg.Shard.Partitions, st)
+	if err != nil {
 		cancel()
 		return nil, err
 	}
+	n.tables = tbl
 	return n, nil
 }
 
@@ -133,27 +132,6 @@ func (n *Node) Name() string { return n.name }
 // Left is closed when this node has been drained and has left the cluster,
 // so the process can exit.
 func (n *Node) Left() <-chan struct{} { return n.left }
-
-// loadTable restores the newest table this node persisted, so a restarted
-// node knows what it held before it hears from anyone.
-func (n *Node) loadTable() error {
-	raw, err := n.st.GetMeta(metaTableKey)
-	if err != nil {
-		return fmt.Errorf("node: load table: %w", err)
-	}
-	if raw == nil {
-		return nil
-	}
-	t, err := decodeTable(raw)
-	if err != nil {
-		return fmt.Errorf("node: decode stored table: %w", err)
-	}
-	if t.Partitions != n.cfg.Shard.Partitions {
-		return fmt.Errorf("node: the data dir holds a table for %d partitions but --partitions is %d", t.Partitions, n.cfg.Shard.Partitions)
-	}
-	n.table = t
-	return nil
-}
 
 // Start begins serving: it learns the newest table from its peers, starts
 // the writers of its shards, the coordinator and the background loops.

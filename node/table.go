@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -13,62 +11,24 @@ import (
 	"github.com/shardgate/shardgate/shard"
 )
 
-func decodeTable(raw []byte) (shard.Table, error) {
-	var t shard.Table
-	err := json.Unmarshal(raw, &t)
-	return t, err
-}
-
-// newer orders tables by (version, coordinator): two coordinators that
-// published the same version during a membership change converge on one.
-func newer(a, b shard.Table) bool {
-	if a.Version != b.Version {
-		return a.Version > b.Version
-	}
-	return a.Coordinator > b.Coordinator
-}
-
 // currentTable returns the table in force. Callers must not modify it.
-func (n *Node) currentTable() shard.Table {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.table
-}
+func (n *Node) currentTable() shard.Table { return n.tables.current() }
 
 // tableChanged returns a channel closed at the next table change.
-func (n *Node) tableChanged() <-chan struct{} {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.tableWait
-}
+func (n *Node) tableChanged() <-chan struct{} { return n.tables.changed() }
 
-// installTable makes t the table in force if it is newer than ours,
-// persisting it first so a restart never goes back to an older table, and
-// adds its event-log entries (fetching missed ones from peer).
+// installTable makes t the table in force if it is newer than ours (the
+// table part persists it first, outside the lock its readers take), then
+// adds its event-log entries (fetching missed ones from peer) and acts on
+// it: roles, metrics, gossip of the version, an event.
 func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
-	if t.Partitions != n.cfg.Shard.Partitions || len(t.Shards) != t.Partitions {
-		return false, shardgate.Errorf(shardgate.KindInvalid, "table for %d partitions refused: this node has %d", t.Partitions, n.cfg.Shard.Partitions)
+	ok, err := n.tables.install(t)
+	if err != nil || !ok {
+		return false, err
 	}
-	n.mu.Lock()
-	old := n.table
-	if !newer(t, old) {
-		n.mu.Unlock()
-		return false, nil
-	}
-	raw, err := json.Marshal(t)
-	if err != nil {
-		n.mu.Unlock()
-		return false, fmt.Errorf("node: encode table: %w", err)
-	}
-	if err := n.st.PutMeta(metaTableKey, raw); err != nil {
-		n.mu.Unlock()
-		return false, fmt.Errorf("node: persist table v%d: %w", t.Version, err)
-	}
-	n.table = t
-	close(n.tableWait)
-	n.tableWait = make(chan struct{})
+	n.mu.RLock()
 	started := n.started
-	n.mu.Unlock()
+	n.mu.RUnlock()
 
 	n.logInstalled(t, peer)
 	n.checkFailed(t)
@@ -97,9 +57,9 @@ func (n *Node) applyRoles() {
 	n.rolesMu.Lock()
 	defer n.rolesMu.Unlock()
 	old := n.applied
-	n.mu.Lock()
-	t := n.table
+	t := n.currentTable()
 	n.applied = t
+	n.mu.Lock()
 	var stop []*primary
 	var owned []*primary
 	for id := range t.Shards {
