@@ -63,27 +63,26 @@ func (n *Node) Act(ctx context.Context, a shardgate.Action) (shardgate.MoveRepor
 		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "no coordinator: no active node is visible")
 	}
 	if coord == n.name {
-		return n.coordAction(ctx, a)
+		return n.coord.act(ctx, a)
 	}
 	var rep shardgate.MoveReport
 	err := n.links.Call(ctx, coord, methodAdmin, a, &rep)
 	return rep, err
 }
 
-// coordAction runs an operator action on the coordinator.
-func (n *Node) coordAction(ctx context.Context, a shardgate.Action) (shardgate.MoveReport, error) {
-	if n.coordinatorName() != n.name {
-		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "%s is no longer the coordinator; retry", n.name)
+// act runs an operator action on the coordinator.
+func (c *coordinator) act(ctx context.Context, a shardgate.Action) (shardgate.MoveReport, error) {
+	if c.coordinatorName() != c.name {
+		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "%s is no longer the coordinator; retry", c.name)
 	}
-	if !n.quorum() {
+	if !c.quorum() {
 		return shardgate.MoveReport{}, shardgate.Errorf(shardgate.KindUnavailable, "the coordinator does not see a majority")
 	}
-	c := n.coord
 	c.stepMu.Lock()
 	defer c.stepMu.Unlock()
-	cur := n.currentTable()
+	cur := c.table()
 	ops := cur.Ops.Clone()
-	h, remote, err := n.applyToOps(a, &ops)
+	h, remote, err := applyToOps(a, &ops, c.view())
 	if err != nil {
 		return shardgate.MoveReport{}, err
 	}
@@ -106,13 +105,10 @@ func (n *Node) coordAction(ctx context.Context, a shardgate.Action) (shardgate.M
 	if remote != "" {
 		// The node changes its own state (draining, or active again); the
 		// next planning step sees it through gossip.
-		if err := n.tellNode(ctx, a.Node, remote, entry.Reason); err != nil {
+		if err := c.tellNode(ctx, a.Node, remote, entry.Reason); err != nil {
 			return rep, err
 		}
-		c.mu.Lock()
-		c.pending = append(c.pending, entry)
-		c.mu.Unlock()
-		c.poke(a.Kind + " of " + a.Node + " requested by " + a.Actor)
+		c.recordNow(entry, a.Kind+" of "+a.Node+" requested by "+a.Actor)
 		return rep, nil
 	}
 	c.mu.Lock()
@@ -136,8 +132,8 @@ func (n *Node) coordAction(ctx context.Context, a shardgate.Action) (shardgate.M
 // applyToOps changes ops as action a asks and returns the hypothesis to
 // plan with and, for a drain or the readmission of a draining node, the
 // link method that makes that node change its own state.
-func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, string, error) {
-	members := n.aliveMembers()
+func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, string, error) {
+	members := v.members
 	m, alive := members[a.Node]
 	switch a.Kind {
 	case shardgate.ActionRebalance:
@@ -154,7 +150,7 @@ func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, strin
 		switch {
 		case !alive:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
-		case a.Node == n.name:
+		case a.Node == v.self:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is the coordinator: drain it instead", a.Node)
 		case isFailed(*ops, m):
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already failed over; readmit it to undo that", a.Node)
@@ -170,13 +166,13 @@ func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, strin
 		case m.Meta.State == shardgate.StateDraining:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already draining; readmit it to undo that", a.Node)
 		case m.Meta.State != shardgate.StateActive || isFailed(*ops, m):
-			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: there is nothing to drain", a.Node, n.stateOf(m, *ops))
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: there is nothing to drain", a.Node, stateOf(m, *ops))
 		}
 		return hypothesis{inactive: a.Node}, methodDrain, nil
 	case shardgate.ActionRemove:
 		switch {
 		case alive:
-			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not dead: drain it to take it out of the cluster", a.Node, n.stateOf(m, *ops))
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not dead: drain it to take it out of the cluster", a.Node, stateOf(m, *ops))
 		case !slices.Contains(ops.Dead, a.Node):
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no dead node named %q", a.Node)
 		}
@@ -191,7 +187,7 @@ func (n *Node) applyToOps(a shardgate.Action, ops *shard.Ops) (hypothesis, strin
 		case m.Meta.State == shardgate.StateDraining:
 			return hypothesis{active: a.Node}, methodReadmit, nil
 		}
-		return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s: it was neither failed over nor drained, so there is nothing to undo", a.Node, n.stateOf(m, *ops))
+		return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s: it was neither failed over nor drained, so there is nothing to undo", a.Node, stateOf(m, *ops))
 	}
 	return hypothesis{}, "", nil
 }
@@ -209,7 +205,7 @@ func (n *Node) tellNode(ctx context.Context, node, method, reason string) error 
 	return n.links.Call(ctx, node, method, req, nil)
 }
 
-func (n *Node) stateOf(m cluster.Member, ops shard.Ops) string {
+func stateOf(m cluster.Member, ops shard.Ops) string {
 	if isFailed(ops, m) {
 		return shardgate.StateFailed
 	}

@@ -2,8 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,12 +15,14 @@ import (
 )
 
 // coordinator turns membership into tables. Every node runs the loop; only
-// the oldest active member that sees a majority acts. Its only state of its
-// own is what waits for the next table (completed copies, reasons, log
-// entries): operator state lives in the table (shard.Ops), so a new
-// coordinator carries on with it.
+// the oldest active member that sees a majority acts. Its state of its own
+// is what waits for the next table (completed copies, reasons, log
+// entries) and the measured copy rate: operator state (overrides, failed
+// and dead nodes) lives in the table (shard.Ops), so a new coordinator
+// carries on with it. The planning itself is nextTable, a pure function;
+// the coordinator gathers its inputs and publishes its output.
 type coordinator struct {
-	n    *Node
+	coordDeps
 	kick chan struct{}
 
 	// stepMu makes a planning step and an operator action one at a time,
@@ -34,8 +37,50 @@ type coordinator struct {
 	copyRate  float64              // bytes/s of completed copies (moving average); 0: none measured
 }
 
-func newCoordinator(n *Node) *coordinator {
-	return &coordinator{n: n, kick: make(chan struct{}, 1)}
+// coordDeps is what the coordinator is given; it reaches nothing else.
+type coordDeps struct {
+	name string
+	cfg  Config
+	log  *slog.Logger
+
+	table func() shard.Table   // the table in force
+	view  func() clusterView   // live members and departures, now
+	// coordinatorName names the node that should coordinate now; only
+	// that node plans.
+	coordinatorName func() string
+	quorum          func() bool
+	// newerPeer names a live member holding a newer table; fetchTable
+	// installs that member's table.
+	newerPeer  func() (string, uint64)
+	fetchTable func(peer string)
+	// publish proposes t to the cluster and installs it on a majority's
+	// acceptance; it reports whether t was installed.
+	publish func(t shard.Table, reason string) bool
+	// shardBytes is the size of a shard as its home last reported it.
+	shardBytes func(id int, t shard.Table) int64
+	// tellNode makes node start draining (methodDrain) or stop
+	// (methodReadmit).
+	tellNode func(ctx context.Context, node, method, reason string) error
+}
+
+func newCoordinator(d coordDeps) (*coordinator, error) {
+	if d.name == "" {
+		return nil, errors.New("coordinator: node name is empty")
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if d.cfg.PlanInterval <= 0 {
+		return nil, errors.New("coordinator: plan interval must be positive")
+	}
+	if d.table == nil || d.view == nil || d.coordinatorName == nil || d.quorum == nil || d.newerPeer == nil ||
+		d.fetchTable == nil || d.publish == nil || d.shardBytes == nil || d.tellNode == nil {
+		return nil, errors.New("coordinator: a dependency is missing")
+	}
+	if d.cfg.Now == nil {
+		d.cfg.Now = time.Now
+	}
+	return &coordinator{coordDeps: d, kick: make(chan struct{}, 1)}, nil
 }
 
 // poke asks for a planning step soon, with the reason recorded for the
@@ -64,8 +109,16 @@ func (c *coordinator) record(e shardgate.LogEntry) {
 	c.poke("")
 }
 
+// recordNow queues a log entry and wakes the planner with reason.
+func (c *coordinator) recordNow(e shardgate.LogEntry, reason string) {
+	c.mu.Lock()
+	c.pending = append(c.pending, e)
+	c.mu.Unlock()
+	c.poke(reason)
+}
+
 func (c *coordinator) copiedReport(r copiedReq) {
-	cur := c.n.currentTable()
+	cur := c.table()
 	if r.Shard < 0 || r.Shard >= len(cur.Shards) || !slices.Contains(cur.Shards[r.Shard].Pending, r.Node) {
 		return // a late repeat: the table has moved on
 	}
@@ -89,28 +142,129 @@ func (c *coordinator) copiedReport(r copiedReq) {
 	c.poke("copy of shard complete")
 }
 
-func (c *coordinator) loop() {
-	t := time.NewTicker(c.n.cfg.PlanInterval)
+// loop runs until ctx ends.
+func (c *coordinator) loop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.PlanInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-c.kick:
 			// Gather the completions and events that arrive together into
 			// one table version instead of one version each.
 			select {
-			case <-time.After(min(20*time.Millisecond, c.n.cfg.PlanInterval)):
-			case <-c.n.ctx.Done():
+			case <-time.After(min(20*time.Millisecond, c.cfg.PlanInterval)):
+			case <-ctx.Done():
 				return
 			}
 		}
-		if c.n.coordinatorName() != c.n.name || !c.n.quorum() {
+		if c.coordinatorName() != c.name || !c.quorum() {
 			continue
 		}
 		c.step()
 	}
+}
+
+// step publishes the next table when it differs from the one in force or
+// log entries wait for one.
+func (c *coordinator) step() {
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
+	if _, err := c.advance(nil, nil); err != nil {
+		c.log.Debug("coordinator step", "err", err)
+	}
+}
+
+// next runs the planning step on cur under ops with the completions
+// reported so far, and keeps the completions still waiting.
+func (c *coordinator) next(cur shard.Table, ops shard.Ops) planOutput {
+	c.mu.Lock()
+	completed := slices.Clone(c.completed)
+	c.mu.Unlock()
+	out := nextTable(planInput{cur: cur, ops: ops, view: c.view(), completed: completed,
+		shard: c.cfg.Shard, maxPending: c.cfg.MaxPendingPerNode})
+	if cur.Version != 0 && len(out.completed) != len(completed) {
+		c.mu.Lock()
+		// Keep what arrived meanwhile as well as what still waits.
+		c.completed = slices.DeleteFunc(c.completed, func(r copiedReq) bool {
+			return slices.Contains(completed, r) && !slices.Contains(out.completed, r)
+		})
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// advance computes the next table (under ops when not nil, else the
+// table's own) and publishes it with extra and the queued log entries.
+// Callers hold stepMu. It reports whether a table was published.
+func (c *coordinator) advance(ops *shard.Ops, extra []shardgate.LogEntry) (bool, error) {
+	if peer, v := c.newerPeer(); peer != "" {
+		// Never plan on top of a table the cluster has moved past.
+		c.log.Info("coordinator catching up before planning", "peer", peer, "version", v)
+		c.fetchTable(peer)
+		return false, shardgate.Errorf(shardgate.KindUnavailable, "the coordinator was catching up with table v%d; retry", v)
+	}
+	cur := c.table()
+	o := cur.Ops
+	if ops != nil {
+		o = *ops
+	}
+	out := c.next(cur, o)
+	nt := out.next
+	c.mu.Lock()
+	reasons, pending, copied := c.reasons, c.pending, c.copied
+	c.reasons, c.pending, c.copied = nil, nil, nil
+	c.mu.Unlock()
+	reason := strings.Join(reasons, "; ")
+	if reason == "" {
+		reason = "placing shards on the active nodes"
+	}
+	entries := slices.Concat(pending, extra)
+	if len(copied) > 0 {
+		entries = append(entries, shardgate.LogEntry{Type: shardgate.LogMigration, Action: "copied",
+			Reason: copiesSummary(copied), Moves: copied})
+	}
+	if out.changed {
+		entries = append(entries, c.describe(cur, nt, out.desired, reason)...)
+	}
+	if !out.changed && len(entries) == 0 {
+		return false, nil
+	}
+	nt.Version = cur.Version + 1
+	nt.Coordinator = c.name
+	c.stamp(&nt, entries)
+	if !c.publish(nt, reason) {
+		// Nothing was installed: keep what waits for the next attempt.
+		c.mu.Lock()
+		c.reasons = append(reasons, c.reasons...)
+		c.pending = append(pending, c.pending...)
+		c.copied = append(copied, c.copied...)
+		c.mu.Unlock()
+		return false, shardgate.Errorf(shardgate.KindUnavailable, "table v%d was not published: no majority accepted it", nt.Version)
+	}
+	return true, nil
+}
+
+// stamp numbers the entries after the table in force and attaches them.
+func (c *coordinator) stamp(nt *shard.Table, entries []shardgate.LogEntry) {
+	at := c.cfg.Now().UnixMilli()
+	for i := range entries {
+		nt.EventSeq++
+		e := &entries[i]
+		e.Seq, e.Version = nt.EventSeq, nt.Version
+		if e.At == 0 {
+			e.At = at
+		}
+		if e.Actor == "" {
+			e.Actor = c.name
+		}
+		for j := range e.Changes {
+			e.Changes[j].Version, e.Changes[j].At = nt.Version, at
+		}
+	}
+	nt.Events = entries
 }
 
 // coordinatorName is the oldest active member (ties by name), ignoring
@@ -138,215 +292,9 @@ func (n *Node) coordinatorName() string {
 	return best.Name
 }
 
-// isFailed reports whether ops fails this incarnation of m over.
-func isFailed(ops shard.Ops, m cluster.Member) bool {
-	at, ok := ops.Failed[m.Name]
-	return ok && at == m.Meta.StartedAt
-}
-
-// hypothesis adjusts the view for an action not yet carried out: a node to
-// count as no longer active (drain) or as active again (readmit).
-type hypothesis struct {
-	inactive, active string
-}
-
-// view returns the live members (holders may stay) and the active ones (the
-// desired homes) under ops.
-func (c *coordinator) view(ops shard.Ops, h hypothesis) (alive map[string]bool, active []string) {
-	alive = map[string]bool{}
-	for name, m := range c.n.aliveMembers() {
-		state := m.Meta.State
-		if name == h.active {
-			state = shardgate.StateActive
-		}
-		if isFailed(ops, m) || state == shardgate.StateLeft || state == shardgate.StateFailed {
-			continue
-		}
-		alive[name] = true
-		if state == shardgate.StateActive && name != h.inactive {
-			active = append(active, name)
-		}
-	}
-	sort.Strings(active)
-	return alive, active
-}
-
-// desired is the table the active members should end up with, operator
-// moves applied.
-func (c *coordinator) desired(active []string, overrides map[int]string) shard.Table {
-	d := shard.Assign(active, c.n.cfg.Shard)
-	ids := make([]int, 0, len(overrides))
-	for id := range overrides {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	for _, id := range ids {
-		if nd, err := shard.WithOwner(d, id, overrides[id], c.n.cfg.Shard); err == nil {
-			d = nd
-		}
-	}
-	return d
-}
-
-// cleanOps drops operator state that no longer applies: overrides onto
-// nodes that are not active, failovers of processes that are gone. It
-// lists as dead the members that vanished without leaving.
-func (c *coordinator) cleanOps(cur shard.Table, ops shard.Ops, active []string) shard.Ops {
-	out := shard.Ops{}
-	members := c.n.aliveMembers()
-	for id, to := range ops.Overrides {
-		if slices.Contains(active, to) {
-			if out.Overrides == nil {
-				out.Overrides = map[int]string{}
-			}
-			out.Overrides[id] = to
-		}
-	}
-	for name, at := range ops.Failed {
-		if m, ok := members[name]; ok && m.Meta.StartedAt == at {
-			if out.Failed == nil {
-				out.Failed = map[string]int64{}
-			}
-			out.Failed[name] = at
-		}
-	}
-	dead := map[string]bool{}
-	for _, name := range slices.Concat(cur.Members, ops.Dead) {
-		dead[name] = true
-	}
-	for name := range ops.Failed {
-		dead[name] = true
-	}
-	for name := range dead {
-		if _, ok := members[name]; ok || name == c.n.name || c.n.departure(name) == shardgate.StateLeft {
-			continue
-		}
-		out.Dead = append(out.Dead, name)
-	}
-	sort.Strings(out.Dead)
-	return out
-}
-
-// next computes the table that should follow cur under ops, without side
-// effects, and whether it differs from cur.
-func (c *coordinator) next(cur shard.Table, ops shard.Ops) (shard.Table, shard.Table, bool) {
-	alive, active := c.view(ops, hypothesis{})
-	if len(active) == 0 {
-		return cur, cur, false
-	}
-	ops = c.cleanOps(cur, ops, active)
-	desired := c.desired(active, ops.Overrides)
-	var nt shard.Table
-	if cur.Version == 0 {
-		nt = desired.Clone()
-	} else {
-		base := cur.Clone()
-		c.mu.Lock()
-		kept := c.completed[:0]
-		for _, r := range c.completed {
-			// A completion stays until the table no longer lists the node
-			// as pending: it may take more than one step to publish.
-			if r.Shard >= 0 && r.Shard < len(base.Shards) && slices.Contains(base.Shards[r.Shard].Pending, r.Node) {
-				base = shard.Complete(base, r.Shard, r.Node)
-				kept = append(kept, r)
-			}
-		}
-		c.completed = kept
-		c.mu.Unlock()
-		nt = shard.Plan(base, desired, func(s string) bool { return alive[s] }, shard.PlanOptions{MaxPendingPerNode: c.n.cfg.MaxPendingPerNode})
-	}
-	var members []string
-	for name := range alive {
-		members = append(members, name)
-	}
-	sort.Strings(members)
-	nt.Members = members
-	nt.Partitions = c.n.cfg.Shard.Partitions
-	nt.Backups = c.n.cfg.Shard.Backups
-	nt.Ops = ops
-	nt.EventSeq, nt.Events = cur.EventSeq, nil
-	changed := cur.Version == 0 || !nt.SameAssignment(cur) || !slices.Equal(nt.Members, cur.Members) || !nt.Ops.Equal(cur.Ops)
-	return nt, desired, changed
-}
-
-// step publishes the next table when it differs from the one in force or
-// log entries wait for one.
-func (c *coordinator) step() {
-	c.stepMu.Lock()
-	defer c.stepMu.Unlock()
-	if _, err := c.advance(nil, nil); err != nil {
-		c.n.log.Debug("coordinator step", "err", err)
-	}
-}
-
-// advance computes the next table (under ops when not nil, else the
-// table's own) and publishes it with extra and the queued log entries.
-// Callers hold stepMu. It reports whether a table was published.
-func (c *coordinator) advance(ops *shard.Ops, extra []shardgate.LogEntry) (bool, error) {
-	if peer, v := c.n.newerPeer(); peer != "" {
-		// Never plan on top of a table the cluster has moved past.
-		c.n.log.Info("coordinator catching up before planning", "peer", peer, "version", v)
-		c.n.fetchTableFrom(peer)
-		return false, shardgate.Errorf(shardgate.KindUnavailable, "the coordinator was catching up with table v%d; retry", v)
-	}
-	cur := c.n.currentTable()
-	o := cur.Ops
-	if ops != nil {
-		o = *ops
-	}
-	nt, desired, changed := c.next(cur, o)
-	c.mu.Lock()
-	reasons, pending, copied := c.reasons, c.pending, c.copied
-	c.reasons, c.pending, c.copied = nil, nil, nil
-	c.mu.Unlock()
-	reason := strings.Join(reasons, "; ")
-	if reason == "" {
-		reason = "placing shards on the active nodes"
-	}
-	entries := slices.Concat(pending, extra)
-	if len(copied) > 0 {
-		entries = append(entries, shardgate.LogEntry{Type: shardgate.LogMigration, Action: "copied",
-			Reason: copiesSummary(copied), Moves: copied})
-	}
-	if changed {
-		entries = append(entries, c.describe(cur, nt, desired, reason)...)
-	}
-	if !changed && len(entries) == 0 {
-		return false, nil
-	}
-	nt.Version = cur.Version + 1
-	nt.Coordinator = c.n.name
-	c.stamp(&nt, entries)
-	if !c.n.publishTable(nt, reason) {
-		// Nothing was installed: keep what waits for the next attempt.
-		c.mu.Lock()
-		c.reasons = append(reasons, c.reasons...)
-		c.pending = append(pending, c.pending...)
-		c.copied = append(copied, c.copied...)
-		c.mu.Unlock()
-		return false, shardgate.Errorf(shardgate.KindUnavailable, "table v%d was not published: no majority accepted it", nt.Version)
-	}
-	return true, nil
-}
-
-// stamp numbers the entries after the table in force and attaches them.
-func (c *coordinator) stamp(nt *shard.Table, entries []shardgate.LogEntry) {
-	at := c.n.nowMS()
-	for i := range entries {
-		nt.EventSeq++
-		e := &entries[i]
-		e.Seq, e.Version = nt.EventSeq, nt.Version
-		if e.At == 0 {
-			e.At = at
-		}
-		if e.Actor == "" {
-			e.Actor = c.n.name
-		}
-		for j := range e.Changes {
-			e.Changes[j].Version, e.Changes[j].At = nt.Version, at
-		}
-	}
-	nt.Events = entries
+// clusterView is the live members and how the others went away, now.
+func (n *Node) clusterView() clusterView {
+	return clusterView{self: n.name, members: n.aliveMembers(), departed: n.departed.snapshot()}
 }
 
 // publishTable proposes t to every live peer and installs it only when a

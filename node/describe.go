@@ -13,6 +13,7 @@ import (
 // joined or went away, the shards whose holders changed, and the copies the
 // new table starts.
 func (c *coordinator) describe(cur, nt, desired shard.Table, reason string) []shardgate.LogEntry {
+	v := c.view()
 	var out []shardgate.LogEntry
 	for _, name := range nt.Members {
 		if !slices.Contains(cur.Members, name) {
@@ -23,7 +24,7 @@ func (c *coordinator) describe(cur, nt, desired shard.Table, reason string) []sh
 		if slices.Contains(nt.Members, name) {
 			continue
 		}
-		what, why := c.n.departureOf(name, nt.Ops)
+		what, why := departureOf(name, nt.Ops, v)
 		out = append(out, shardgate.LogEntry{Type: shardgate.LogMember, Action: what, Node: name, Reason: why})
 	}
 	if changes := shardChanges(cur, nt, reason); len(changes) > 0 {
@@ -32,7 +33,7 @@ func (c *coordinator) describe(cur, nt, desired shard.Table, reason string) []sh
 	}
 	if moves := shard.Moves(cur, nt, desired); len(moves) > 0 {
 		for i := range moves {
-			moves[i].Bytes = c.n.shardBytes(moves[i].Shard, cur)
+			moves[i].Bytes = c.shardBytes(moves[i].Shard, cur)
 		}
 		out = append(out, shardgate.LogEntry{Type: shardgate.LogMigration, Action: "started", Reason: reason,
 			Moves: moves})
@@ -90,24 +91,15 @@ func (d *departures) get(name string) string {
 
 func (n *Node) departure(name string) string { return n.departed.get(name) }
 
-// departureOf says why name is no longer a member of the table.
-func (n *Node) departureOf(name string, ops shard.Ops) (string, string) {
-	if _, ok := ops.Failed[name]; ok {
-		return shardgate.StateFailed, name + " was failed over by an operator"
+// snapshot copies the record, for a planning step.
+func (d *departures) snapshot() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]string, len(d.by))
+	for k, v := range d.by {
+		out[k] = v
 	}
-	if m, ok := n.aliveMembers()[name]; ok {
-		switch m.Meta.State {
-		case shardgate.StateLeft, shardgate.StateDraining:
-			return shardgate.StateLeft, name + " finished draining and left"
-		case shardgate.StateFailed:
-			return shardgate.StateFailed, name + " was failed over by an operator"
-		}
-		return m.Meta.State, name + " is " + m.Meta.State
-	}
-	if n.departure(name) == shardgate.StateLeft {
-		return shardgate.StateLeft, name + " left the cluster"
-	}
-	return shardgate.StateDead, name + " stopped answering: failure detection declared it dead"
+	return out
 }
 
 // shardBytes is the size of shard id as its home last reported it.

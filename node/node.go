@@ -96,7 +96,17 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	n.reattachQ = newReattacher(n)
 	n.pushers = newPushers(n)
 	n.health = newLinkHealth()
-	n.coord = newCoordinator(n)
+	coord, err := newCoordinator(coordDeps{
+		name: cfg.Name, cfg: cfg, log: n.log,
+		table: n.currentTable, view: n.clusterView, coordinatorName: n.coordinatorName, quorum: n.quorum,
+		newerPeer: n.newerPeer, fetchTable: n.fetchTableFrom, publish: n.publishTable,
+		shardBytes: n.shardBytes, tellNode: n.tellNode,
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.coord = coord
 	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()
@@ -159,7 +169,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc(n.reattachQ.loop)
 	n.goFunc(n.heartbeatLoop)
 	n.goFunc(n.memberLoop)
-	n.goFunc(n.coord.loop)
+	n.goFunc(func() { n.coord.loop(n.ctx) })
 	n.goFunc(n.statsLoop)
 	n.goFunc(n.dropLoop)
 	n.log.Info("node started", "table_version", t.Version, "partitions", n.cfg.Shard.Partitions)

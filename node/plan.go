@@ -29,13 +29,14 @@ type actionPlan struct {
 // plan out step by step (copies first, then cut-over); the end is what the
 // steps converge to while membership stays as it is.
 func (c *coordinator) plan(cur shard.Table, ops shard.Ops, h hypothesis) actionPlan {
-	alive, active := c.view(ops, h)
+	v := c.view()
+	alive, active := liveAndActive(v, ops, h)
 	p := actionPlan{alive: alive, active: active, moves: []shardgate.Move{}}
 	if len(active) == 0 {
 		return p
 	}
-	ops = c.cleanOps(cur, ops, active)
-	p.end = c.desired(active, ops.Overrides)
+	ops = cleanOps(cur, ops, active, v)
+	p.end = desiredTable(active, ops.Overrides, c.cfg.Shard)
 	for id, d := range p.end.Shards {
 		var a shard.Assignment
 		if id < len(cur.Shards) {
@@ -46,7 +47,7 @@ func (c *coordinator) plan(cur shard.Table, ops shard.Ops, h hypothesis) actionP
 		if !alive[src] && len(holders) > 0 {
 			src = holders[0]
 		}
-		size := c.n.shardBytes(id, cur)
+		size := c.shardBytes(id, cur)
 		for i, x := range slices.Concat([]string{d.Owner}, d.Backups) {
 			role := shard.RoleBackup
 			if i == 0 {
@@ -131,10 +132,10 @@ func (c *coordinator) estimate(moves []shardgate.Move, cur shard.Table) time.Dur
 			l.copies++
 		}
 	}
-	round := 2*c.n.cfg.PlanInterval + 50*time.Millisecond
+	round := 2*c.cfg.PlanInterval + 50*time.Millisecond
 	worst := round // promotions alone take one step
 	for _, l := range by {
-		per := max(1, c.n.cfg.MaxPendingPerNode)
+		per := max(1, c.cfg.MaxPendingPerNode)
 		rounds := (l.copies + per - 1) / per
 		d := time.Duration(float64(l.bytes)/rate*float64(time.Second)) + time.Duration(rounds+1)*round
 		worst = max(worst, d)
@@ -171,9 +172,9 @@ func (c *coordinator) refusal(a shardgate.Action, cur shard.Table, p actionPlan)
 	if need := len(cur.Members)/2 + 1; len(cur.Members) > 0 && serving < need {
 		reasons = append(reasons, fmt.Sprintf("only %d of the table's %d members would remain, and a quorum needs %d", serving, len(cur.Members), need))
 	}
-	if want := c.n.cfg.Shard.Backups + 1; len(p.active) < want {
+	if want := c.cfg.Shard.Backups + 1; len(p.active) < want {
 		reasons = append(reasons, fmt.Sprintf("only %d active node%s would remain (%s): fewer than the %d copies of every shard that --backups %d asks for",
-			len(p.active), plural(len(p.active), "", "s"), strings.Join(p.active, ", "), want, c.n.cfg.Shard.Backups))
+			len(p.active), plural(len(p.active), "", "s"), strings.Join(p.active, ", "), want, c.cfg.Shard.Backups))
 	}
 	var lost []int
 	for id, s := range cur.Shards {

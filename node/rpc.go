@@ -167,7 +167,7 @@ func (n *Node) handleCluster(ctx context.Context, from, method string, body json
 		if err != nil {
 			return nil, err
 		}
-		return n.coordAction(ctx, r)
+		return n.coord.act(ctx, r)
 	}
 	return n.handleOps(ctx, from, method, body)
 }
