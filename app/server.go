@@ -20,6 +20,7 @@ import (
 	"github.com/shardgate/shardgate/admin"
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/conn"
+	"github.com/shardgate/shardgate/internal/inflight"
 	"github.com/shardgate/shardgate/link"
 	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/node"
@@ -125,10 +126,16 @@ func New(cfg Config) (*Server, error) {
 	ccfg.MaxConnsPerKey = cfg.MaxConnectionsPerKey
 	ccfg.UserSendRate = rate.Limit(cfg.UserSendRate)
 	ccfg.UserSendBurst = max(1, int(2*cfg.UserSendRate))
+	ccfg.MaxInFlight = cfg.ConnInFlight
+	ccfg.MaxInFlightBytes = cfg.ConnInFlightBytes
+	sends := inflight.New(int64(cfg.NodeInFlight), cfg.NodeInFlightBytes)
+	s.m.SendsInFlight(sends.InFlight)
+	ccfg.NodeSends = sends
 	ccfg.Logger = s.log
 	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)
 	s.node.SetDeliverer(s.conns)
-	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log, MaxJSONDepth: cfg.MaxJSONDepth}, s.node, s.m)
+	httpSends := boundedSends{Backend: s.node, node: cfg.Name, sends: sends, shed: s.m.RequestsShed.WithLabelValues("node").Inc}
+	s.admin = admin.New(admin.Config{Addr: s.adminAddr, Token: cfg.AdminToken, Logger: s.log, MaxJSONDepth: cfg.MaxJSONDepth}, httpSends, s.m)
 	s.public = s.httpServer(s.publicMux(), "/internal/link", s.conns.OriginAllowed)
 	s.adminHS = s.httpServer(s.admin.Handler(), "", nil)
 	ok = true

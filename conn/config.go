@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/inflight"
 )
 
 // Config tunes the WebSocket endpoint. Zero fields take their defaults in
@@ -34,6 +35,17 @@ type Config struct {
 	// than it still leaves, alone. 1 sends every notification in a frame
 	// of its own. Default 64 KiB.
 	MaxBatchBytes int
+	// MaxInFlight is how many requests one connection may have read and
+	// not yet answered, MaxInFlightBytes their frame bytes; a request
+	// beyond either is answered 1002 at once (the connection's requests are
+	// run one at a time, so these bound its queue and the wait of its
+	// last request). Defaults 32 requests and 1 MiB.
+	MaxInFlight      int
+	MaxInFlightBytes int64
+	// NodeSends bounds the sends the whole node has taken in and not yet
+	// answered, shared with the node's other entry points (the HTTP send
+	// API); a send beyond it is answered 1002 at once. nil: no node bound.
+	NodeSends *inflight.Limit
 	// RateLimit is the steady number of client frames per second allowed per
 	// connection, RateBurst the bucket size. Defaults 200/s and 400.
 	RateLimit rate.Limit
@@ -79,21 +91,23 @@ type Config struct {
 // DefaultConfig is the configuration of a production node.
 func DefaultConfig() Config {
 	return Config{
-		ReadLimit:      64 << 10,
-		MaxJSONDepth:   shardgate.DefaultMaxJSONDepth,
-		SendQueue:      1024,
-		MaxBatchBytes:  64 << 10,
-		RateLimit:      200,
-		RateBurst:      400,
-		UserSendRate:   200,
-		UserSendBurst:  400,
-		RateCloseAfter: 1000,
-		MaxConnsPerKey: 64,
-		PingInterval:   30 * time.Second,
-		PongWait:       75 * time.Second,
-		WriteTimeout:   10 * time.Second,
-		RequestTimeout: 10 * time.Second,
-		HistoryPage:    500,
+		ReadLimit:        64 << 10,
+		MaxJSONDepth:     shardgate.DefaultMaxJSONDepth,
+		SendQueue:        1024,
+		MaxInFlight:      32,
+		MaxInFlightBytes: 1 << 20,
+		MaxBatchBytes:    64 << 10,
+		RateLimit:        200,
+		RateBurst:        400,
+		UserSendRate:     200,
+		UserSendBurst:    400,
+		RateCloseAfter:   1000,
+		MaxConnsPerKey:   64,
+		PingInterval:     30 * time.Second,
+		PongWait:         75 * time.Second,
+		WriteTimeout:     10 * time.Second,
+		RequestTimeout:   10 * time.Second,
+		HistoryPage:      500,
 	}
 }
 
@@ -108,6 +122,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendQueue == 0 {
 		c.SendQueue = d.SendQueue
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = d.MaxInFlight
+	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = d.MaxInFlightBytes
 	}
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = d.MaxBatchBytes
@@ -162,6 +182,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max JSON depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	case c.SendQueue < 2:
 		return fmt.Errorf("send queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.MaxInFlight < 1:
+		return fmt.Errorf("in-flight requests per connection must be at least 1, got %d", c.MaxInFlight)
+	case c.MaxInFlightBytes < 1:
+		return fmt.Errorf("in-flight bytes per connection must be at least 1, got %d", c.MaxInFlightBytes)
 	case c.MaxBatchBytes < 0:
 		return fmt.Errorf("max batch bytes cannot be negative, got %d", c.MaxBatchBytes)
 	case c.RateLimit < 0:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/inflight"
 	"golang.org/x/time/rate"
 )
 
@@ -26,8 +27,9 @@ type conn struct {
 	key       string
 	claims    Claims
 	lim       *rate.Limiter
-	sendLim   *rate.Limiter // the key's send quota on this node, shared by its connections
-	refused   int           // rate-limited frames in a row
+	sendLim   *rate.Limiter   // the key's send quota on this node, shared by its connections
+	refused   int             // rate-limited frames in a row
+	reqs      *inflight.Limit // requests read and not yet answered (Config.MaxInFlight)
 	attached  bool
 	startMode startMode
 	since     uint64
@@ -45,6 +47,8 @@ type conn struct {
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore
 	batchBuf  []byte        // the writer's buffer for batch frames; only it uses it
+	queued    []pending     // admitted requests waiting for the handler
+	handling  bool          // a handler goroutine is running
 
 	delivery // per-key ordering state, guarded by mu
 	topics   map[string]struct{}
@@ -119,7 +123,7 @@ func (c *conn) readLoop() error {
 			c.reply(nullID, nil, &rpcError{shardgate.CodeInvalidRequest, "invalid request: frames must be text frames holding JSON"})
 			continue
 		}
-		c.handle(data)
+		c.admit(data)
 	}
 }
 

@@ -11,9 +11,12 @@
 // without waiting, and a connection that cannot keep up is closed with 4009.
 //
 // Goroutines, per connection: one reader (started when the handshake is
-// done, so net/http's per-request state is released), a writer that exists
-// only while frames are queued, and a gap filler that exists only while the
-// connection is catching up from history. An idle connection therefore parks
+// done, so net/http's per-request state is released), a handler that
+// exists only while requests are queued, a writer that exists only while
+// frames are queued, and a gap filler that exists only while the
+// connection is catching up from history. The reader never waits for the
+// engine: it admits a request to the handler's queue, bounded per
+// connection and per node in requests and bytes, or answers 1002 at once. An idle connection therefore parks
 // a single goroutine: about 8 KB per idle connection in all, measured by
 // BenchmarkIdleConnMemory. One shared ticker sends pings to all connections.
 // Shutdown waits for every one of these goroutines.

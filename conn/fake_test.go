@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -27,6 +28,29 @@ type fakeBackend struct {
 	historyCalls   int
 	manualDelivery bool
 	floor          map[string]uint64 // retention removed every seq up to this
+	// sendGate, when set, holds every Send until it is closed (or the
+	// call's ctx ends); sendsHeld counts the Sends waiting on it.
+	sendGate  chan struct{}
+	sendsHeld int
+}
+
+// holdSends makes Send wait until the returned release is called (it is
+// also called at the end of the test).
+func (f *fakeBackend) holdSends(t testing.TB) (release func()) {
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.sendGate = gate
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
+func (f *fakeBackend) held() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sendsHeld
 }
 
 func newFakeBackend() *fakeBackend {
@@ -72,6 +96,20 @@ func (f *fakeBackend) storeN(key string, n int) []shardgate.Message {
 
 func (f *fakeBackend) Send(ctx context.Context, from, to string, data json.RawMessage, id string) (shardgate.SendResult, error) {
 	f.mu.Lock()
+	if gate := f.sendGate; gate != nil {
+		f.sendsHeld++
+		f.mu.Unlock()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		f.mu.Lock()
+		f.sendsHeld--
+		if ctx.Err() != nil {
+			f.mu.Unlock()
+			return shardgate.SendResult{}, ctx.Err()
+		}
+	}
 	if err := f.errs["send"]; err != nil {
 		f.mu.Unlock()
 		return shardgate.SendResult{}, err

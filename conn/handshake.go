@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/internal/inflight"
 	"golang.org/x/time/rate"
 )
 
@@ -69,6 +70,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		s: s, ws: ws, id: s.nextID.Add(1), key: claims.Key, claims: claims,
 		lim:       rate.NewLimiter(s.cfg.RateLimit, s.cfg.RateBurst),
+		reqs:      inflight.New(int64(s.cfg.MaxInFlight), s.cfg.MaxInFlightBytes),
 		delivery:  delivery{filling: true}, // live deliveries wait for the start point
 		startMode: mode, since: since,
 	}

@@ -14,29 +14,12 @@ const (
 	reasonExpired   = "token expired"
 )
 
-// handle processes one client frame on the reader goroutine. Requests of a
-// connection are handled one at a time, in order: a client's sends are
-// stored in the order it made them.
-func (c *conn) handle(data []byte) {
-	if !c.lim.Allow() {
-		c.refused++
-		c.s.m.RateLimited.Inc()
-		c.reply(idOf(data, c.s.cfg.MaxJSONDepth), nil, &rpcError{shardgate.CodeRateLimited, fmt.Sprintf("rate limited: at most %v requests per second", c.s.cfg.RateLimit)})
-		if c.refused >= c.s.cfg.RateCloseAfter {
-			c.closeWith(closePolicy, "rate limit exceeded", true)
-		}
-		return
-	}
-	c.refused = 0
-	req, rerr := decodeRequest(data, c.s.cfg.MaxJSONDepth)
-	if rerr != nil {
-		c.reply(req.ID, nil, rerr)
-		return
-	}
+// answer runs one admitted request on the handler goroutine and returns
+// its response; expired says the token has expired, after which the
+// connection is closed with 4001 once the answer is queued.
+func (c *conn) answer(req request) (result any, rerr *rpcError, expired bool) {
 	if c.claims.expired(c.s.auth.now()) {
-		c.reply(req.ID, nil, &rpcError{shardgate.CodeUnauthorized, "token expired: reconnect with a new one"})
-		c.closeWith(closeUnauthorized, reasonExpired, true)
-		return
+		return nil, &rpcError{shardgate.CodeUnauthorized, "token expired: reconnect with a new one"}, true
 	}
 	result, err := c.call(req)
 	if err != nil {
@@ -44,10 +27,9 @@ func (c *conn) handle(data []byte) {
 		if rerr.Code == shardgate.CodeInternal {
 			c.s.log.Warn("client request failed", "key", c.key, "method", req.Method, "err", err)
 		}
-		c.reply(req.ID, nil, rerr)
-		return
+		return nil, rerr, false
 	}
-	c.reply(req.ID, result, nil)
+	return result, nil, false
 }
 
 // call runs one method.

@@ -45,6 +45,10 @@ type Metrics struct {
 	// WritesShed counts writes answered 1002 because their shard writer's
 	// queue was full.
 	WritesShed prometheus.Counter
+	// RequestsShed counts client requests and HTTP sends answered 1002
+	// (HTTP 429) at once because an in-flight bound was full; label bound:
+	// "connection" (--conn-in-flight) or "node" (--node-in-flight).
+	RequestsShed *prometheus.CounterVec
 }
 
 // New builds a Metrics with its own registry, including Go and process
@@ -96,7 +100,20 @@ func New() *Metrics {
 	m.PublicationsOut = counter("shardgate_publications_out_total", "Topic publications delivered to local subscribers.")
 	m.DeliveryPushDropped = counter("shardgate_delivery_push_dropped_total", "Messages not pushed to a peer node (queue full or push failed); its connections read them from history.")
 	m.WritesShed = counter("shardgate_writes_shed_total", "Writes answered 1002 at once because their shard writer's queue was full (--writer-queue, --writer-queue-bytes).")
+	m.RequestsShed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shardgate_requests_shed_total", Help: "Client requests and HTTP sends answered 1002 (HTTP 429) at once because an in-flight bound was full, by bound: connection (--conn-in-flight, --conn-in-flight-bytes) or node (--node-in-flight, --node-in-flight-bytes)."}, []string{"bound"})
+	f(m.RequestsShed)
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SendsInFlight exports the sends a node has taken in and not yet
+// answered, and their bytes, as read by fn (--node-in-flight).
+func (m *Metrics) SendsInFlight(fn func() (n, bytes int64)) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shardgate_sends_in_flight", Help: "Sends this node has taken in (client connections and HTTP) and not yet answered (bound: --node-in-flight)."},
+			func() float64 { n, _ := fn(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shardgate_sends_in_flight_bytes", Help: "Frame bytes of the sends in flight (bound: --node-in-flight-bytes)."},
+			func() float64 { _, b := fn(); return float64(b) }),
+	)
 }
