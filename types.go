@@ -107,6 +107,9 @@ type NodeView struct {
 	MemoryBytes    uint64  `json:"memory_bytes"`
 	TableVersion   uint64  `json:"table_version"`
 	StartedAt      int64   `json:"started_at"`
+	// DiskFull is true while the node refuses writes because its disk is
+	// full; it recovers by itself when space returns.
+	DiskFull bool `json:"disk_full,omitempty"`
 }
 
 // ClusterView is GET /v1/cluster.

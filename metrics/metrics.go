@@ -49,6 +49,9 @@ type Metrics struct {
 	// (HTTP 429) at once because an in-flight bound was full; label bound:
 	// "connection" (--conn-in-flight) or "node" (--node-in-flight).
 	RequestsShed *prometheus.CounterVec
+	// DiskFull is 1 while this node refuses writes because its disk is
+	// full (no space or quota left), 0 otherwise.
+	DiskFull prometheus.Gauge
 }
 
 // New builds a Metrics with its own registry, including Go and process
@@ -102,6 +105,7 @@ func New() *Metrics {
 	m.WritesShed = counter("shardgate_writes_shed_total", "Writes answered 1002 at once because their shard writer's queue was full (--writer-queue, --writer-queue-bytes).")
 	m.RequestsShed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shardgate_requests_shed_total", Help: "Client requests and HTTP sends answered 1002 (HTTP 429) at once because an in-flight bound was full, by bound: connection (--conn-in-flight, --conn-in-flight-bytes) or node (--node-in-flight, --node-in-flight-bytes)."}, []string{"bound"})
 	f(m.RequestsShed)
+	m.DiskFull = gauge("shardgate_disk_full", "1 while this node refuses writes because its disk is full (no space or quota left), else 0; it probes and recovers by itself.")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

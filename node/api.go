@@ -82,9 +82,10 @@ func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, 
 	if err != nil {
 		return shardgate.SendResult{}, err
 	}
-	// The storage limit is checked on the home, before a seq is given out:
-	// a refused send leaves nothing anywhere. Backups follow their home.
-	if err := n.st.Writable(); err != nil {
+	// The storage limit and a full disk are checked on the home, before a
+	// seq is given out: a refused send leaves nothing anywhere. Backups
+	// follow their home.
+	if err := n.writable(); err != nil {
 		return shardgate.SendResult{}, err
 	}
 	if r.WaitMS > 0 {

@@ -78,6 +78,13 @@ type Config struct {
 	// error, replicating a batch of shard to peer fails with it, as if the
 	// peer had refused. nil in production.
 	ReplicateFault func(peer string, shard int) error
+	// StoreFault is a fault-injection hook for tests: when it returns an
+	// error, local writes and the disk probe fail with it (a wrapped
+	// syscall.ENOSPC plays a full disk). nil in production.
+	StoreFault func() error
+	// DiskProbeInterval is how often a node whose disk is full tries a
+	// small write to learn that space has returned.
+	DiskProbeInterval time.Duration
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -98,6 +105,7 @@ func DefaultConfig() Config {
 		MaxBatch:           512,
 		WriterQueue:        4096,
 		WriterQueueBytes:   16 << 20,
+		DiskProbeInterval:  time.Second,
 		PushQueueMessages:  4096,
 		PushQueueBytes:     8 << 20,
 		DrainTimeout:       60 * time.Second,
@@ -125,7 +133,7 @@ func (c Config) Validate() error {
 	if err := c.Shard.Validate(); err != nil {
 		return err
 	}
-	if c.ForwardRetry < 0 || c.ReplicateTimeout < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 {
+	if c.ForwardRetry < 0 || c.ReplicateTimeout < 0 || c.PlanInterval <= 0 || c.StatsInterval <= 0 || c.DiskProbeInterval <= 0 {
 		return errors.New("node timings must be positive")
 	}
 	if c.PushQueueMessages <= 0 || c.PushQueueBytes <= 0 {
@@ -165,6 +173,9 @@ func (c *Config) fill() {
 	}
 	if c.WriterQueue == 0 {
 		c.WriterQueue = d.WriterQueue
+	}
+	if c.DiskProbeInterval == 0 {
+		c.DiskProbeInterval = d.DiskProbeInterval
 	}
 	if c.WriterQueueBytes == 0 {
 		c.WriterQueueBytes = d.WriterQueueBytes

@@ -45,6 +45,7 @@ type Node struct {
 	started   bool
 
 	replica   *replicaSet
+	disk      *diskGuard
 	registry  *registry
 	local     *localConns
 	reattachQ *reattacher
@@ -93,6 +94,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		memberStates: map[string]string{},
 	}
 	n.replica = newReplicaSet(n)
+	n.disk = n.newDiskGuard()
 	n.reattachQ = newReattacher(n)
 	n.pushers = newPushers(n)
 	n.health = newLinkHealth()

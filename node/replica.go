@@ -109,7 +109,7 @@ func (r *replicaSet) replicate(ctx context.Context, from string, req replicateRe
 		}
 	}
 	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
-	if err := r.n.st.Apply(ctx, ops); err != nil {
+	if err := r.n.apply(ctx, ops); err != nil {
 		return replicateResp{}, err
 	}
 	r.setFence(req.Shard, req.Version)
@@ -183,7 +183,7 @@ func (r *replicaSet) snapshot(ctx context.Context, from string, req snapshotReq)
 		}
 	}
 	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
-	if err := r.n.st.Apply(ctx, ops); err != nil {
+	if err := r.n.apply(ctx, ops); err != nil {
 		return err
 	}
 	r.setFence(req.Shard, req.Version)

@@ -81,7 +81,7 @@ func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error
 	}
 	// The local commit is not cut short by the backups' deadline: its
 	// outcome must be known (see inDoubtBook).
-	errs[0] = p.n.st.Apply(p.ctx, ops)
+	errs[0] = p.n.apply(p.ctx, ops)
 	if errs[0] != nil {
 		p.lastSeq = map[string]uint64{}
 	}

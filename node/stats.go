@@ -22,6 +22,7 @@ type nodeStats struct {
 	// Unreachable lists the peers this node has not completed a call with
 	// over the links for LinkFailAfter (see linkHealth).
 	Unreachable []string `json:"unreachable,omitempty"`
+	DiskFull    bool     `json:"disk_full,omitempty"`
 }
 
 type statsBook struct {
@@ -93,7 +94,7 @@ func (n *Node) measure(rate float64) nodeStats {
 	}
 	return nodeStats{Connections: n.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
 		TableVersion: t.Version, Sizes: sizes, At: n.nowMS(),
-		Unreachable: n.health.unreachable(time.Now(), n.cfg.LinkFailAfter)}
+		Unreachable: n.health.unreachable(time.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full()}
 }
 
 func (n *Node) refreshGauges() {

@@ -55,6 +55,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		}
 		if st, ok := n.stats.get(name); ok {
 			nv.Connections, nv.MessagesPerSec, nv.MemoryBytes, nv.TableVersion = st.Connections, st.MessagesPerSec, st.MemoryBytes, st.TableVersion
+			nv.DiskFull = st.DiskFull
 		}
 		v.Nodes = append(v.Nodes, nv)
 	}
