@@ -14,6 +14,7 @@ import (
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/conn"
+	"github.com/shardgate/shardgate/link"
 	"github.com/shardgate/shardgate/node"
 )
 
@@ -117,6 +118,10 @@ type Config struct {
 	WriterQueueBytes int64
 	PushQueue        int
 	PushQueueBytes   int64
+	// LinkQueue and LinkQueueBytes bound the frames queued on one node
+	// link, each way (see link.Config.QueueSize, QueueBytes).
+	LinkQueue        int
+	LinkQueueBytes   int64
 	WriteTimeout     time.Duration
 	ReplicateTimeout time.Duration
 
@@ -180,6 +185,8 @@ func DefaultConfig() Config {
 		WriterQueueBytes:  engine.WriterQueueBytes,
 		PushQueue:         engine.PushQueueMessages,
 		PushQueueBytes:    int64(engine.PushQueueBytes),
+		LinkQueue:         link.DefaultConfig().QueueSize,
+		LinkQueueBytes:    link.DefaultConfig().QueueBytes,
 		WriteTimeout:      engine.ForwardRetry,
 		ReplicateTimeout:  engine.ReplicateTimeout,
 	}
@@ -276,8 +283,8 @@ func (c Config) Validate() error {
 	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")
 	}
-	if c.WriterQueue < 0 || c.WriterQueueBytes < 0 || c.PushQueue < 0 || c.PushQueueBytes < 0 {
-		return errors.New("--writer-queue, --writer-queue-bytes, --push-queue and --push-queue-bytes must be positive (0 takes the default)")
+	if c.WriterQueue < 0 || c.WriterQueueBytes < 0 || c.PushQueue < 0 || c.PushQueueBytes < 0 || c.LinkQueue < 0 || c.LinkQueueBytes < 0 {
+		return errors.New("--writer-queue, --writer-queue-bytes, --push-queue, --push-queue-bytes, --link-queue and --link-queue-bytes must be positive (0 takes the default)")
 	}
 	if c.WriteTimeout < 0 || c.ReplicateTimeout < 0 {
 		return errors.New("--write-timeout and --replicate-timeout must be positive (0 takes the default)")

@@ -93,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.mesh, err = link.New(link.Config{Name: cfg.Name, ClusterKey: key, TLS: s.linkTLS, Logger: s.log, Allow: cfg.LinkAllow,
+		QueueSize: cfg.LinkQueue, QueueBytes: cfg.LinkQueueBytes,
 		// Only nodes that gossip knows (joining ones included, and failed
 		// ones it still tries to re-join) may link in; s.cl is set before
 		// anything is served.

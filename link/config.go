@@ -65,6 +65,12 @@ type Config struct {
 	// QueueSize is the number of frames queued per connection before Call
 	// and Notify fail fast with KindUnavailable. Default 65536.
 	QueueSize int
+	// QueueBytes bounds the same queues in bytes: the envelopes waiting to
+	// be written to one connection (beyond it Call and Notify fail fast with
+	// KindUnavailable), and the notifications from one connection waiting
+	// for the handler (beyond it they are dropped and counted). An
+	// envelope alone in its queue is always taken. Default 256 MiB.
+	QueueBytes int64
 	// MaxFrameBytes is the largest WebSocket message read, in bytes; batches
 	// are split to stay under it. Default 32 MiB (snapshot chunks are about
 	// 1 MiB).
@@ -91,6 +97,7 @@ func DefaultConfig() Config {
 		DialTimeout:   2 * time.Second,
 		CallTimeout:   5 * time.Second,
 		QueueSize:     65536,
+		QueueBytes:    256 << 20,
 		MaxFrameBytes: 32 << 20,
 		PingInterval:  10 * time.Second,
 		Logger:        slog.New(slog.DiscardHandler),
@@ -113,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = d.QueueSize
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = d.QueueBytes
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = d.MaxFrameBytes
@@ -147,6 +157,8 @@ func (c Config) Validate() error {
 		return bad("link: DialTimeout, CallTimeout and PingInterval must be positive")
 	case c.QueueSize < 0:
 		return bad("link: QueueSize must be positive, not %d", c.QueueSize)
+	case c.QueueBytes < 0:
+		return bad("link: QueueBytes must be positive, not %d", c.QueueBytes)
 	case c.MaxFrameBytes > 0 && c.MaxFrameBytes < 4096:
 		return bad("link: MaxFrameBytes is %d; at least 4096 bytes are needed", c.MaxFrameBytes)
 	case c.MaxFrameBytes < 0:

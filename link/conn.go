@@ -31,10 +31,12 @@ type conn struct {
 	closed   bool
 	closeErr error
 	queue    [][]byte // encoded envelopes waiting for the writer
+	queued   int64    // bytes of queue
 	spare    [][]byte // the writer's previous batch, reused to avoid garbage
 	pending  map[uint64]chan reply
 	nextID   uint64
 	notes    []envelope // notifications waiting for the notes goroutine
+	noted    int64      // bytes of the bodies of notes
 	noting   bool       // a notes goroutine is running
 }
 
@@ -122,7 +124,15 @@ func (c *conn) enqueue(env []byte) error {
 		return shardgate.Errorf(shardgate.KindUnavailable,
 			"send queue to %s is full (%d frames)", c.remote, c.m.cfg.QueueSize)
 	}
+	if len(c.queue) > 0 && c.queued+int64(len(env)) > c.m.cfg.QueueBytes {
+		queued := c.queued
+		c.mu.Unlock()
+		c.m.stats.queueFull.Add(1)
+		return shardgate.Errorf(shardgate.KindUnavailable,
+			"send queue to %s is full (%d bytes queued, limit %d)", c.remote, queued, c.m.cfg.QueueBytes)
+	}
 	c.queue = append(c.queue, env)
+	c.queued += int64(len(env))
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -137,6 +147,7 @@ func (c *conn) take() [][]byte {
 	defer c.mu.Unlock()
 	batch := c.queue
 	c.queue, c.spare = c.spare, nil
+	c.queued = 0
 	return batch
 }
 

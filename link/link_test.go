@@ -216,12 +216,39 @@ func TestQueueFullFailsFast(t *testing.T) {
 	}
 }
 
+// The queue is bounded in bytes too: an envelope that would take it over
+// QueueBytes fails fast, unless the queue is empty (it could never go).
+func TestQueueBytesFullFailsFast(t *testing.T) {
+	m, err := New(Config{Name: "a", QueueBytes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := newConn(m, nil, "b", true) // never started: nothing drains it
+	defer c.cancel()
+	if err := c.enqueue([]byte(`{"b":"0123456789"}`)); err != nil {
+		t.Fatalf("an envelope over the bound into an empty queue: %v", err)
+	}
+	mustKind(t, c.enqueue([]byte(`{}`)), shardgate.KindUnavailable)
+	c.take()
+	for i := range 5 {
+		if err := c.enqueue([]byte(`{}`)); err != nil {
+			t.Fatalf("enqueue %d after the writer took the queue: %v", i, err)
+		}
+	}
+	mustKind(t, c.enqueue([]byte(`{}`)), shardgate.KindUnavailable)
+	if d := c.depth(); d != 5 {
+		t.Fatalf("depth %d, want 5 (10 bytes of 2-byte envelopes)", d)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
 		{Name: "a", ClusterKey: []byte("short")},
 		{Name: "a", Path: "internal"},
 		{Name: "a", QueueSize: -1},
+		{Name: "a", QueueBytes: -1},
 		{Name: "a", MaxFrameBytes: 100},
 	} {
 		if _, err := New(cfg); shardgate.KindOf(err) != shardgate.KindInvalid {

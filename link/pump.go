@@ -226,13 +226,14 @@ func (c *conn) queueNote(e envelope) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.notes) >= c.m.cfg.QueueSize {
+	if len(c.notes) >= c.m.cfg.QueueSize || (len(c.notes) > 0 && c.noted+int64(len(e.B)) > c.m.cfg.QueueBytes) {
 		c.mu.Unlock()
 		c.m.stats.dropped.Add(1)
 		c.m.log.Warn("link: notification dropped, handler too slow", "peer", c.remote, "method", e.M)
 		return
 	}
 	c.notes = append(c.notes, e)
+	c.noted += int64(len(e.B))
 	start := !c.noting
 	c.noting = true
 	c.mu.Unlock()
@@ -248,6 +249,7 @@ func (c *conn) runNotes() {
 		c.mu.Lock()
 		batch := c.notes
 		c.notes = nil
+		c.noted = 0
 		if len(batch) == 0 || c.closed {
 			c.noting = false
 			c.mu.Unlock()

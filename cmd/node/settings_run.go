@@ -80,6 +80,8 @@ func runSettings(o *runOptions) *settings {
 		sizeSetting(&c.WriterQueueBytes, "writer-queue-bytes", "bytes of message data waiting for one shard's writer; beyond it a write is answered 1002 at once"),
 		intSetting(&c.PushQueue, "push-queue", "messages waiting to be pushed to one peer node; beyond it pushes are dropped and the peer's connections read them from history"),
 		sizeSetting(&c.PushQueueBytes, "push-queue-bytes", "bytes waiting to be pushed to one peer node (as --push-queue)"),
+		intSetting(&c.LinkQueue, "link-queue", "frames waiting to be written on one node link; beyond it the call fails at once (1003) instead of waiting; incoming notifications beyond it are dropped and counted"),
+		sizeSetting(&c.LinkQueueBytes, "link-queue-bytes", "bytes of those frames (as --link-queue); a frame alone in its queue is always taken"),
 		durationSetting(&c.WriteTimeout, "write-timeout", "time a write gets to reach its key's home and commit there, retries included; then it is answered 1003 with the reason"),
 		durationSetting(&c.ReplicateTimeout, "replicate-timeout", "time a batch waits for its backups before its writes are answered 1003; at most --write-timeout"),
 		durationSetting(&o.stopTimeout, "stop-timeout", "how long a graceful stop (SIGTERM) may take to hand off shards"),
