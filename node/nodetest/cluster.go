@@ -204,6 +204,14 @@ func (c *Cluster) Kill(name string) {
 	c.teardown(nd)
 }
 
+// Crash stops name abruptly and tells the membership nothing: its peers
+// are refused at once, but gossip keeps it alive until the test calls
+// Gossip.Fail, as failure detection takes its time.
+func (c *Cluster) Crash(name string) {
+	c.t.Helper()
+	c.teardown(c.take(name))
+}
+
 func (c *Cluster) take(name string) *Node {
 	c.t.Helper()
 	c.mu.Lock()
@@ -232,7 +240,8 @@ func (c *Cluster) teardown(nd *Node) {
 	}
 }
 
-// Close kills every running node. It runs when the test ends.
+// Close kills every running node and ends every membership view. It runs
+// when the test ends.
 func (c *Cluster) Close() {
 	for _, nd := range c.Live() {
 		c.Kill(nd.Name)

@@ -35,13 +35,25 @@ func NewGossip() *Gossip {
 
 // Join adds a member (or brings one back under a new meta) and returns its
 // view, to hand to node.New. Its Events start with its own join and one
-// join per member it sees; every member that sees it gets a join.
+// join per member it sees; every member that sees it gets a join, after a
+// failure of the old process when that one was still thought alive.
 func (g *Gossip) Join(meta cluster.Meta) *Membership {
 	v := newMembership(g, meta.Name)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if old := g.members[meta.Name]; old != nil && old.view != nil {
-		old.view.close()
+	if old := g.members[meta.Name]; old != nil {
+		if old.view != nil {
+			old.view.close()
+		}
+		if old.status == cluster.StatusAlive {
+			// A restart before failure detection noticed the crash: the
+			// old process fails, then the new one joins.
+			gone := g.memberLocked(meta.Name)
+			gone.Status = cluster.StatusDead
+			for _, other := range g.viewersLocked(meta.Name) {
+				other.enqueue(cluster.Event{Type: cluster.EventFailed, Member: gone})
+			}
+		}
 	}
 	g.members[meta.Name] = &gmember{meta: meta, status: cluster.StatusAlive, view: v}
 	v.enqueue(cluster.Event{Type: cluster.EventJoin, Member: g.memberLocked(meta.Name)})

@@ -28,7 +28,8 @@ type Network struct {
 	mu    sync.Mutex
 	ends  map[string]*endpoint // attached nodes, by name
 	drop  map[[2]string]bool   // from → to: frames dropped
-	calls map[[3]string]int    // from, to, method → requests that arrived
+	rules []DropRule
+	calls map[[3]string]int // from, to, method → requests that arrived
 }
 
 // NewNetwork returns an empty network; log may be nil.
@@ -88,10 +89,24 @@ func (nw *Network) HealOneWay(from, to string) {
 	nw.mu.Unlock()
 }
 
+// DropRule says whether a frame of method from → to is dropped: a
+// request, its answer (from the callee back to the caller) or a
+// notification. It is called with the network's lock held and must not
+// call the Network.
+type DropRule func(from, to, method string) bool
+
+// DropIf adds a rule; Heal removes it.
+func (nw *Network) DropIf(rule DropRule) {
+	nw.mu.Lock()
+	nw.rules = append(nw.rules, rule)
+	nw.mu.Unlock()
+}
+
 // Heal removes every rule.
 func (nw *Network) Heal() {
 	nw.mu.Lock()
 	clear(nw.drop)
+	nw.rules = nil
 	nw.mu.Unlock()
 }
 
@@ -103,10 +118,22 @@ func (nw *Network) Calls(from, to, method string) int {
 	return nw.calls[[3]string{from, to, method}]
 }
 
-func (nw *Network) dropped(from, to string) bool {
+func (nw *Network) dropped(from, to, method string) bool {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	return nw.drop[[2]string{from, to}]
+	return nw.droppedLocked(from, to, method)
+}
+
+func (nw *Network) droppedLocked(from, to, method string) bool {
+	if nw.drop[[2]string{from, to}] {
+		return true
+	}
+	for _, r := range nw.rules {
+		if r(from, to, method) {
+			return true
+		}
+	}
+	return false
 }
 
 // arrive returns the endpoint a frame from → to reaches, nil when it is
@@ -118,7 +145,7 @@ func (nw *Network) arrive(from, to, method string) (*endpoint, error) {
 	if e == nil {
 		return nil, shardgate.Errorf(shardgate.KindUnavailable, "%s is not reachable: connection refused", to)
 	}
-	if nw.drop[[2]string{from, to}] {
+	if nw.droppedLocked(from, to, method) {
 		return nil, nil
 	}
 	nw.calls[[3]string{from, to, method}]++
@@ -332,7 +359,7 @@ func (l *Links) serve(e *endpoint, peer, method string, body json.RawMessage) an
 	if err != nil {
 		a = answer{err: link.AsRemote(err)}
 	}
-	a.lost = l.nw.dropped(peer, l.name)
+	a.lost = l.nw.dropped(peer, l.name, method)
 	return a
 }
 

@@ -1,0 +1,64 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shardgate/shardgate/internal/testutil"
+	"github.com/shardgate/shardgate/node/nodetest"
+)
+
+// Connections that stay open on n1 and n2 take every message acknowledged
+// to their keys, in order and once, while the homes of those keys change
+// under load: a node joins, shards are moved by hand, a node is drained, a
+// node fails. After each change sending pauses, and every acknowledged
+// message must have reached its connection with no further traffic to set
+// off gap filling.
+func TestLiveDeliveryAcrossOwnershipChanges(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		c := nodetest.Start(t, 3, nodetest.Options{})
+		l := startLoad(t, c, []string{"n1", "n2"}, []string{"n1", "n2"}, 4, 40)
+		l.waitAcked(100, 20*time.Second)
+		l.checkLive("steady load")
+
+		c.AddNode("n4")
+		c.WaitSettled(30 * time.Second)
+		l.waitAcked(50, 20*time.Second)
+		l.checkLive("n4 joined")
+
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		api := c.Node("n1").Engine
+		moved := 0
+		for _, k := range l.keys {
+			r, err := api.Route(ctx, k)
+			if err != nil || r.Owner != "n3" {
+				continue
+			}
+			if _, err := api.MoveShard(ctx, r.Shard, "n4"); err != nil {
+				t.Fatalf("move shard %d to n4: %v", r.Shard, err)
+			}
+			testutil.Eventually(t, 30*time.Second, "shard moved", func() bool {
+				r2, _ := api.Route(ctx, k)
+				return r2.Owner == "n4"
+			})
+			if moved++; moved == 3 {
+				break
+			}
+		}
+		l.waitAcked(50, 20*time.Second)
+		l.checkLive("shards moved to n4")
+
+		c.StopNode("n3")
+		c.WaitSettled(30 * time.Second)
+		l.waitAcked(50, 20*time.Second)
+		l.checkLive("n3 drained")
+
+		c.Kill("n4")
+		l.waitAcked(50, 30*time.Second)
+		c.WaitSettled(30 * time.Second)
+		l.checkLive("n4 failed")
+		l.finish()
+	})
+}
