@@ -43,8 +43,8 @@ type coordDeps struct {
 	cfg  Config
 	log  *slog.Logger
 
-	table func() shard.Table   // the table in force
-	view  func() clusterView   // live members and departures, now
+	table func() shard.Table // the table in force
+	view  func() clusterView // live members and departures, now
 	// coordinatorName names the node that should coordinate now; only
 	// that node plans.
 	coordinatorName func() string

@@ -19,7 +19,7 @@ type copyJob struct {
 // tableChanged starts a copy for every pending holder of this shard that
 // has none running, and cancels copies to nodes no longer pending.
 func (p *primary) tableChanged(t shard.Table) {
-	_, pending := targets(t, p.shard, p.n.name)
+	_, pending := targets(t, p.shard, p.h.name)
 	p.copyMu.Lock()
 	defer p.copyMu.Unlock()
 	for target, j := range p.copies {
@@ -57,24 +57,24 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 			if err == nil {
 				copied = true
 				took = time.Since(start)
-				_, size = p.n.st.ShardStats(p.shard)
-				p.n.m.ShardMovesTotal.WithLabelValues("ok").Inc()
-				p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{
+				_, size = p.h.store.ShardStats(p.shard)
+				p.h.m.ShardMovesTotal.WithLabelValues("ok").Inc()
+				p.h.publish(shardgate.Event{Type: "migration", At: p.h.nowMS(), Data: map[string]any{
 					"shard": p.shard, "to": target, "phase": "copied", "ms": time.Since(start).Milliseconds()}})
 			} else {
-				p.n.m.ShardMovesTotal.WithLabelValues("error").Inc()
+				p.h.m.ShardMovesTotal.WithLabelValues("error").Inc()
 			}
 		}
 		if copied {
 			// Reported until the table stops listing target as pending
 			// (which cancels this job): a new coordinator has not heard it.
-			err = p.n.reportCopied(ctx, copiedReq{Shard: p.shard, Node: target, Version: version,
-				From: p.n.name, Bytes: size, MS: took.Milliseconds()})
+			err = p.h.reportCopied(ctx, copiedReq{Shard: p.shard, Node: target, Version: version,
+				From: p.h.name, Bytes: size, MS: took.Milliseconds()})
 			if err == nil {
 				backoff = time.Second
 			}
 		}
-		p.n.log.Debug("shard copy", "shard", p.shard, "to", target, "copied", copied, "err", err)
+		p.h.log.Debug("shard copy", "shard", p.shard, "to", target, "copied", copied, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -88,7 +88,7 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 // transaction opens between two batches (batchMu), and every batch after it
 // is mirrored to target, so the two together hold every write.
 func (p *primary) copyTo(ctx context.Context, target string) error {
-	p.n.events.publish(shardgate.Event{Type: "migration", At: p.n.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
+	p.h.publish(shardgate.Event{Type: "migration", At: p.h.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
 	p.batchMu.Lock()
 	locked := true
 	unlock := func() {
@@ -100,16 +100,16 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 	defer unlock()
 	// Stamp every request with the table in force now: the job may outlive
 	// the table it started under, and holders fence older stamps.
-	reset := snapshotReq{Shard: p.shard, Version: p.n.currentTable().Version, Reset: true}
+	reset := snapshotReq{Shard: p.shard, Version: p.h.table().Version, Reset: true}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := p.n.links.Call(rctx, target, methodSnapshot, reset, nil)
+	err := p.h.links.Call(rctx, target, methodSnapshot, reset, nil)
 	cancel()
 	if err != nil {
 		return err
 	}
-	return p.n.st.Snapshot(ctx, p.shard, p.n.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
+	return p.h.store.Snapshot(ctx, p.shard, p.h.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
 		unlock()
-		return p.n.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.n.currentTable().Version, Ops: ops}, nil)
+		return p.h.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.h.table().Version, Ops: ops}, nil)
 	})
 }
 

@@ -39,10 +39,11 @@ type Node struct {
 
 	tables *tables // the table in force, its persistence and change signal
 
-	mu        sync.RWMutex
-	primaries map[int]*primary
-	state     string
-	started   bool
+	home *home // the writers of the shards at home here
+
+	mu      sync.RWMutex
+	state   string
+	started bool
 
 	replica   *replicaSet
 	disk      *diskGuard
@@ -82,14 +83,13 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		cfg: cfg, name: cfg.Name, log: cfg.Logger.With("component", "node"),
 		st: st, mem: mem, links: links, m: m,
 		ctx: ctx, cancel: cancel,
-		deliver:   nopDeliverer{},
-		primaries: map[int]*primary{},
-		state:     shardgate.StateJoining,
-		registry:  newRegistry(),
-		local:     newLocalConns(),
-		events:    newBus(),
-		stats:     newStatsBook(),
-		left:      make(chan struct{}),
+		deliver:  nopDeliverer{},
+		state:    shardgate.StateJoining,
+		registry: newRegistry(),
+		local:    newLocalConns(),
+		events:   newBus(),
+		stats:    newStatsBook(),
+		left:     make(chan struct{}),
 
 		memberStates: map[string]string{},
 	}
@@ -109,6 +109,16 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.coord = coord
+	hm, err := newHome(homeDeps{
+		name: cfg.Name, cfg: cfg, log: n.log, m: m, ctx: ctx, store: st, commitLocal: n.apply, links: links,
+		table: n.currentTable, canWrite: n.canWrite, deliver: n.deliverTo, publish: n.events.publish,
+		reportCopied: n.reportCopied,
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.home = hm
 	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()
@@ -208,13 +218,7 @@ func (n *Node) currentState() string {
 func (n *Node) Close() error {
 	n.closed.Do(func() {
 		n.cancel()
-		n.mu.Lock()
-		ps := n.primaries
-		n.primaries = map[int]*primary{}
-		n.mu.Unlock()
-		for _, p := range ps {
-			p.stop()
-		}
+		n.home.stopAll()
 		n.wg.Wait()
 		n.events.close()
 	})

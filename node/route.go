@@ -77,15 +77,7 @@ func budgetSpent(id int, owner string, budget time.Duration, last error) error {
 }
 
 // primaryFor returns the writer of shard id if this node is its home.
-func (n *Node) primaryFor(id int) (*primary, error) {
-	n.mu.RLock()
-	p := n.primaries[id]
-	n.mu.RUnlock()
-	if p == nil {
-		return nil, errNotHome(id)
-	}
-	return p, nil
-}
+func (n *Node) primaryFor(id int) (*primary, error) { return n.home.writer(id) }
 
 // localRead checks this node may answer reads of shard id.
 func (n *Node) localRead(id int) error {

@@ -59,32 +59,7 @@ func (n *Node) applyRoles() {
 	old := n.applied
 	t := n.currentTable()
 	n.applied = t
-	n.mu.Lock()
-	var stop []*primary
-	var owned []*primary
-	for id := range t.Shards {
-		mine := t.Shards[id].Owner == n.name
-		p := n.primaries[id]
-		switch {
-		case mine && p == nil:
-			p = newPrimary(n, id)
-			n.primaries[id] = p
-			owned = append(owned, p)
-			p.start()
-		case mine:
-			owned = append(owned, p)
-		case p != nil:
-			delete(n.primaries, id)
-			stop = append(stop, p)
-		}
-	}
-	n.mu.Unlock()
-	for _, p := range stop {
-		p.stop()
-	}
-	for _, p := range owned {
-		p.tableChanged(t)
-	}
+	n.home.apply(t)
 	n.replica.tableChanged(t)
 	if len(old.Shards) == len(t.Shards) {
 		n.rehome(old, t)

@@ -136,10 +136,8 @@ func (n *Node) Ready() error {
 	if t.Version == 0 {
 		return shardgate.Errorf(shardgate.KindUnavailable, "no partition table yet")
 	}
-	n.mu.RLock()
-	defer n.mu.RUnlock()
 	for id, a := range t.Shards {
-		if a.Owner == n.name && n.primaries[id] == nil {
+		if a.Owner == n.name && !n.home.loaded(id) {
 			return shardgate.Errorf(shardgate.KindUnavailable, "shard %d is not loaded yet", id)
 		}
 	}

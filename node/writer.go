@@ -43,7 +43,7 @@ type writeResult struct {
 // shard's sequence numbers: it gathers queued writes into a batch, assigns
 // seqs, and commits the batch locally and on every other holder at once.
 type primary struct {
-	n      *Node
+	h      *home
 	shard  int
 	q      chan *writeReq
 	ctx    context.Context
@@ -66,9 +66,9 @@ type primary struct {
 	queuedBytes atomic.Int64 // data bytes of the writes in q
 }
 
-func newPrimary(n *Node, id int) *primary {
-	ctx, cancel := context.WithCancel(n.ctx)
-	return &primary{n: n, shard: id, q: make(chan *writeReq, n.cfg.WriterQueue), ctx: ctx, cancel: cancel,
+func newPrimary(h *home, id int) *primary {
+	ctx, cancel := context.WithCancel(h.ctx)
+	return &primary{h: h, shard: id, q: make(chan *writeReq, h.cfg.WriterQueue), ctx: ctx, cancel: cancel,
 		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}, inDoubt: newInDoubtBook()}
 }
 
@@ -102,10 +102,10 @@ func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 	r.done = make(chan writeResult, 1)
 	r.ctx = ctx
 	size := int64(len(r.data))
-	if p.queuedBytes.Add(size) > p.n.cfg.WriterQueueBytes && size > 0 {
+	if p.queuedBytes.Add(size) > p.h.cfg.WriterQueueBytes && size > 0 {
 		p.queuedBytes.Add(-size)
-		p.n.m.WritesShed.Inc()
-		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d bytes of writes queued (limit %d); retry later", p.shard, p.n.name, p.queuedBytes.Load(), p.n.cfg.WriterQueueBytes)
+		p.h.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d bytes of writes queued (limit %d); retry later", p.shard, p.h.name, p.queuedBytes.Load(), p.h.cfg.WriterQueueBytes)
 	}
 	select {
 	case p.q <- r:
@@ -114,8 +114,8 @@ func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 		return 0, errNotHome(p.shard)
 	default:
 		p.queuedBytes.Add(-size)
-		p.n.m.WritesShed.Inc()
-		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d writes queued (limit %d); retry later", p.shard, p.n.name, cap(p.q), cap(p.q))
+		p.h.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d writes queued (limit %d); retry later", p.shard, p.h.name, cap(p.q), cap(p.q))
 	}
 	select {
 	case res := <-r.done:
@@ -135,7 +135,7 @@ func (p *primary) run() {
 			p.queuedBytes.Add(-int64(len(r.data)))
 			batch := []*writeReq{r}
 		gather:
-			for len(batch) < p.n.cfg.MaxBatch {
+			for len(batch) < p.h.cfg.MaxBatch {
 				select {
 				case r := <-p.q:
 					p.queuedBytes.Add(-int64(len(r.data)))
@@ -177,8 +177,8 @@ func (p *primary) process(batch []*writeReq) {
 		p.lastExpiry = now
 		p.inDoubt.expire(now)
 	}
-	t := p.n.currentTable()
-	if err := p.n.canWrite(p.shard, t); err != nil {
+	t := p.h.table()
+	if err := p.h.canWrite(p.shard, t); err != nil {
 		fail(batch, err)
 		return
 	}
@@ -214,7 +214,7 @@ func (p *primary) process(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- writeResult{seq: seqs[i]}
 		if r.kind == writeSend {
-			p.n.m.AckLatency.Observe(time.Since(r.start).Seconds())
+			p.h.m.AckLatency.Observe(time.Since(r.start).Seconds())
 		}
 	}
 	p.deliver(ops)
@@ -238,7 +238,7 @@ func (p *primary) dropAbandoned(batch []*writeReq) []*writeReq {
 // seq their first attempt got (and re-replicate it, since that attempt may
 // have failed on a backup), new messages get the next seq of their key.
 func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64, error) {
-	st := p.n.st
+	st := p.h.store
 	var ops []store.Op
 	if p.fencedAt < t.Version {
 		ops = append(ops, store.Op{Kind: store.OpFence, Shard: p.shard, Version: t.Version})
@@ -246,7 +246,7 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 	seqs := make([]uint64, len(batch))
 	type idem struct{ key, from, id string }
 	inBatch := map[idem]uint64{}
-	now := p.n.nowMS()
+	now := p.h.nowMS()
 	for i, r := range batch {
 		if r.kind == writeAck {
 			ops = append(ops, store.Op{Kind: store.OpCursor, Shard: p.shard, Key: r.key, Seq: r.seq})
@@ -298,7 +298,7 @@ func (p *primary) replay(r *writeReq, seq uint64) []store.Op {
 	if r.id != "" {
 		ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
 	}
-	msgs, _, err := p.n.st.Read(p.shard, r.key, seq-1, 1)
+	msgs, _, err := p.h.store.Read(p.shard, r.key, seq-1, 1)
 	if err == nil && len(msgs) == 1 && msgs[0].Seq == seq {
 		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
 	}
@@ -309,7 +309,7 @@ func (p *primary) nextSeq(key string) (uint64, error) {
 	last, ok := p.lastSeq[key]
 	if !ok {
 		var err error
-		last, err = p.n.st.LastSeq(p.shard, key)
+		last, err = p.h.store.LastSeq(p.shard, key)
 		if err != nil {
 			return 0, err
 		}
@@ -338,7 +338,7 @@ func (p *primary) deliver(ops []store.Op) {
 	stored := 0
 	for _, key := range order {
 		stored += len(byKey[key])
-		p.n.deliverTo(key, byKey[key])
+		p.h.deliver(key, byKey[key])
 	}
-	p.n.m.MessagesStored.Add(float64(stored))
+	p.h.m.MessagesStored.Add(float64(stored))
 }
