@@ -38,7 +38,7 @@ type homeDeps struct {
 	// commitLocal commits ops to the local store, turning a full disk into a
 	// refusal (see diskGuard).
 	commitLocal func(ctx context.Context, ops []store.Op) error
-	table func() shard.Table // the table in force
+	table       func() shard.Table // the table in force
 	// canWrite says whether this node may acknowledge writes of a shard
 	// under t now (state, quorum, a newer table elsewhere).
 	canWrite func(id int, t shard.Table) error

@@ -93,7 +93,6 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 
 		memberStates: map[string]string{},
 	}
-	n.replica = newReplicaSet(n)
 	n.disk = n.newDiskGuard()
 	n.reattachQ = newReattacher(n)
 	n.pushers = newPushers(n)
@@ -119,6 +118,12 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.home = hm
+	rs, err := newReplicaSet(replicaDeps{name: cfg.Name, partitions: cfg.Shard.Partitions, store: st, m: m, table: n.currentTable, commitLocal: n.apply})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.replica = rs
 	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/metrics"
 	"github.com/shardgate/shardgate/shard"
 	"github.com/shardgate/shardgate/store"
 )
@@ -16,14 +18,35 @@ import (
 // any accepted write was stamped with, and older stamps are refused: a home
 // that has been replaced cannot get a write acknowledged.
 type replicaSet struct {
-	n     *Node
+	replicaDeps
 	mu    sync.Mutex
 	locks map[int]*sync.Mutex
 	fence map[int]uint64
 }
 
-func newReplicaSet(n *Node) *replicaSet {
-	return &replicaSet{n: n, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}}
+// replicaDeps is what the replica side is given; it reaches nothing else.
+type replicaDeps struct {
+	name       string
+	partitions int
+	store      replicaStore
+	m          *metrics.Metrics
+	table      func() shard.Table // the table in force
+	// commitLocal commits ops to the local store, turning a full disk
+	// into a refusal (see diskGuard).
+	commitLocal func(ctx context.Context, ops []store.Op) error
+}
+
+func newReplicaSet(d replicaDeps) (*replicaSet, error) {
+	if d.name == "" || d.partitions <= 0 {
+		return nil, errors.New("replica side: node name and partitions are required")
+	}
+	if d.store == nil || d.table == nil || d.commitLocal == nil {
+		return nil, errors.New("replica side: a dependency is missing")
+	}
+	if d.m == nil {
+		d.m = metrics.New()
+	}
+	return &replicaSet{replicaDeps: d, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}}, nil
 }
 
 func (r *replicaSet) lock(id int) func() {
@@ -45,7 +68,7 @@ func (r *replicaSet) fenceOf(id int) (uint64, error) {
 	if ok {
 		return f, nil
 	}
-	f, err := r.n.st.Fence(id)
+	f, err := r.store.Fence(id)
 	if err != nil {
 		return 0, err
 	}
@@ -70,7 +93,7 @@ func (r *replicaSet) setFence(id int, v uint64) {
 // former home's late writes are refused even before the new home wrote.
 func (r *replicaSet) tableChanged(t shard.Table) {
 	for id, a := range t.Shards {
-		if a.Owner == r.n.name {
+		if a.Owner == r.name {
 			r.setFence(id, t.Version)
 		}
 	}
@@ -79,7 +102,7 @@ func (r *replicaSet) tableChanged(t shard.Table) {
 // check refuses a write from `from` stamped with version for shard id when
 // a newer home exists.
 func (r *replicaSet) check(from string, id int, version uint64) error {
-	if id < 0 || id >= r.n.cfg.Shard.Partitions {
+	if id < 0 || id >= r.partitions {
 		return shardgate.Errorf(shardgate.KindInvalid, "shard %d out of range", id)
 	}
 	f, err := r.fenceOf(id)
@@ -89,7 +112,7 @@ func (r *replicaSet) check(from string, id int, version uint64) error {
 	if version < f {
 		return shardgate.Errorf(shardgate.KindUnavailable, "write for shard %d stamped with table v%d is older than v%d: %s is no longer its home", id, version, f, from)
 	}
-	t := r.n.currentTable()
+	t := r.table()
 	if t.Shards != nil && t.Version > version && t.Shards[id].Owner != from {
 		return shardgate.Errorf(shardgate.KindUnavailable, "%s is no longer the home of shard %d (table v%d)", from, id, t.Version)
 	}
@@ -109,7 +132,7 @@ func (r *replicaSet) replicate(ctx context.Context, from string, req replicateRe
 		}
 	}
 	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
-	if err := r.n.apply(ctx, ops); err != nil {
+	if err := r.commitLocal(ctx, ops); err != nil {
 		return replicateResp{}, err
 	}
 	r.setFence(req.Shard, req.Version)
@@ -119,7 +142,7 @@ func (r *replicaSet) replicate(ctx context.Context, from string, req replicateRe
 			msgs++
 		}
 	}
-	r.n.m.MessagesReplicated.Add(float64(msgs))
+	r.m.MessagesReplicated.Add(float64(msgs))
 	return replicateResp{}, nil
 }
 
@@ -137,12 +160,12 @@ func (r *replicaSet) gaps(req replicateReq) ([]gap, error) {
 	}
 	var out []gap
 	for key, seq := range first {
-		ok, err := r.n.st.HasSeq(req.Shard, key, seq-1)
+		ok, err := r.store.HasSeq(req.Shard, key, seq-1)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			have, err := r.n.st.LastSeq(req.Shard, key)
+			have, err := r.store.LastSeq(req.Shard, key)
 			if err != nil {
 				return nil, err
 			}
@@ -174,16 +197,16 @@ func (r *replicaSet) snapshot(ctx context.Context, from string, req snapshotReq)
 		return err
 	}
 	if req.Reset {
-		t := r.n.currentTable()
-		if t.Shards != nil && t.Version >= req.Version && t.Shards[req.Shard].Owner == r.n.name {
-			return shardgate.Errorf(shardgate.KindConflict, "shard %d is at home on %s: refusing to discard it", req.Shard, r.n.name)
+		t := r.table()
+		if t.Shards != nil && t.Version >= req.Version && t.Shards[req.Shard].Owner == r.name {
+			return shardgate.Errorf(shardgate.KindConflict, "shard %d is at home on %s: refusing to discard it", req.Shard, r.name)
 		}
-		if err := r.n.st.DropShard(req.Shard); err != nil {
+		if err := r.store.DropShard(req.Shard); err != nil {
 			return err
 		}
 	}
 	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
-	if err := r.n.apply(ctx, ops); err != nil {
+	if err := r.commitLocal(ctx, ops); err != nil {
 		return err
 	}
 	r.setFence(req.Shard, req.Version)
