@@ -94,8 +94,6 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		memberStates: map[string]string{},
 	}
 	n.disk = n.newDiskGuard()
-	n.reattachQ = newReattacher(n)
-	n.pushers = newPushers(n)
 	n.health = newLinkHealth()
 	coord, err := newCoordinator(coordDeps{
 		name: cfg.Name, cfg: cfg, log: n.log,
@@ -124,6 +122,15 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.replica = rs
+	if n.pushers, err = newPushers(pusherDeps{ctx: ctx, links: links, m: m, log: n.log,
+		maxMsgs: cfg.PushQueueMessages, maxBytes: cfg.PushQueueBytes, goFunc: n.goFunc}); err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.reattachQ, err = newReattacher(reattachDeps{log: n.log, tableChanged: n.tableChanged, reattach: n.reattach}); err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()
@@ -183,7 +190,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goFunc(func() { n.catchUpEvents("", t.EventSeq) })
 	}
 	n.setState(ctx, shardgate.StateActive)
-	n.goFunc(n.reattachQ.loop)
+	n.goFunc(func() { n.reattachQ.loop(n.ctx) })
 	n.goFunc(n.heartbeatLoop)
 	n.goFunc(n.memberLoop)
 	n.goFunc(func() { n.coord.loop(n.ctx) })

@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/metrics"
 )
 
 // Pushes of committed messages to the nodes holding their keys'
@@ -20,7 +23,7 @@ import (
 const pushTimeout = 2 * time.Second
 
 type pushQueue struct {
-	n    *Node
+	ps   *pushers
 	peer string
 	wake chan struct{}
 
@@ -34,21 +37,47 @@ type pushQueue struct {
 
 // pushers owns the per-peer queues of a node.
 type pushers struct {
-	n  *Node
+	pusherDeps
 	mu sync.Mutex
 	qs map[string]*pushQueue
 }
 
-func newPushers(n *Node) *pushers { return &pushers{n: n, qs: map[string]*pushQueue{}} }
+// pusherDeps is what the pushers are given; they reach nothing else.
+type pusherDeps struct {
+	ctx   context.Context // ends every queue's goroutine
+	links Links
+	m     *metrics.Metrics
+	log   *slog.Logger
+	// maxMsgs and maxBytes bound one peer's queue.
+	maxMsgs, maxBytes int
+	// goFunc starts a goroutine that the node waits for at Close.
+	goFunc func(func())
+}
+
+func newPushers(d pusherDeps) (*pushers, error) {
+	if d.ctx == nil || d.links == nil || d.goFunc == nil {
+		return nil, errors.New("pushers: a dependency is missing")
+	}
+	if d.maxMsgs <= 0 || d.maxBytes <= 0 {
+		return nil, errors.New("pushers: push queue bounds must be positive")
+	}
+	if d.m == nil {
+		d.m = metrics.New()
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	return &pushers{pusherDeps: d, qs: map[string]*pushQueue{}}, nil
+}
 
 // push queues msgs of key for peer. It never blocks.
 func (ps *pushers) push(peer, key string, msgs []shardgate.Message) {
 	ps.mu.Lock()
 	q := ps.qs[peer]
 	if q == nil {
-		q = &pushQueue{n: ps.n, peer: peer, wake: make(chan struct{}, 1), behind: map[string]uint64{}, stop: make(chan struct{})}
+		q = &pushQueue{ps: ps, peer: peer, wake: make(chan struct{}, 1), behind: map[string]uint64{}, stop: make(chan struct{})}
 		ps.qs[peer] = q
-		ps.n.goFunc(q.run)
+		ps.goFunc(q.run)
 	}
 	ps.mu.Unlock()
 	q.add(key, msgs)
@@ -65,11 +94,11 @@ func msgBytes(msgs []shardgate.Message) int {
 func (q *pushQueue) add(key string, msgs []shardgate.Message) {
 	size := msgBytes(msgs)
 	q.mu.Lock()
-	if q.msgs+len(msgs) > q.n.cfg.PushQueueMessages || q.bytes+size > q.n.cfg.PushQueueBytes {
+	if q.msgs+len(msgs) > q.ps.maxMsgs || q.bytes+size > q.ps.maxBytes {
 		last := msgs[len(msgs)-1].Seq
 		q.behind[key] = max(q.behind[key], last)
 		q.mu.Unlock()
-		q.n.m.DeliveryPushDropped.Add(float64(len(msgs)))
+		q.ps.m.DeliveryPushDropped.Add(float64(len(msgs)))
 	} else {
 		q.queue = append(q.queue, deliverMsg{Key: key, Msgs: msgs})
 		q.msgs += len(msgs)
@@ -123,7 +152,7 @@ func (q *pushQueue) run() {
 	backoff := 100 * time.Millisecond
 	for {
 		select {
-		case <-q.n.ctx.Done():
+		case <-q.ps.ctx.Done():
 			return
 		case <-q.stop:
 			return
@@ -131,12 +160,12 @@ func (q *pushQueue) run() {
 		}
 		failed := false
 		for _, d := range q.take() {
-			ctx, cancel := context.WithTimeout(q.n.ctx, pushTimeout)
-			err := q.n.links.Notify(ctx, q.peer, methodDeliver, d)
+			ctx, cancel := context.WithTimeout(q.ps.ctx, pushTimeout)
+			err := q.ps.links.Notify(ctx, q.peer, methodDeliver, d)
 			cancel()
 			if err != nil {
-				q.n.log.Debug("push", "peer", q.peer, "key", d.Key, "err", err)
-				q.n.m.DeliveryPushDropped.Add(float64(len(d.Msgs)))
+				q.ps.log.Debug("push", "peer", q.peer, "key", d.Key, "err", err)
+				q.ps.m.DeliveryPushDropped.Add(float64(len(d.Msgs)))
 				q.retryLater(d)
 				failed = true
 			}
@@ -146,7 +175,7 @@ func (q *pushQueue) run() {
 			continue
 		}
 		select {
-		case <-q.n.ctx.Done():
+		case <-q.ps.ctx.Done():
 			return
 		case <-q.stop:
 			return

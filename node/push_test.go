@@ -52,7 +52,11 @@ func TestPushNeverBlocksAndAnnouncesDrops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{ctx: ctx, cancel: cancel, links: links, m: metrics.New(), log: slog.New(slog.DiscardHandler),
 		cfg: Config{PushQueueMessages: 8, PushQueueBytes: 1 << 20}}
-	ps := newPushers(n)
+	ps, err := newPushers(pusherDeps{ctx: ctx, links: links, m: n.m, log: n.log,
+		maxMsgs: n.cfg.PushQueueMessages, maxBytes: n.cfg.PushQueueBytes, goFunc: n.goFunc})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	done := make(chan struct{})
 	go func() {

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -24,14 +26,30 @@ import (
 const reattachWorkers = 16
 
 type reattacher struct {
-	n     *Node
+	reattachDeps
 	mu    sync.Mutex
 	dirty map[string]struct{}
 	wake  chan struct{}
 }
 
-func newReattacher(n *Node) *reattacher {
-	return &reattacher{n: n, dirty: map[string]struct{}{}, wake: make(chan struct{}, 1)}
+// reattachDeps is what the reattacher is given; it reaches nothing else.
+type reattachDeps struct {
+	log *slog.Logger
+	// tableChanged returns a channel closed at the next table change: a
+	// failed registration is retried then.
+	tableChanged func() <-chan struct{}
+	// reattach registers this node's connections of key with its home.
+	reattach func(key string) error
+}
+
+func newReattacher(d reattachDeps) (*reattacher, error) {
+	if d.tableChanged == nil || d.reattach == nil {
+		return nil, errors.New("reattacher: a dependency is missing")
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	return &reattacher{reattachDeps: d, dirty: map[string]struct{}{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // mark queues key for re-registration with its current home.
@@ -56,12 +74,12 @@ func (r *reattacher) take() []string {
 	return keys
 }
 
-// loop runs until the node stops; it is started by Start.
-func (r *reattacher) loop() {
+// loop runs until ctx ends; it is started by Start.
+func (r *reattacher) loop(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
 		select {
-		case <-r.n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-r.wake:
 		}
@@ -75,9 +93,9 @@ func (r *reattacher) loop() {
 			r.mark(k)
 		}
 		select {
-		case <-r.n.ctx.Done():
+		case <-ctx.Done():
 			return
-		case <-r.n.tableChanged():
+		case <-r.tableChanged():
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 2*time.Second)
@@ -95,8 +113,8 @@ func (r *reattacher) round(keys []string) []string {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := r.n.reattach(key); err != nil {
-				r.n.log.Debug("re-register connections", "key", key, "err", err)
+			if err := r.reattach(key); err != nil {
+				r.log.Debug("re-register connections", "key", key, "err", err)
 				mu.Lock()
 				failed = append(failed, key)
 				mu.Unlock()
