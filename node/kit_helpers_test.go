@@ -18,7 +18,7 @@ import (
 // inBubble runs f in a testing/synctest bubble: the engines' timers run on
 // the bubble's fake clock, so the bounds the tests check are in fake time
 // and do not depend on the load of the machine. The bubble ends only when
-// every goroutine started in it has ended; goleak checks the rest.
+// every goroutine started in it has ended; TestMain checks the rest.
 //
 // Only for tests whose links never swallow a call: the clock of a bubble
 // stands still while a goroutine waits for a mutex, and the engine holds
@@ -26,16 +26,21 @@ import (
 // call that can only end at its deadline may stop the clock for good.
 // Tests that cut links run on the real clock (inRealTime).
 func inBubble(t *testing.T, f func(t *testing.T)) {
-	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("runtime/pprof.readProfile"))
+	t.Parallel()
 	synctest.Test(t, f)
 }
 
-// inRealTime runs f on the real clock, checking for leaked goroutines.
-// Bounds are then generous deadlines that fail the test when exceeded.
+// inRealTime runs f on the real clock. Bounds are then generous deadlines
+// that fail the test when exceeded.
 func inRealTime(t *testing.T, f func(t *testing.T)) {
-	// Registered first, so it runs after the cleanups that stop the nodes.
-	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreTopFunction("runtime/pprof.readProfile")) })
+	t.Parallel()
 	f(t)
+}
+
+// TestMain checks that no test left a goroutine behind. The kit's tests
+// run in parallel, so the check is made once, after all of them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("runtime/pprof.readProfile"))
 }
 
 // fastFailure makes the link heartbeats notice a cut link in half a

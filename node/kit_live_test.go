@@ -62,3 +62,35 @@ func TestLiveDeliveryAcrossOwnershipChanges(t *testing.T) {
 		l.finish()
 	})
 }
+
+// The node holding connections cannot reach their key's new home for
+// longer than one re-registration attempt lasts (a new node whose links
+// are not up yet: its dials are refused). Once the link works, the
+// connections must take everything the new home acknowledged, with no
+// reconnect.
+func TestLiveDeliveryAfterSlowReregistration(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		const attempt = 3 * time.Second // cfg.ReadRetry, which registrations get
+		c := nodetest.Start(t, 3, nodetest.Options{})
+		l := startLoad(t, c, []string{"n1"}, []string{"n1"}, 3, 40)
+		l.waitAcked(50, 20*time.Second)
+		c.Net.Refuse("n1", "n4")
+		c.AddNode("n4")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		testutil.Eventually(t, 30*time.Second, "a connected key homed on n4", func() bool {
+			for _, k := range l.keys {
+				if r, err := c.Node("n2").Engine.Route(ctx, k); err == nil && r.Owner == "n4" {
+					return true
+				}
+			}
+			return false
+		})
+		time.Sleep(3 * attempt) // hold the cut past one re-registration attempt
+		c.Net.Heal()
+		c.WaitSettled(60 * time.Second)
+		l.waitAcked(100, 20*time.Second)
+		l.checkLive("n4 joined while unreachable from n1")
+		l.finish()
+	})
+}

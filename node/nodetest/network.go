@@ -29,6 +29,7 @@ type Network struct {
 	ends  map[string]*endpoint // attached nodes, by name
 	drop  map[[2]string]bool   // from → to: frames dropped
 	rules []DropRule
+	deny  []DropRule        // requests refused at once
 	calls map[[3]string]int // from, to, method → requests that arrived
 }
 
@@ -102,11 +103,27 @@ func (nw *Network) DropIf(rule DropRule) {
 	nw.mu.Unlock()
 }
 
+// RefuseIf adds a rule whose requests and notifications fail at once
+// with KindUnavailable, as a dial to a port nobody listens on does, where
+// a dropped one waits for its deadline. Nothing then waits for time to
+// pass, so a test can cut links this way inside a synctest bubble. Heal
+// removes it.
+func (nw *Network) RefuseIf(rule DropRule) {
+	nw.mu.Lock()
+	nw.deny = append(nw.deny, rule)
+	nw.mu.Unlock()
+}
+
+// Refuse makes every request between a and b, both ways, fail at once.
+func (nw *Network) Refuse(a, b string) {
+	nw.RefuseIf(func(from, to, _ string) bool { return (from == a && to == b) || (from == b && to == a) })
+}
+
 // Heal removes every rule.
 func (nw *Network) Heal() {
 	nw.mu.Lock()
 	clear(nw.drop)
-	nw.rules = nil
+	nw.rules, nw.deny = nil, nil
 	nw.mu.Unlock()
 }
 
@@ -142,7 +159,11 @@ func (nw *Network) arrive(from, to, method string) (*endpoint, error) {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	e := nw.ends[to]
-	if e == nil {
+	refused := e == nil
+	for _, r := range nw.deny {
+		refused = refused || r(from, to, method)
+	}
+	if refused {
 		return nil, shardgate.Errorf(shardgate.KindUnavailable, "%s is not reachable: connection refused", to)
 	}
 	if nw.droppedLocked(from, to, method) {

@@ -12,8 +12,6 @@ import (
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/client"
-	"github.com/shardgate/shardgate/cluster"
-	"github.com/shardgate/shardgate/internal/faultnet"
 	"github.com/shardgate/shardgate/internal/testutil"
 )
 
@@ -26,39 +24,6 @@ type tcluster struct {
 	cfgs  map[string]app.Config
 	seed  string
 	mut   func(*app.Config)
-
-	// net, when set, carries gossip in memory and filters node links: every
-	// node gets its own loopback IP so one rule cuts all its traffic.
-	net *faultnet.Network
-	ips map[string]string
-}
-
-// newFaultyCluster is newCluster on a network that can be partitioned.
-func newFaultyCluster(t testing.TB, n int) *tcluster {
-	t.Helper()
-	return newFaultyClusterWith(t, n, nil)
-}
-
-// newFaultyClusterWith is newFaultyCluster with mut applied to every
-// node's config.
-func newFaultyClusterWith(t testing.TB, n int, mut func(*app.Config)) *tcluster {
-	t.Helper()
-	c := &tcluster{t: t, dir: t.TempDir(), nodes: map[string]*app.Server{}, cfgs: map[string]app.Config{},
-		net: faultnet.New(), ips: map[string]string{}, mut: mut}
-	t.Cleanup(c.closeAll)
-	for i := 1; i <= n; i++ {
-		c.add(fmt.Sprintf("n%d", i))
-	}
-	c.waitStable(30 * time.Second)
-	return c
-}
-
-// linkAllowed applies the network's rules to node links, by node name.
-func (c *tcluster) linkAllowed(from, to string) bool {
-	c.mu.Lock()
-	a, b := c.ips[from], c.ips[to]
-	c.mu.Unlock()
-	return a == "" || b == "" || c.net.Allowed(a, b)
 }
 
 // newCluster starts n nodes named n1..nN and waits until the table is
@@ -83,16 +48,6 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(c.t))
 	cfg.WSAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
-	if c.net != nil {
-		c.mu.Lock()
-		ip := fmt.Sprintf("127.0.0.%d", 10+len(c.ips))
-		c.ips[name] = ip
-		c.mu.Unlock()
-		cfg.GossipAddr, cfg.WSAddr, cfg.AdminAddr = ip+":7946", ip+":0", ip+":0"
-		addr := cfg.GossipAddr
-		cfg.ClusterHook = func(cc *cluster.Config) { cc.Transport = c.net.Transport(addr) }
-		cfg.LinkAllow = c.linkAllowed
-	}
 	cfg.Partitions = 64
 	cfg.Insecure = true
 	cfg.Local = true

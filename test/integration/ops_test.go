@@ -109,7 +109,7 @@ func TestDryRunPlansWhatTheActionDoes(t *testing.T) {
 		if a.Kind == shardgate.ActionDrain {
 			// The drain's node stops at the end: the workload's checks end
 			// first (delivery across a graceful stop under load is
-			// TestJoinThenGracefulStopUnderLoad's).
+			// node.TestLiveDeliveryAcrossOwnershipChanges's, on the node test kit).
 			w.finish()
 			w = nil
 		}
