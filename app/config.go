@@ -205,10 +205,11 @@ const (
 // The node's in-flight bound on sends by default. On the reference
 // machine (2 cores) three nodes reach their highest throughput with about
 // 64-256 sends in flight over the cluster; beyond that more concurrency
-// only adds waiting. 256 per node leaves headroom for bursts while the
-// wait of an accepted send stays bounded; raise it on bigger machines.
+// only adds waiting (an accepted send waits about bound/throughput). 128
+// per node admits that and a burst while keeping the wait of an accepted
+// send near its best; raise it on bigger machines.
 const (
-	DefaultNodeInFlight            = 256
+	DefaultNodeInFlight            = 128
 	DefaultNodeInFlightBytes int64 = 32 << 20
 )
 

@@ -253,6 +253,16 @@ func errKind(err error) string {
 }
 
 // retryable says whether the same send, with the same id, may succeed.
+// overloadBackoff is how long a sender pauses after error 1002 (the node
+// is over a rate or an in-flight bound) before its next send.
+const overloadBackoff = 200 * time.Millisecond
+
+// overloaded reports error 1002: rate limited or over an in-flight bound.
+func overloaded(err error) bool {
+	var rpc *client.RPCError
+	return errors.As(err, &rpc) && rpc.Code == 1002
+}
+
 func retryable(err error) bool {
 	var rpc *client.RPCError
 	if errors.As(err, &rpc) {

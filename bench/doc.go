@@ -11,7 +11,11 @@
 //
 // Latencies are measured from the moment a send was due, not from when it
 // was written: when the generator falls behind, the delay it adds is part
-// of what clients would see.
+// of what clients would see. A send refused with 1002 (a rate or an
+// in-flight bound of the node) is counted as failed and not retried; its
+// sender pauses 200 ms before its next send, as a client backing off
+// would, so a closed loop over the node's bounds does not turn into a
+// loop of refusals.
 //
 // The package owns its connections and goroutines for the length of one
 // Run and leaves none behind. It never talks to a node other than through

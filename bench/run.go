@@ -246,6 +246,15 @@ func (r *runner) send(ctx context.Context, from, to *peer, n uint64, due time.Ti
 		r.errs.note(err)
 		if !retryable(err) || attempt >= r.cfg.Retries {
 			r.c.failed.Add(1)
+			if overloaded(err) {
+				// A well-behaved client backs off before its next send
+				// (in the closed loop, this worker's next one) instead
+				// of answering an overloaded node with more load.
+				select {
+				case <-time.After(overloadBackoff):
+				case <-ctx.Done():
+				}
+			}
 			return
 		}
 		r.c.retries.Add(1)

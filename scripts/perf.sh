@@ -10,7 +10,11 @@
 # NODE_BIN is the node binary (default: built from this tree), BENCH_BIN the
 # bench binary (default: the same). DURATION (default 10s) is each run's
 # measured part. RUNS (default "send64 send256 fanout") picks the runs;
-# rateN is an open-loop run offering N sends/s (scripts/latency-curve.sh).
+# rateN is an open-loop run offering N sends/s (scripts/latency-curve.sh);
+# inflightN is a closed loop keeping N sends outstanding (inflight512 and
+# inflight768 offer two and three times send256's concurrency: overload,
+# which the nodes' in-flight bound answers with 1002). NODE_FLAGS adds flags
+# to every node (NODE_FLAGS="--node-in-flight 64").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +46,7 @@ for i in 1 2 3; do
 	[[ $i -gt 1 ]] && join=(--join 127.0.0.1:17941)
 	"$node_bin" run --name "p$i" --data-dir "$data/p$i" --insecure \
 		--gossip-addr "127.0.0.1:1794$i" --ws-addr "127.0.0.1:1808$i" --admin-addr "127.0.0.1:1909$i" \
-		--max-connections-per-addr 0 "${join[@]}" >"$out/node-p$i.log" 2>&1 &
+		--max-connections-per-addr 0 ${NODE_FLAGS:-} "${join[@]}" >"$out/node-p$i.log" 2>&1 &
 	pids+=($!)
 done
 # A node's readiness can flap while the first tables settle, so the loop
@@ -77,6 +81,8 @@ for r in $runs; do
 	fanout) run fanout --mode fanout --nodes "${ws[0]}" --subscribers 1000 --publishers 8 --in-flight 8 --grace 2s ;;
 	# Open loop at a fixed offered rate: rate2000 offers 2,000 sends/s.
 	rate[0-9]*) run "$r" --nodes "$nodes" --conns 256 --rate "${r#rate}" ;;
+	# Closed loop at a fixed concurrency: inflight768 keeps 768 outstanding.
+	inflight[0-9]*) run "$r" --nodes "$nodes" --conns 256 --in-flight "${r#inflight}" ;;
 	*) echo "perf: unknown run $r" >&2; exit 2 ;;
 	esac
 done
