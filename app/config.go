@@ -207,7 +207,8 @@ const (
 // 64-256 sends in flight over the cluster; beyond that more concurrency
 // only adds waiting (an accepted send waits about bound/throughput). 128
 // per node admits that and a burst while keeping the wait of an accepted
-// send near its best; raise it on bigger machines.
+// send from growing with the load offered (docs/PERFORMANCE.md); raise it
+// on bigger machines.
 const (
 	DefaultNodeInFlight            = 128
 	DefaultNodeInFlightBytes int64 = 32 << 20
