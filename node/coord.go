@@ -142,6 +142,25 @@ func (c *coordinator) copiedReport(r copiedReq) {
 	c.poke("copy of shard complete")
 }
 
+// linkRoutes are the node-link methods the coordinator serves: copy
+// reports, log entries from other nodes and operator actions.
+func (c *coordinator) linkRoutes() []linkRoute {
+	return []linkRoute{
+		{methodCopied, typed(func(_ context.Context, _ string, r copiedReq) (any, error) {
+			c.copiedReport(r)
+			return struct{}{}, nil
+		})},
+		{methodRecord, typed(func(_ context.Context, _ string, r shardgate.LogEntry) (any, error) {
+			if c.coordinatorName() != c.name {
+				return nil, shardgate.Errorf(shardgate.KindUnavailable, "%s is not the coordinator", c.name)
+			}
+			c.record(r)
+			return struct{}{}, nil
+		})},
+		{methodAdmin, typed(func(ctx context.Context, _ string, r shardgate.Action) (any, error) { return c.act(ctx, r) })},
+	}
+}
+
 // loop runs until ctx ends.
 func (c *coordinator) loop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.PlanInterval)

@@ -96,6 +96,16 @@ func (l *eventLog) skipTo(seq uint64) {
 	l.mu.Unlock()
 }
 
+// linkRoutes are the node-link methods the event log serves: pages of
+// entries for a peer catching up.
+func (l *eventLog) linkRoutes() []linkRoute {
+	return []linkRoute{
+		{methodGetEvents, typed(func(_ context.Context, _ string, r eventsReq) (any, error) {
+			return l.read(r.Since, min(max(r.Limit, 1), 512))
+		})},
+	}
+}
+
 // read returns up to limit entries after since, oldest first.
 func (l *eventLog) read(since uint64, limit int) ([]shardgate.LogEntry, error) {
 	_, vals, err := l.store.Events(since, limit)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,36 +35,39 @@ type Node struct {
 	deliverMu sync.RWMutex
 	deliver   Deliverer
 
+	// The parts. Each owns its state and was given its dependencies as
+	// values; none holds the Node. The Node wires them and keeps only the
+	// node's own state (below).
+	tables    *tables      // the table in force, its persistence and change signal
+	coord     *coordinator // plans tables when this node coordinates
+	home      *home        // the writers of the shards at home here
+	replica   *replicaSet  // fences and gap checks of the shards held as a copy
+	pushers   *pushers     // per-peer queues of committed messages
+	reattachQ *reattacher  // re-registration of connections after a home change
+	registry  *registry    // on a key's home: where its connections are
+	local     *localConns  // this node's own connections per key
+	evlog     *eventLog    // this node's copy of the cluster's event log
+	disk      *diskGuard   // refuses writes while the disk is full
+	health    *linkHealth  // node links as a failure signal
+	stats     *statsBook   // the load each node last reported
+	events    *bus         // engine events for the dashboard
+	mux       *linkMux     // node-link methods, registered by the parts serving them
+
 	rolesMu sync.Mutex
 	applied shard.Table // the table applyRoles last acted on
-
-	tables *tables // the table in force, its persistence and change signal
-
-	home *home // the writers of the shards at home here
 
 	mu      sync.RWMutex
 	state   string
 	started bool
 
-	replica   *replicaSet
-	disk      *diskGuard
-	registry  *registry
-	local     *localConns
-	reattachQ *reattacher
-	pushers   *pushers
-	health    *linkHealth
-	events    *bus
-	evlog     *eventLog
-	departed  departures // how members went away: left or dead
-	drainMu   sync.Mutex
-	drainEnd  context.CancelFunc // ends a drain in progress (readmit)
-	gossipMu  sync.Mutex         // orders the gossip of failed/readmitted states
-	coord     *coordinator
-	stats     *statsBook
-	left      chan struct{}
-	leftOnce  sync.Once
-	fetching  atomic.Bool
-	wsAddrs   sync.Map // member name → public address, for route answers
+	departed departures // how members went away: left or dead
+	drainMu  sync.Mutex
+	drainEnd context.CancelFunc // ends a drain in progress (readmit)
+	gossipMu sync.Mutex         // orders the gossip of failed/readmitted states
+	left     chan struct{}
+	leftOnce sync.Once
+	fetching atomic.Bool
+	wsAddrs  sync.Map // member name → public address, for route answers
 
 	memberStates map[string]string // last state seen per member; memberLoop only
 }
@@ -137,6 +141,11 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: open event log: %w", err)
 	}
 	n.evlog = evlog
+	n.mux = newLinkMux()
+	if err := n.mux.registerAll(slices.Concat(n.linkRoutes(), n.coord.linkRoutes(), n.replica.linkRoutes(), n.evlog.linkRoutes())...); err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	tbl, err := newTables(cfg.Shard.Partitions, st)
 	if err != nil {
 		cancel()

@@ -49,6 +49,19 @@ func newReplicaSet(d replicaDeps) (*replicaSet, error) {
 	return &replicaSet{replicaDeps: d, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}}, nil
 }
 
+// linkRoutes are the node-link methods the replica side serves: batches
+// from a shard's home and chunks of a shard copy.
+func (r *replicaSet) linkRoutes() []linkRoute {
+	return []linkRoute{
+		{methodReplicate, typed(func(ctx context.Context, from string, req replicateReq) (any, error) {
+			return r.replicate(ctx, from, req)
+		})},
+		{methodSnapshot, typed(func(ctx context.Context, from string, req snapshotReq) (any, error) {
+			return done(r.snapshot(ctx, from, req))
+		})},
+	}
+}
+
 func (r *replicaSet) lock(id int) func() {
 	r.mu.Lock()
 	l, ok := r.locks[id]

@@ -44,164 +44,68 @@ func decode[T any](body json.RawMessage) (T, error) {
 	return v, nil
 }
 
-// HandleLink serves a request from peer `from` (it implements link.Handler).
+// HandleLink serves a request from peer `from` (it implements link.Handler)
+// with the handler the part serving method registered.
 func (n *Node) HandleLink(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
-	switch method {
-	case methodSend:
-		r, err := decode[sendReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.localSend(ctx, r)
-	case methodHistory:
-		r, err := decode[historyReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.localHistory(r)
-	case methodAck:
-		r, err := decode[ackReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return struct{}{}, n.localAck(ctx, r)
-	case methodCursor:
-		r, err := decode[keyReq](body)
-		if err != nil {
-			return nil, err
-		}
-		id := n.cfg.Shard.ShardOf(r.Key)
-		if err := n.localRead(id); err != nil {
-			return nil, err
-		}
-		return n.st.Cursor(id, r.Key)
-	case methodPresence:
-		r, err := decode[presenceReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.localPresence(r)
-	case methodAttach:
-		r, err := decode[attachReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.localAttach(r)
-	case methodDeliver:
-		r, err := decode[deliverMsg](body)
-		if err != nil {
-			return nil, err
-		}
-		if len(r.Msgs) > 0 {
-			n.deliverer().Deliver(r.Key, r.Msgs)
-		}
-		if r.LastSeq > 0 {
-			n.deliverer().CatchUp(r.Key, r.LastSeq)
-		}
-		return struct{}{}, nil
-	case methodReattach:
-		n.reattachHomedOn(from)
-		return struct{}{}, nil
-	case methodPing:
-		return struct{}{}, nil
-	case methodPublish:
-		r, err := decode[shardgate.Publication](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.deliverer().DeliverPublication(r), nil
-	}
-	return n.handleCluster(ctx, from, method, body)
+	return n.mux.serve(ctx, from, method, body)
 }
 
-// handleCluster serves the methods nodes use to run the cluster itself.
-func (n *Node) handleCluster(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
-	switch method {
-	case methodReplicate:
-		r, err := decode[replicateReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.replica.replicate(ctx, from, r)
-	case methodSnapshot:
-		r, err := decode[snapshotReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return struct{}{}, n.replica.snapshot(ctx, from, r)
-	case methodCopied:
-		r, err := decode[copiedReq](body)
-		if err != nil {
-			return nil, err
-		}
-		n.coord.copiedReport(r)
-		return struct{}{}, nil
-	case methodTable:
-		r, err := decode[tableMsg](body)
-		if err != nil {
-			return nil, err
-		}
-		_, err = n.installTable(r.Table, r.Reason, from)
-		return struct{}{}, err
-	case methodPropose:
-		r, err := decode[tableMsg](body)
-		if err != nil {
-			return nil, err
-		}
-		if cur := n.currentTable(); !newer(r.Table, cur) {
-			return nil, shardgate.Errorf(shardgate.KindConflict, "proposed table v%d is not newer than v%d held by %s", r.Table.Version, cur.Version, n.name)
-		}
-		return struct{}{}, nil
-	case methodGetTable:
-		return n.currentTable(), nil
-	case methodStats:
-		r, err := decode[nodeStats](body)
-		if err != nil {
-			return nil, err
-		}
-		n.stats.put(from, r)
-		n.health.setReport(from, r.Unreachable, time.Now())
-		return struct{}{}, nil
-	case methodAdmin:
-		r, err := decode[shardgate.Action](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.coord.act(ctx, r)
+// linkRoutes are the node-link methods the assembly serves itself: client
+// calls forwarded to this home, deliveries to this node's connections, the
+// table and this node's own state.
+func (n *Node) linkRoutes() []linkRoute {
+	return []linkRoute{
+		{methodSend, typed(func(ctx context.Context, _ string, r sendReq) (any, error) { return n.localSend(ctx, r) })},
+		{methodHistory, typed(func(_ context.Context, _ string, r historyReq) (any, error) { return n.localHistory(r) })},
+		{methodAck, typed(func(ctx context.Context, _ string, r ackReq) (any, error) { return done(n.localAck(ctx, r)) })},
+		{methodCursor, typed(func(_ context.Context, _ string, r keyReq) (any, error) {
+			id := n.cfg.Shard.ShardOf(r.Key)
+			if err := n.localRead(id); err != nil {
+				return nil, err
+			}
+			return n.st.Cursor(id, r.Key)
+		})},
+		{methodPresence, typed(func(_ context.Context, _ string, r presenceReq) (any, error) { return n.localPresence(r) })},
+		{methodAttach, typed(func(_ context.Context, _ string, r attachReq) (any, error) { return n.localAttach(r) })},
+		{methodDeliver, typed(func(_ context.Context, _ string, r deliverMsg) (any, error) {
+			if len(r.Msgs) > 0 {
+				n.deliverer().Deliver(r.Key, r.Msgs)
+			}
+			if r.LastSeq > 0 {
+				n.deliverer().CatchUp(r.Key, r.LastSeq)
+			}
+			return struct{}{}, nil
+		})},
+		{methodReattach, func(_ context.Context, from string, _ json.RawMessage) (any, error) {
+			n.reattachHomedOn(from)
+			return struct{}{}, nil
+		}},
+		{methodPing, func(context.Context, string, json.RawMessage) (any, error) { return struct{}{}, nil }},
+		{methodPublish, typed(func(_ context.Context, _ string, r shardgate.Publication) (any, error) {
+			return n.deliverer().DeliverPublication(r), nil
+		})},
+		{methodTable, typed(func(_ context.Context, from string, r tableMsg) (any, error) {
+			_, err := n.installTable(r.Table, r.Reason, from)
+			return done(err)
+		})},
+		{methodPropose, typed(func(_ context.Context, _ string, r tableMsg) (any, error) {
+			if cur := n.currentTable(); !newer(r.Table, cur) {
+				return nil, shardgate.Errorf(shardgate.KindConflict, "proposed table v%d is not newer than v%d held by %s", r.Table.Version, cur.Version, n.name)
+			}
+			return struct{}{}, nil
+		})},
+		{methodGetTable, func(context.Context, string, json.RawMessage) (any, error) { return n.currentTable(), nil }},
+		{methodStats, typed(func(_ context.Context, from string, r nodeStats) (any, error) {
+			n.stats.put(from, r)
+			n.health.setReport(from, r.Unreachable, time.Now())
+			return struct{}{}, nil
+		})},
+		{methodDrain, typed(func(ctx context.Context, from string, r drainReq) (any, error) {
+			if r.Reason == "" {
+				r.Reason = "drain requested by " + from
+			}
+			return n.startDrain(ctx, r)
+		})},
+		{methodReadmit, func(ctx context.Context, _ string, _ json.RawMessage) (any, error) { return done(n.readmitSelf(ctx)) }},
 	}
-	return n.handleOps(ctx, from, method, body)
-}
-
-// handleOps serves the methods of operator actions and the event log.
-func (n *Node) handleOps(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
-	switch method {
-	case methodDrain:
-		r, err := decode[drainReq](body)
-		if err != nil {
-			return nil, err
-		}
-		if r.Reason == "" {
-			r.Reason = "drain requested by " + from
-		}
-		return n.startDrain(ctx, r)
-	case methodReadmit:
-		return struct{}{}, n.readmitSelf(ctx)
-	case methodRecord:
-		r, err := decode[shardgate.LogEntry](body)
-		if err != nil {
-			return nil, err
-		}
-		if n.coordinatorName() != n.name {
-			return nil, shardgate.Errorf(shardgate.KindUnavailable, "%s is not the coordinator", n.name)
-		}
-		n.coord.record(r)
-		return struct{}{}, nil
-	case methodGetEvents:
-		r, err := decode[eventsReq](body)
-		if err != nil {
-			return nil, err
-		}
-		return n.evlog.read(r.Since, min(max(r.Limit, 1), 512))
-	}
-	return nil, shardgate.Errorf(shardgate.KindNotFound, "unknown node-link method %q", method)
 }
