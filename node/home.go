@@ -74,7 +74,7 @@ func newHome(d homeDeps) (*home, error) {
 	return &home{homeDeps: d, primaries: map[int]*primary{}}, nil
 }
 
-func (h *home) nowMS() int64 { return h.cfg.Now().UnixMilli() }
+func (d *homeDeps) nowMS() int64 { return d.cfg.Now().UnixMilli() }
 
 // apply starts writers for the shards t puts at home here, stops those of
 // shards it moved away, and tells every writer of the new table (copies to
@@ -88,7 +88,7 @@ func (h *home) apply(t shard.Table) {
 		p := h.primaries[id]
 		switch {
 		case mine && p == nil:
-			p = newPrimary(h, id)
+			p = newPrimary(&h.homeDeps, id)
 			h.primaries[id] = p
 			owned = append(owned, p)
 			p.start()

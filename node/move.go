@@ -19,7 +19,7 @@ type copyJob struct {
 // tableChanged starts a copy for every pending holder of this shard that
 // has none running, and cancels copies to nodes no longer pending.
 func (p *primary) tableChanged(t shard.Table) {
-	_, pending := targets(t, p.shard, p.h.name)
+	_, pending := targets(t, p.shard, p.d.name)
 	p.copyMu.Lock()
 	defer p.copyMu.Unlock()
 	for target, j := range p.copies {
@@ -57,24 +57,24 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 			if err == nil {
 				copied = true
 				took = time.Since(start)
-				_, size = p.h.store.ShardStats(p.shard)
-				p.h.m.ShardMovesTotal.WithLabelValues("ok").Inc()
-				p.h.publish(shardgate.Event{Type: "migration", At: p.h.nowMS(), Data: map[string]any{
+				_, size = p.d.store.ShardStats(p.shard)
+				p.d.m.ShardMovesTotal.WithLabelValues("ok").Inc()
+				p.d.publish(shardgate.Event{Type: "migration", At: p.d.nowMS(), Data: map[string]any{
 					"shard": p.shard, "to": target, "phase": "copied", "ms": time.Since(start).Milliseconds()}})
 			} else {
-				p.h.m.ShardMovesTotal.WithLabelValues("error").Inc()
+				p.d.m.ShardMovesTotal.WithLabelValues("error").Inc()
 			}
 		}
 		if copied {
 			// Reported until the table stops listing target as pending
 			// (which cancels this job): a new coordinator has not heard it.
-			err = p.h.reportCopied(ctx, copiedReq{Shard: p.shard, Node: target, Version: version,
-				From: p.h.name, Bytes: size, MS: took.Milliseconds()})
+			err = p.d.reportCopied(ctx, copiedReq{Shard: p.shard, Node: target, Version: version,
+				From: p.d.name, Bytes: size, MS: took.Milliseconds()})
 			if err == nil {
 				backoff = time.Second
 			}
 		}
-		p.h.log.Debug("shard copy", "shard", p.shard, "to", target, "copied", copied, "err", err)
+		p.d.log.Debug("shard copy", "shard", p.shard, "to", target, "copied", copied, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -88,7 +88,7 @@ func (p *primary) copyLoop(ctx context.Context, target string, version uint64) {
 // transaction opens between two batches (batchMu), and every batch after it
 // is mirrored to target, so the two together hold every write.
 func (p *primary) copyTo(ctx context.Context, target string) error {
-	p.h.publish(shardgate.Event{Type: "migration", At: p.h.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
+	p.d.publish(shardgate.Event{Type: "migration", At: p.d.nowMS(), Data: map[string]any{"shard": p.shard, "to": target, "phase": "started"}})
 	p.batchMu.Lock()
 	locked := true
 	unlock := func() {
@@ -100,16 +100,16 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 	defer unlock()
 	// Stamp every request with the table in force now: the job may outlive
 	// the table it started under, and holders fence older stamps.
-	reset := snapshotReq{Shard: p.shard, Version: p.h.table().Version, Reset: true}
+	reset := snapshotReq{Shard: p.shard, Version: p.d.table().Version, Reset: true}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := p.h.links.Call(rctx, target, methodSnapshot, reset, nil)
+	err := p.d.links.Call(rctx, target, methodSnapshot, reset, nil)
 	cancel()
 	if err != nil {
 		return err
 	}
-	return p.h.store.Snapshot(ctx, p.shard, p.h.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
+	return p.d.store.Snapshot(ctx, p.shard, p.d.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
 		unlock()
-		return p.h.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.h.table().Version, Ops: ops}, nil)
+		return p.d.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.d.table().Version, Ops: ops}, nil)
 	})
 }
 

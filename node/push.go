@@ -23,7 +23,7 @@ import (
 const pushTimeout = 2 * time.Second
 
 type pushQueue struct {
-	ps   *pushers
+	d    *pusherDeps // the pushers' dependencies, shared by every queue
 	peer string
 	wake chan struct{}
 
@@ -75,7 +75,7 @@ func (ps *pushers) push(peer, key string, msgs []shardgate.Message) {
 	ps.mu.Lock()
 	q := ps.qs[peer]
 	if q == nil {
-		q = &pushQueue{ps: ps, peer: peer, wake: make(chan struct{}, 1), behind: map[string]uint64{}, stop: make(chan struct{})}
+		q = &pushQueue{d: &ps.pusherDeps, peer: peer, wake: make(chan struct{}, 1), behind: map[string]uint64{}, stop: make(chan struct{})}
 		ps.qs[peer] = q
 		ps.goFunc(q.run)
 	}
@@ -94,11 +94,11 @@ func msgBytes(msgs []shardgate.Message) int {
 func (q *pushQueue) add(key string, msgs []shardgate.Message) {
 	size := msgBytes(msgs)
 	q.mu.Lock()
-	if q.msgs+len(msgs) > q.ps.maxMsgs || q.bytes+size > q.ps.maxBytes {
+	if q.msgs+len(msgs) > q.d.maxMsgs || q.bytes+size > q.d.maxBytes {
 		last := msgs[len(msgs)-1].Seq
 		q.behind[key] = max(q.behind[key], last)
 		q.mu.Unlock()
-		q.ps.m.DeliveryPushDropped.Add(float64(len(msgs)))
+		q.d.m.DeliveryPushDropped.Add(float64(len(msgs)))
 	} else {
 		q.queue = append(q.queue, deliverMsg{Key: key, Msgs: msgs})
 		q.msgs += len(msgs)
@@ -152,7 +152,7 @@ func (q *pushQueue) run() {
 	backoff := 100 * time.Millisecond
 	for {
 		select {
-		case <-q.ps.ctx.Done():
+		case <-q.d.ctx.Done():
 			return
 		case <-q.stop:
 			return
@@ -160,12 +160,12 @@ func (q *pushQueue) run() {
 		}
 		failed := false
 		for _, d := range q.take() {
-			ctx, cancel := context.WithTimeout(q.ps.ctx, pushTimeout)
-			err := q.ps.links.Notify(ctx, q.peer, methodDeliver, d)
+			ctx, cancel := context.WithTimeout(q.d.ctx, pushTimeout)
+			err := q.d.links.Notify(ctx, q.peer, methodDeliver, d)
 			cancel()
 			if err != nil {
-				q.ps.log.Debug("push", "peer", q.peer, "key", d.Key, "err", err)
-				q.ps.m.DeliveryPushDropped.Add(float64(len(d.Msgs)))
+				q.d.log.Debug("push", "peer", q.peer, "key", d.Key, "err", err)
+				q.d.m.DeliveryPushDropped.Add(float64(len(d.Msgs)))
 				q.retryLater(d)
 				failed = true
 			}
@@ -175,7 +175,7 @@ func (q *pushQueue) run() {
 			continue
 		}
 		select {
-		case <-q.ps.ctx.Done():
+		case <-q.d.ctx.Done():
 			return
 		case <-q.stop:
 			return

@@ -51,16 +51,16 @@ func targets(t shard.Table, id int, self string) (backups, pending []string) {
 // localOK says whether this node's own store committed, which it may have
 // done even when the whole commit failed.
 func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.h.cfg.ReplicateTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, p.d.cfg.ReplicateTimeout)
 	defer cancel()
-	backups, pending := targets(t, p.shard, p.h.name)
+	backups, pending := targets(t, p.shard, p.d.name)
 	var wg sync.WaitGroup
 	errs := make([]error, 1+len(backups)+len(pending))
 	send := func(i int, peer string, isPending bool) {
 		defer wg.Done()
 		if err := p.replicateTo(ctx, peer, t.Version, ops, isPending); err != nil {
 			if ctx.Err() != nil {
-				err = fmt.Errorf("%s did not confirm within %v: %w", peer, p.h.cfg.ReplicateTimeout, err)
+				err = fmt.Errorf("%s did not confirm within %v: %w", peer, p.d.cfg.ReplicateTimeout, err)
 			} else {
 				err = fmt.Errorf("%s: %w", peer, err)
 			}
@@ -74,14 +74,14 @@ func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error
 	for i, b := range pending {
 		go send(1+len(backups)+i, b, true)
 	}
-	if p.h.cfg.AckBeforeReplicate {
+	if p.d.cfg.AckBeforeReplicate {
 		// Test-only: acknowledge after the local commit alone.
-		err := p.h.store.Apply(ctx, ops)
+		err := p.d.store.Apply(ctx, ops)
 		return err == nil, err
 	}
 	// The local commit is not cut short by the backups' deadline: its
 	// outcome must be known (see inDoubtBook).
-	errs[0] = p.h.commitLocal(p.ctx, ops)
+	errs[0] = p.d.commitLocal(p.ctx, ops)
 	if errs[0] != nil {
 		p.lastSeq = map[string]uint64{}
 	}
@@ -101,7 +101,7 @@ func (p *primary) commit(t shard.Table, ops []store.Op) (localOK bool, err error
 // replicateTo sends a batch to one holder, repairing gaps it reports by
 // prepending the messages it lacks.
 func (p *primary) replicateTo(ctx context.Context, peer string, version uint64, ops []store.Op, isPending bool) error {
-	if f := p.h.cfg.ReplicateFault; f != nil {
+	if f := p.d.cfg.ReplicateFault; f != nil {
 		if err := f(peer, p.shard); err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (p *primary) replicateTo(ctx context.Context, peer string, version uint64, 
 	for attempt := 0; attempt < 3; attempt++ {
 		var resp replicateResp
 		req := replicateReq{Shard: p.shard, Version: version, Pending: isPending, Ops: ops}
-		if err := p.h.links.Call(ctx, peer, methodReplicate, req, &resp); err != nil {
+		if err := p.d.links.Call(ctx, peer, methodReplicate, req, &resp); err != nil {
 			return err
 		}
 		if len(resp.Gaps) == 0 {
@@ -140,7 +140,7 @@ func (p *primary) missing(g gap, ops []store.Op) ([]store.Op, error) {
 	var out []store.Op
 	since := g.Have
 	for since+1 < first {
-		msgs, _, err := p.h.store.Read(p.shard, g.Key, since, 1000)
+		msgs, _, err := p.d.store.Read(p.shard, g.Key, since, 1000)
 		if err != nil {
 			return nil, err
 		}

@@ -43,7 +43,7 @@ type writeResult struct {
 // shard's sequence numbers: it gathers queued writes into a batch, assigns
 // seqs, and commits the batch locally and on every other holder at once.
 type primary struct {
-	h      *home
+	d      *homeDeps // the home's dependencies, shared by its writers
 	shard  int
 	q      chan *writeReq
 	ctx    context.Context
@@ -66,9 +66,9 @@ type primary struct {
 	queuedBytes atomic.Int64 // data bytes of the writes in q
 }
 
-func newPrimary(h *home, id int) *primary {
-	ctx, cancel := context.WithCancel(h.ctx)
-	return &primary{h: h, shard: id, q: make(chan *writeReq, h.cfg.WriterQueue), ctx: ctx, cancel: cancel,
+func newPrimary(d *homeDeps, id int) *primary {
+	ctx, cancel := context.WithCancel(d.ctx)
+	return &primary{d: d, shard: id, q: make(chan *writeReq, d.cfg.WriterQueue), ctx: ctx, cancel: cancel,
 		lastSeq: map[string]uint64{}, copies: map[string]*copyJob{}, inDoubt: newInDoubtBook()}
 }
 
@@ -102,10 +102,10 @@ func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 	r.done = make(chan writeResult, 1)
 	r.ctx = ctx
 	size := int64(len(r.data))
-	if p.queuedBytes.Add(size) > p.h.cfg.WriterQueueBytes && size > 0 {
+	if p.queuedBytes.Add(size) > p.d.cfg.WriterQueueBytes && size > 0 {
 		p.queuedBytes.Add(-size)
-		p.h.m.WritesShed.Inc()
-		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d bytes of writes queued (limit %d); retry later", p.shard, p.h.name, p.queuedBytes.Load(), p.h.cfg.WriterQueueBytes)
+		p.d.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d bytes of writes queued (limit %d); retry later", p.shard, p.d.name, p.queuedBytes.Load(), p.d.cfg.WriterQueueBytes)
 	}
 	select {
 	case p.q <- r:
@@ -114,8 +114,8 @@ func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 		return 0, errNotHome(p.shard)
 	default:
 		p.queuedBytes.Add(-size)
-		p.h.m.WritesShed.Inc()
-		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d writes queued (limit %d); retry later", p.shard, p.h.name, cap(p.q), cap(p.q))
+		p.d.m.WritesShed.Inc()
+		return 0, shardgate.Errorf(shardgate.KindRateLimited, "shard %d is overloaded: its home %s has %d writes queued (limit %d); retry later", p.shard, p.d.name, cap(p.q), cap(p.q))
 	}
 	select {
 	case res := <-r.done:
@@ -135,7 +135,7 @@ func (p *primary) run() {
 			p.queuedBytes.Add(-int64(len(r.data)))
 			batch := []*writeReq{r}
 		gather:
-			for len(batch) < p.h.cfg.MaxBatch {
+			for len(batch) < p.d.cfg.MaxBatch {
 				select {
 				case r := <-p.q:
 					p.queuedBytes.Add(-int64(len(r.data)))
@@ -177,8 +177,8 @@ func (p *primary) process(batch []*writeReq) {
 		p.lastExpiry = now
 		p.inDoubt.expire(now)
 	}
-	t := p.h.table()
-	if err := p.h.canWrite(p.shard, t); err != nil {
+	t := p.d.table()
+	if err := p.d.canWrite(p.shard, t); err != nil {
 		fail(batch, err)
 		return
 	}
@@ -214,7 +214,7 @@ func (p *primary) process(batch []*writeReq) {
 	for i, r := range batch {
 		r.done <- writeResult{seq: seqs[i]}
 		if r.kind == writeSend {
-			p.h.m.AckLatency.Observe(time.Since(r.start).Seconds())
+			p.d.m.AckLatency.Observe(time.Since(r.start).Seconds())
 		}
 	}
 	p.deliver(ops)
@@ -238,7 +238,7 @@ func (p *primary) dropAbandoned(batch []*writeReq) []*writeReq {
 // seq their first attempt got (and re-replicate it, since that attempt may
 // have failed on a backup), new messages get the next seq of their key.
 func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64, error) {
-	st := p.h.store
+	st := p.d.store
 	var ops []store.Op
 	if p.fencedAt < t.Version {
 		ops = append(ops, store.Op{Kind: store.OpFence, Shard: p.shard, Version: t.Version})
@@ -246,7 +246,7 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 	seqs := make([]uint64, len(batch))
 	type idem struct{ key, from, id string }
 	inBatch := map[idem]uint64{}
-	now := p.h.nowMS()
+	now := p.d.nowMS()
 	for i, r := range batch {
 		if r.kind == writeAck {
 			ops = append(ops, store.Op{Kind: store.OpCursor, Shard: p.shard, Key: r.key, Seq: r.seq})
@@ -298,7 +298,7 @@ func (p *primary) replay(r *writeReq, seq uint64) []store.Op {
 	if r.id != "" {
 		ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
 	}
-	msgs, _, err := p.h.store.Read(p.shard, r.key, seq-1, 1)
+	msgs, _, err := p.d.store.Read(p.shard, r.key, seq-1, 1)
 	if err == nil && len(msgs) == 1 && msgs[0].Seq == seq {
 		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
 	}
@@ -309,7 +309,7 @@ func (p *primary) nextSeq(key string) (uint64, error) {
 	last, ok := p.lastSeq[key]
 	if !ok {
 		var err error
-		last, err = p.h.store.LastSeq(p.shard, key)
+		last, err = p.d.store.LastSeq(p.shard, key)
 		if err != nil {
 			return 0, err
 		}
@@ -338,7 +338,7 @@ func (p *primary) deliver(ops []store.Op) {
 	stored := 0
 	for _, key := range order {
 		stored += len(byKey[key])
-		p.h.deliver(key, byKey[key])
+		p.d.deliver(key, byKey[key])
 	}
-	p.h.m.MessagesStored.Add(float64(stored))
+	p.d.m.MessagesStored.Add(float64(stored))
 }
