@@ -18,8 +18,10 @@ import (
 )
 
 // conn is one client connection. The fields above mu belong to the
-// handshake and then to the reader goroutine; mu guards the rest, shared
-// with the writer, the filler and the engine's deliveries.
+// handshake and then to the reader goroutine (the handler only reads key,
+// claims and sendLim, which no longer change once the reader runs); mu
+// guards the rest, shared with the handler, the writer, the filler and the
+// engine's deliveries.
 type conn struct {
 	s         *Server
 	ws        *websocket.Conn
