@@ -1,31 +1,19 @@
 package node
 
-import (
-	"context"
-
-	"github.com/shardgate/shardgate"
-	"github.com/shardgate/shardgate/cluster"
-)
-
-// Membership is what the engine needs of cluster/.
-type Membership interface {
-	LocalName() string
-	Members() []cluster.Member
-	Events() <-chan cluster.Event
-	UpdateMeta(ctx context.Context, fn func(*cluster.Meta)) error
-	LocalMeta() cluster.Meta
-	HealthScore() int
-}
-
-// Links is what the engine needs of link/: calls to named peers.
-type Links interface {
-	SetPeer(name, addr string)
-	RemovePeer(name string)
-	Call(ctx context.Context, peer, method string, req, resp any) error
-	Notify(ctx context.Context, peer, method string, req any) error
-}
+import "github.com/shardgate/shardgate"
 
 // Deliverer is what the engine needs of the client connections on this node.
+//
+// Concurrency: its methods are called from many goroutines at once. Deliver
+// is called by shard writers right after a commit and by link handlers
+// receiving pushes; CatchUp by the reattacher and link handlers;
+// DeliverPublication by publishers and link handlers; Moved when a table is
+// installed. None of them may block: a writer waits for nothing but its
+// store and its copies, so a slow connection must queue, drop or be
+// disconnected on its own side. LocalKeys and Connections answer from
+// memory. What Deliver hands over for one key may repeat messages or leave
+// gaps (a push dropped, a catch-up crossing a push): the connections drop
+// what they have and read gaps from history.
 type Deliverer interface {
 	Deliver(key string, msgs []shardgate.Message)
 	// CatchUp tells key's local connections that its inbox holds messages
