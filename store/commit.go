@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // request is one Apply call waiting for the committer.
@@ -64,11 +63,15 @@ func (s *Store) Apply(ctx context.Context, ops []Op) error {
 }
 
 // runCommitter is the only goroutine that writes ops. It takes whatever is
-// queued, up to MaxBatchOps ops, commits it in one transaction, answers
-// every caller and repeats. It never waits for more work to arrive: under
-// load the queue fills while a commit is syncing, which is what groups calls.
+// queued, up to MaxBatchOps ops, applies it to the batch, logs and syncs it
+// as one record, answers every caller and repeats. It never waits for more
+// work to arrive: under load the queue fills while a record is syncing,
+// which is what groups calls. While the batch holds writes it also
+// materialises it every MaterializeInterval.
 func (s *Store) runCommitter() {
 	defer close(s.exited)
+	tick := time.NewTimer(s.cfg.MaterializeInterval)
+	defer tick.Stop()
 	var carry *request
 	for {
 		first := carry
@@ -76,6 +79,10 @@ func (s *Store) runCommitter() {
 		if first == nil {
 			select {
 			case first = <-s.reqs:
+			case <-tick.C:
+				s.materializeIfDue()
+				tick.Reset(s.cfg.MaterializeInterval)
+				continue
 			case <-s.stop:
 				// Commit what is already queued, then go.
 				select {
@@ -91,6 +98,19 @@ func (s *Store) runCommitter() {
 		var batch []*request
 		batch, carry = s.gather(first)
 		s.commit(batch)
+	}
+}
+
+// materializeIfDue materialises a batch that has been open for a full
+// interval; a failure is logged here and reported to the next writers.
+func (s *Store) materializeIfDue() {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if !s.dueLocked() {
+		return
+	}
+	if err := s.materializeLocked(); err != nil {
+		s.log.Error("store: materialise the batch", "err", err)
 	}
 }
 
@@ -150,31 +170,65 @@ func (s *Store) commit(batch []*request) {
 	}
 }
 
-// commitOnce applies batch in one transaction and, once it is committed,
-// publishes the new shard statistics.
+// commitOnce applies batch to the open batch transaction, appends its ops
+// to the log as one record and syncs it, and then publishes the new shard
+// statistics. A failure leaves the batch as it was before.
 func (s *Store) commitOnce(batch []*request) (ops int, err error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	var w *txWriter
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		w = newTxWriter(tx, s.cfg.MaxMessages)
-		for i, r := range batch {
-			for j := range r.ops {
-				if err := w.apply(&r.ops[j]); err != nil {
-					return &opError{req: i, err: fmt.Errorf("op %d (%s, shard %d): %w", j, r.ops[j].Kind, r.ops[j].Shard, err)}
-				}
-			}
-			ops += len(r.ops)
-		}
-		return w.flush()
-	})
-	if err != nil {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if err := s.writableLocked(); err != nil {
 		return 0, err
 	}
+	if err := s.beginLocked(); err != nil {
+		return 0, err
+	}
+	w := newTxWriter(s.btx, s.cfg.MaxMessages)
+	size := 0
+	for i, r := range batch {
+		for j := range r.ops {
+			if err := w.apply(&r.ops[j]); err != nil {
+				return 0, errors.Join(&opError{req: i, err: fmt.Errorf("op %d (%s, shard %d): %w", j, r.ops[j].Kind, r.ops[j].Shard, err)}, s.rebuildLocked())
+			}
+			size += opBytes(&r.ops[j])
+		}
+		ops += len(r.ops)
+	}
+	if err := w.flush(); err != nil {
+		return 0, errors.Join(err, s.rebuildLocked())
+	}
+	rec := make([]byte, 0, size+8)
+	rec = append(rec, walFormat)
+	rec = binary.AppendUvarint(rec, uint64(ops))
+	for _, r := range batch {
+		for j := range r.ops {
+			rec = appendOp(rec, &r.ops[j])
+		}
+	}
+	if s.hookCrash != nil {
+		s.hookCrash("log")
+	}
+	index, err := s.wal.Append(rec)
+	if err != nil {
+		return 0, errors.Join(err, s.rebuildLocked())
+	}
+	if s.hookCrash != nil {
+		s.hookCrash("logged")
+	}
+	s.applied = index
+	s.pending = append(s.pending, rec)
+	s.pendingOps += ops
+	s.pendingBytes += len(rec)
 	s.statsMu.Lock()
 	for id, st := range w.stats() {
 		s.setStatsLocked(id, st)
 	}
 	s.statsMu.Unlock()
+	if s.dueLocked() {
+		// The group is durable in the log: a failure here is the next
+		// writers' to see, not this group's.
+		if err := s.materializeLocked(); err != nil {
+			s.log.Error("store: materialise the batch", "err", err)
+		}
+	}
 	return ops, nil
 }

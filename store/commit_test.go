@@ -140,7 +140,7 @@ func TestOneBadCallDoesNotFailItsBatch(t *testing.T) {
 	MustApply(t, s, msgOp(0, "bad", 1, 0))
 	// Corrupt the key record so applying to "bad" fails inside the
 	// transaction, where validation cannot see it.
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return shardBucket(tx, 0).Put(prefixed(recKey, "bad"), []byte("short"))
 	})
 	if err != nil {

@@ -17,6 +17,12 @@ const (
 	// messages: with JSON escaping a page grows at most sixfold on a node
 	// link, far under the link's frame limit.
 	DefaultMaxReadBytes = 2 << 20
+	// DefaultMaterializeInterval and DefaultMaterializeOps bound how much
+	// the open batch gathers before it is committed to the file: the
+	// longer, the fewer page writes per op, and the more the log replays
+	// after a crash.
+	DefaultMaterializeInterval = 100 * time.Millisecond
+	DefaultMaterializeOps      = 50000
 )
 
 // openTimeout bounds the wait for bbolt's file lock, so a second process on
@@ -29,6 +35,19 @@ var openTimeout = 2 * time.Second
 type Config struct {
 	// Path of the bbolt file; created if missing.
 	Path string
+	// WALDir is the directory of the write-ahead log's segment files.
+	// Default: Path + ".wal". It belongs with the file: a file opened
+	// without its log loses the writes the log held.
+	WALDir string
+	// WALSegmentBytes is the size (bytes) at which the log starts a new
+	// segment file. 0 = wal.DefaultSegmentBytes (64 MiB).
+	WALSegmentBytes int64
+	// MaterializeInterval is how long logged writes may wait before they
+	// are committed to the file. Default 100ms.
+	MaterializeInterval time.Duration
+	// MaterializeOps commits logged writes to the file once this many ops
+	// wait. Default 50000.
+	MaterializeOps int
 	// NoSync skips fsync on commit. Tests only: a crash loses acknowledged
 	// writes.
 	NoSync bool
@@ -59,6 +78,10 @@ type Config struct {
 	OnCommit func(d time.Duration, ops int)
 	// Logger for background failures; nil = discard.
 	Logger *slog.Logger
+
+	// walFault, if set (tests only), fails log writes: see
+	// wal.Options.BeforeWrite.
+	walFault func(index uint64) error
 }
 
 // DefaultConfig is the configuration for a node's store at path.
@@ -92,6 +115,15 @@ func (c Config) Validate() error {
 	if c.MaxReadBytes < 0 {
 		errs = append(errs, fmt.Errorf("store: max read bytes is %d, it must be 0 (default) or more", c.MaxReadBytes))
 	}
+	if c.WALSegmentBytes < 0 {
+		errs = append(errs, fmt.Errorf("store: log segment size is %d bytes, it must be 0 (default) or more", c.WALSegmentBytes))
+	}
+	if c.MaterializeInterval < 0 {
+		errs = append(errs, fmt.Errorf("store: materialise interval is %s, it must be 0 (default) or more", c.MaterializeInterval))
+	}
+	if c.MaterializeOps < 0 {
+		errs = append(errs, fmt.Errorf("store: materialise ops is %d, it must be 0 (default) or more", c.MaterializeOps))
+	}
 	if c.SweepInterval < 0 {
 		errs = append(errs, fmt.Errorf("store: sweep interval is %s, it must be 0 (default) or more", c.SweepInterval))
 	}
@@ -108,6 +140,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxReadBytes == 0 {
 		c.MaxReadBytes = DefaultMaxReadBytes
+	}
+	if c.WALDir == "" {
+		c.WALDir = c.Path + ".wal"
+	}
+	if c.MaterializeInterval == 0 {
+		c.MaterializeInterval = DefaultMaterializeInterval
+	}
+	if c.MaterializeOps == 0 {
+		c.MaterializeOps = DefaultMaterializeOps
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -48,7 +48,7 @@ func (s *Store) Snapshot(ctx context.Context, shard int, chunkBytes int, fn func
 		}
 		return nil
 	}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.snapshotView(func(tx *bolt.Tx) error {
 		b := shardBucket(tx, shard)
 		if b == nil {
 			return nil
@@ -65,6 +65,30 @@ func (s *Store) Snapshot(ctx context.Context, shard int, chunkBytes int, fn func
 		return fmt.Errorf("store: snapshot shard %d: %w", shard, err)
 	}
 	return nil
+}
+
+// snapshotView materialises the batch and runs fn in a read transaction
+// of its own that begins before any later write: fn may take long, and a
+// reader of the batch would stop every writer for as long.
+func (s *Store) snapshotView(fn func(tx *bolt.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.txMu.Lock()
+	err := s.materializeLocked()
+	var tx *bolt.Tx
+	if err == nil {
+		tx, err = s.db.Begin(false)
+	}
+	s.txMu.Unlock()
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
 }
 
 // recordOps turns one record of a shard bucket into the ops that recreate it.
@@ -124,9 +148,14 @@ func (s *Store) DropShard(shard int) error {
 	if shard < 0 || shard > maxShard {
 		return nil
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	err := s.update(func(tx *bolt.Tx) error {
+	if s.closed.Load() {
+		return fmt.Errorf("store: drop shard %d: %w", shard, ErrClosed)
+	}
+	// txMu is held across the commit and the statistics, so the counters
+	// follow the commit order.
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	err := s.updateLocked(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketShards).DeleteBucket(shardName(shard))
 		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/store/wal"
 )
 
 // Fixed top-level buckets, created on Open.
@@ -46,10 +48,23 @@ type Store struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// writeMu is held by every write transaction that changes shard
-	// statistics, across the commit and the in-memory update, so the
-	// counters follow the commit order.
-	writeMu sync.Mutex
+	wal *wal.Log
+
+	// txMu guards the batch (see batch.go) and everything below it: the
+	// committer holds it from applying a group until the group's log
+	// record is synced, readers while they read the batch.
+	txMu         sync.Mutex
+	btx          *bolt.Tx  // the open batch, nil when all is materialised
+	btxSince     time.Time // when btx began
+	pending      [][]byte  // log records applied to btx, for rebuilding it
+	pendingOps   int
+	pendingBytes int
+	applied      uint64 // index of the last log record applied to the file or btx
+	matErr       error  // the last materialisation failed; Apply refuses until one succeeds
+	broken       error  // the batch could not be rebuilt; every write fails until reopened
+
+	// statsMu guards stats, which change with every group commit (after
+	// its record is synced) and with DropShard, in that order.
 	statsMu sync.RWMutex
 	stats   map[int]shardStats
 	used    atomic.Int64 // sum of the shards' bytes, for MaxBytes
@@ -57,6 +72,9 @@ type Store struct {
 	// hookTook, if set (tests only), runs on the committer when it holds
 	// the first request of a batch, before it gathers the rest.
 	hookTook func()
+	// hookCrash, if set (tests only), is called at named points of the
+	// write path, where the crash test kills the process.
+	hookCrash func(point string)
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -84,6 +102,9 @@ func Open(cfg Config) (*Store, error) {
 		stats:  make(map[int]shardStats),
 	}
 	if err := s.load(); err != nil {
+		if s.wal != nil {
+			_ = s.wal.Close()
+		}
 		_ = db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
@@ -115,11 +136,11 @@ func openDB(cfg Config) (*bolt.DB, error) {
 	return db, err
 }
 
-// load creates the fixed buckets and rebuilds the in-memory statistics from
-// the per-shard records kept beside the data.
+// load creates the fixed buckets, replays the write-ahead log and rebuilds
+// the in-memory statistics from the per-shard records kept beside the data.
 func (s *Store) load() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketShards} {
+		for _, name := range [][]byte{bucketMeta, bucketShards, bucketWAL} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -128,6 +149,9 @@ func (s *Store) load() error {
 	})
 	if err != nil {
 		return err
+	}
+	if err := s.replayLog(); err != nil {
+		return fmt.Errorf("write-ahead log %s: %w", s.cfg.WALDir, err)
 	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketShards).ForEachBucket(func(name []byte) error {
@@ -152,25 +176,46 @@ func (s *Store) goFunc(f func()) {
 }
 
 // Close stops the sweeper and the committer (which first commits what is
-// already queued), waits for both, and closes the file. It is idempotent.
+// already queued), waits for both, materialises the batch, and closes the
+// log and the file. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.cancel()
 		close(s.stop)
 		s.wg.Wait()
-		if err := s.db.Close(); err != nil {
+		s.txMu.Lock()
+		var errs []error
+		if s.broken == nil {
+			errs = append(errs, s.materializeLocked())
+		} else if s.btx != nil {
+			// The log still holds it all; the next Open replays it.
+			_ = s.btx.Rollback()
+			s.btx = nil
+		}
+		errs = append(errs, s.wal.Close(), s.db.Close())
+		s.txMu.Unlock()
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("store: close %s: %w", s.cfg.Path, err)
 		}
 	})
 	return s.closeErr
 }
 
-// view runs fn in a read transaction; it may run beside the committer.
+// view runs fn in a read transaction, or in the batch when one is open
+// (then under txMu, so fn must be quick and must not call the store).
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	s.txMu.Lock()
+	if s.btx != nil {
+		defer s.txMu.Unlock()
+		return fn(s.btx)
+	}
+	s.txMu.Unlock()
+	// Nothing is waiting to be materialised: the file holds every
+	// acknowledged write, and readers may run side by side.
 	err := s.db.View(fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -178,17 +223,29 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return err
 }
 
-// update runs fn in a read-write transaction of its own, outside the
-// committer: for rare writes that do not belong in a batch.
+// update runs fn in the batch and materialises it at once: for rare writes
+// that are not logged (meta, events, dropping a shard), whose durability is
+// the file's own commit. If fn fails nothing of it is kept.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	err := s.db.Update(fn)
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return ErrClosed
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	return s.updateLocked(fn)
+}
+
+func (s *Store) updateLocked(fn func(tx *bolt.Tx) error) error {
+	if s.broken != nil {
+		return fmt.Errorf("store needs reopening: %w", s.broken)
 	}
-	return err
+	if err := s.beginLocked(); err != nil {
+		return err
+	}
+	if err := fn(s.btx); err != nil {
+		return errors.Join(err, s.rebuildLocked())
+	}
+	return s.materializeLocked()
 }
 
 // shardBucket is the shard's bucket, nil if the shard holds nothing.
