@@ -102,7 +102,8 @@ func (s *Store) runCommitter() {
 }
 
 // materializeIfDue materialises a batch that has been open for a full
-// interval; a failure is logged here and reported to the next writers.
+// interval or holds enough ops; a failure is logged here and reported to
+// the next writers (the groups in the batch are durable in the log).
 func (s *Store) materializeIfDue() {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
@@ -166,6 +167,9 @@ func (s *Store) commit(batch []*request) {
 		for _, r := range batch {
 			r.done <- err
 		}
+		// Only now, with its callers answered: they need not wait for
+		// the file.
+		s.materializeIfDue()
 		return
 	}
 }
@@ -223,12 +227,5 @@ func (s *Store) commitOnce(batch []*request) (ops int, err error) {
 		s.setStatsLocked(id, st)
 	}
 	s.statsMu.Unlock()
-	if s.dueLocked() {
-		// The group is durable in the log: a failure here is the next
-		// writers' to see, not this group's.
-		if err := s.materializeLocked(); err != nil {
-			s.log.Error("store: materialise the batch", "err", err)
-		}
-	}
 	return ops, nil
 }

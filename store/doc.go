@@ -1,7 +1,7 @@
-// Package store keeps a node's durable state in one bbolt file: for every
-// shard the inboxes of its keys, their read cursors, idempotency records and
-// the shard's fence version; beside them a small meta bucket for the node's
-// identity and the last partition table.
+// Package store keeps a node's durable state in one bbolt file and its
+// write-ahead log: for every shard the inboxes of its keys, their read
+// cursors, idempotency records and the shard's fence version; beside them a
+// small meta bucket for the node's identity and the last partition table.
 //
 // Layout. The fixed top-level buckets are created on Open: Meta holds
 // GetMeta/PutMeta values and Shards holds one nested bucket per shard, named
@@ -14,11 +14,33 @@
 // idempotency records and messages.
 //
 // Writes. Apply hands its ops to one committer goroutine that takes whatever
-// is queued (up to MaxBatchOps ops), applies it in a single read-write
-// transaction, syncs once and then answers every caller: many concurrent
-// callers share one fsync, and a lone caller is never delayed on purpose.
-// Readers use their own read transactions and run beside the committer.
+// is queued (up to MaxBatchOps ops) as one group: it applies the group to
+// the open batch — one long-lived bbolt read-write transaction — appends the
+// group's ops to the write-ahead log (package wal, in the directory WALDir,
+// Path + ".wal" by default) as one record, syncs the log once and then
+// answers every caller. Many concurrent callers share one fdatasync, and a
+// lone caller is never delayed on purpose. If the log write fails the batch
+// is rebuilt without the group, so an error means nothing of the call was
+// stored (unless the log could not even be cut back; then every later write
+// fails until the store is reopened).
 //
+// Materialising. Every MaterializeInterval (100ms) or MaterializeOps (50,000
+// ops) the batch is committed to the file, together with the index of its
+// last log record (bucket "wal", key "applied"), and the log's segments that
+// the file now holds are deleted. bbolt's page writes and its two syncs per
+// commit are thus paid once per interval, not once per group. PutMeta,
+// PutEvents and DropShard are not logged: they join the batch and
+// materialise it at once. Open replays the log records after "applied" into
+// the file before anything else; a torn record at the log's very end is a
+// write the crash interrupted, and is cut off.
+//
+// Reads. Readers read the batch itself, under the mutex the committer holds
+// from applying a group until its log record is synced: they see every
+// acknowledged write and no write that is not acknowledged. When nothing
+// waits to be materialised they use read transactions of their own, side by
+// side. Snapshot materialises first and then reads in a transaction of its
+// own, so a long copy never holds the mutex.
+
 // Retention. Each key keeps at most MaxMessages messages (applied on append)
 // and, when MaxAge is set, a sweeper trims messages older than MaxAge from
 // the front of each inbox. Trimming never lowers a key's last_seq, so a seq
@@ -28,6 +50,7 @@
 // message drops the (From, ID) record that points at it.
 //
 // The package knows nothing about the network, the partition table or who
-// owns a shard; it must never decide seqs itself (the shard's home does) and
-// never block readers behind the committer.
+// owns a shard; it must never decide seqs itself (the shard's home does),
+// and never make a reader wait longer than one group's sync or one
+// materialisation.
 package store
