@@ -60,6 +60,9 @@ func (m *Mesh) dialHeaders(peer string) (http.Header, string) {
 	h := http.Header{}
 	h.Set(headerNode, m.cfg.Name)
 	h.Set(headerTarget, peer)
+	if offer := offerCodecs(m.codec.Load()); offer != "" {
+		h.Set(headerCodec, offer)
+	}
 	if len(m.cfg.ClusterKey) == 0 {
 		return h, ""
 	}

@@ -49,3 +49,37 @@ func BenchmarkCall(b *testing.B) {
 		report(b, f0, e0)
 	})
 }
+
+// BenchmarkCallBatch is BenchmarkCall with a body shaped like the pushes
+// and replication batches that dominate node traffic (a key and 8
+// messages), which has a binary form, answered with the same batch.
+func BenchmarkCallBatch(b *testing.B) {
+	x := mustNode(b, "a", nil, nil)
+	y := mustNode(b, "b", batchHandler, nil)
+	link(x, y)
+	ctx := context.Background()
+	req := testBatch(8)
+	if err := x.m.Call(ctx, "b", "batch", req, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("sequential", func(b *testing.B) {
+		var got batch
+		for b.Loop() {
+			if err := x.m.Call(ctx, "b", "batch", req, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.SetParallelism(64)
+		b.RunParallel(func(pb *testing.PB) {
+			var got batch
+			for pb.Next() {
+				if err := x.m.Call(ctx, "b", "batch", req, &got); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

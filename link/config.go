@@ -17,8 +17,10 @@ import (
 // handled one at a time, in the order they were sent. ctx is cancelled when
 // the connection the request came on closes, or on Mesh.Close.
 type Handler interface {
-	// HandleLink serves one request from peer `from`. The returned value is
-	// JSON-encoded as the result. Returning an error sends it back;
+	// HandleLink serves one request from peer `from`. body is JSON, or the
+	// binary form of a value that has one: read it with wire.Decode. The
+	// returned value is sent in its binary form if it implements
+	// wire.Appender and the connection speaks version 2, else as JSON. Returning an error sends it back;
 	// *shardgate.Error keeps its Kind and Message across the wire.
 	HandleLink(ctx context.Context, from, method string, body json.RawMessage) (any, error)
 }

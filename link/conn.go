@@ -20,6 +20,7 @@ type conn struct {
 	ws       *websocket.Conn
 	remote   string // the peer's name: dialed, or authenticated on accept
 	outbound bool
+	codec    int32 // codecJSON or codecBinary: how this side writes
 
 	// ctx is cancelled when the connection closes; handlers of requests
 	// that came on it see that, since nobody is left to read their answer.
@@ -48,10 +49,10 @@ type reply struct {
 
 var errReplaced = errors.New("replaced by a newer connection from the same peer")
 
-func newConn(m *Mesh, ws *websocket.Conn, remote string, outbound bool) *conn {
+func newConn(m *Mesh, ws *websocket.Conn, remote string, outbound bool, codec int32) *conn {
 	ctx, cancel := context.WithCancel(m.ctx)
 	return &conn{
-		m: m, ws: ws, remote: remote, outbound: outbound,
+		m: m, ws: ws, remote: remote, outbound: outbound, codec: codec,
 		ctx: ctx, cancel: cancel,
 		wake:    make(chan struct{}, 1),
 		pending: make(map[uint64]chan reply),
@@ -109,7 +110,7 @@ func (c *conn) answer(id uint64, r reply) {
 // full queue means the peer or the link is far behind, and failing now lets
 // the caller retry elsewhere instead of piling up more.
 func (c *conn) enqueue(env []byte) error {
-	if int64(len(env)+1+frameOverhead) > c.m.cfg.MaxFrameBytes {
+	if int64(len(env)+envelopeOverhead+frameOverhead) > c.m.cfg.MaxFrameBytes {
 		return shardgate.Errorf(shardgate.KindTooLarge,
 			"envelope of %d bytes exceeds the %d-byte frame limit", len(env), c.m.cfg.MaxFrameBytes)
 	}
@@ -153,6 +154,9 @@ func (c *conn) take() [][]byte {
 
 // give returns a written batch for reuse, unless a burst made it huge.
 func (c *conn) give(batch [][]byte) {
+	for _, env := range batch {
+		putBuf(env)
+	}
 	clear(batch) // drop references to bodies already written
 	if cap(batch) > 4096 {
 		return

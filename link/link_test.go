@@ -203,7 +203,7 @@ func TestQueueFullFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	c := newConn(m, nil, "b", true) // never started: nothing drains it
+	c := newConn(m, nil, "b", true, codecBinary) // never started: nothing drains it
 	defer c.cancel()
 	for i := range 2 {
 		if err := c.enqueue([]byte(`{}`)); err != nil {
@@ -224,7 +224,7 @@ func TestQueueBytesFullFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	c := newConn(m, nil, "b", true) // never started: nothing drains it
+	c := newConn(m, nil, "b", true, codecBinary) // never started: nothing drains it
 	defer c.cancel()
 	if err := c.enqueue([]byte(`{"b":"0123456789"}`)); err != nil {
 		t.Fatalf("an envelope over the bound into an empty queue: %v", err)

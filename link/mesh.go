@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/link/wire"
 )
 
 // ErrClosed is the cause inside the KindUnavailable error returned by calls
@@ -32,6 +33,9 @@ type Mesh struct {
 	wg       sync.WaitGroup
 	nonces   nonceSet
 	stats    stats
+	// codec is the highest link codec version this node speaks; tests
+	// lower it to play a node that predates version 2.
+	codec atomic.Int32
 
 	mu      sync.Mutex
 	closed  bool
@@ -80,6 +84,7 @@ func New(cfg Config) (*Mesh, error) {
 		peers:   make(map[string]*peer),
 		inbound: make(map[string]*conn),
 	}
+	m.codec.Store(codecBinary)
 	return m, nil
 }
 
@@ -102,8 +107,7 @@ func (m *Mesh) call(ctx context.Context, peer, method string, req, resp any) err
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.CallTimeout)
 		defer cancel()
 	}
-	body, err := encodeBody(method, req)
-	if err != nil {
+	if err := checkMethod(method); err != nil {
 		return err
 	}
 	c, err := m.connFor(ctx, peer)
@@ -114,7 +118,11 @@ func (m *Mesh) call(ctx context.Context, peer, method string, req, resp any) err
 	if err != nil {
 		return err
 	}
-	if err := c.enqueue(appendRequest(make([]byte, 0, len(body)+len(method)+32), id, method, body)); err != nil {
+	env, err := c.requestEnvelope(id, method, req)
+	if err == nil {
+		err = c.enqueue(env)
+	}
+	if err != nil {
 		c.unregister(id)
 		return err
 	}
@@ -124,7 +132,7 @@ func (m *Mesh) call(ctx context.Context, peer, method string, req, resp any) err
 			return r.err
 		}
 		if resp != nil {
-			if err := json.Unmarshal(r.result, resp); err != nil {
+			if err := wire.Decode(r.result, resp); err != nil {
 				return shardgate.Errorf(shardgate.KindInternal, "decode result: %w", err)
 			}
 		}
@@ -147,27 +155,30 @@ func (m *Mesh) Notify(ctx context.Context, peer, method string, req any) error {
 }
 
 func (m *Mesh) notify(ctx context.Context, peer, method string, req any) error {
-	body, err := encodeBody(method, req)
-	if err != nil {
+	if err := checkMethod(method); err != nil {
 		return err
 	}
 	c, err := m.connFor(ctx, peer) // a dial gives up after DialTimeout anyway
 	if err != nil {
 		return err
 	}
-	return c.enqueue(appendRequest(make([]byte, 0, len(body)+len(method)+32), 0, method, body))
+	env, err := c.requestEnvelope(0, method, req)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(env)
 }
 
-func encodeBody(method string, req any) ([]byte, error) {
-	if method == "" {
+// checkMethod refuses a method no envelope can carry.
+func checkMethod(method string) error {
+	switch {
+	case method == "":
 		// An empty method would read as an answer on the other side.
-		return nil, shardgate.Errorf(shardgate.KindInvalid, "method is empty")
+		return shardgate.Errorf(shardgate.KindInvalid, "method is empty")
+	case len(method) > maxMethodBytes:
+		return shardgate.Errorf(shardgate.KindInvalid, "method name is %d bytes, the limit is %d", len(method), maxMethodBytes)
 	}
-	body, err := shardgate.MarshalJSON(req)
-	if err != nil {
-		return nil, shardgate.Errorf(shardgate.KindInvalid, "encode request: %w", err)
-	}
-	return body, nil
+	return nil
 }
 
 // invoke runs the handler. A panic becomes a KindInternal answer and a log

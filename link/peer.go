@@ -208,5 +208,5 @@ func (m *Mesh) dial(ctx context.Context, name, addr string) (*conn, error) {
 		ws.Close()
 		return nil, err
 	}
-	return newConn(m, ws, name, true), nil
+	return newConn(m, ws, name, true, answeredCodec(resp.Header, m.codec.Load())), nil
 }

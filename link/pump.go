@@ -1,6 +1,7 @@
 package link
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"time"
@@ -78,7 +79,7 @@ func (c *conn) flush() error {
 func fitFrame(batch [][]byte, limit int64) int {
 	size := int64(frameOverhead)
 	for i, env := range batch {
-		size += int64(len(env)) + 1
+		size += int64(len(env)) + envelopeOverhead
 		if size > limit && i > 0 {
 			return i
 		}
@@ -89,6 +90,9 @@ func fitFrame(batch [][]byte, limit int64) int {
 func (c *conn) writeFrame(envs [][]byte) error {
 	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
 		return err
+	}
+	if c.codec == codecBinary {
+		return c.writeBinFrame(envs)
 	}
 	w, err := c.ws.NextWriter(websocket.TextMessage)
 	if err != nil {
@@ -110,6 +114,30 @@ func (c *conn) writeFrame(envs [][]byte) error {
 	return w.Close()
 }
 
+// writeBinFrame writes a version 2 frame: the version, then each envelope
+// after its length.
+func (c *conn) writeBinFrame(envs [][]byte) error {
+	w, err := c.ws.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	var hdr [1 + binary.MaxVarintLen64]byte
+	hdr[0] = codecBinary
+	if _, err := w.Write(hdr[:1]); err != nil {
+		return err
+	}
+	for _, env := range envs {
+		n := binary.PutUvarint(hdr[:], uint64(len(env)))
+		if _, err := w.Write(hdr[:n]); err != nil {
+			return err
+		}
+		if _, err := w.Write(env); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
 // readLoop is the only goroutine that reads from the socket. Any frame,
 // ping or pong from the peer proves it alive; three ping intervals of
 // silence close the connection. Pings are not answered with pongs: both
@@ -123,7 +151,7 @@ func (c *conn) readLoop() {
 	c.ws.SetPongHandler(alive)
 	for {
 		_ = alive("")
-		_, data, err := c.ws.ReadMessage()
+		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.close(fmt.Errorf("read: %w", err))
 			return
@@ -133,7 +161,13 @@ func (c *conn) readLoop() {
 			c.m.stats.dropped.Add(1)
 			continue
 		}
-		envs, err := decodeFrame(data)
+		// The frame's type says its codec, whatever was negotiated: the
+		// reader needs no state, and each side may write either.
+		decode := decodeFrame
+		if typ == websocket.BinaryMessage {
+			decode = decodeBinFrame
+		}
+		envs, err := decode(data)
 		if err != nil {
 			// Nothing in it can be answered; the calls it carried time out.
 			// The connection stays: no frame may cut a link.
@@ -161,7 +195,7 @@ func (c *conn) refuse(e envelope) {
 	switch {
 	case e.M != "" && e.I != 0:
 		err := shardgate.Errorf(shardgate.KindInvalid, "link: %s could not decode request %s: %w", c.m.cfg.Name, e.M, e.bad)
-		if qerr := c.enqueue(appendError(nil, e.I, toWire(err))); qerr != nil && c.ctx.Err() == nil {
+		if qerr := c.enqueue(c.errorEnvelope(e.I, err)); qerr != nil && c.ctx.Err() == nil {
 			c.m.log.Warn("link: refusal dropped", "peer", c.remote, "method", e.M, "err", qerr)
 		}
 	case e.M == "" && e.I != 0:
@@ -198,19 +232,15 @@ func (c *conn) serve(e envelope) {
 	res, err := c.m.invoke(c.ctx, c.remote, e.M, e.B)
 	var env []byte
 	if err == nil {
-		body, merr := shardgate.MarshalJSON(res)
-		if merr != nil {
-			err = shardgate.Errorf(shardgate.KindInternal, "encode result of %s: %w", e.M, merr)
-		} else {
-			env = appendResult(make([]byte, 0, len(body)+32), e.I, body)
-		}
+		env, err = c.resultEnvelope(e.I, e.M, res)
 	}
 	if err != nil {
-		env = appendError(nil, e.I, toWire(err))
+		env = c.errorEnvelope(e.I, err)
 	}
 	qerr := c.enqueue(env)
 	if shardgate.KindOf(qerr) == shardgate.KindTooLarge {
-		qerr = c.enqueue(appendError(nil, e.I, toWire(qerr)))
+		putBuf(env)
+		qerr = c.enqueue(c.errorEnvelope(e.I, qerr))
 	}
 	if qerr != nil && c.ctx.Err() == nil {
 		c.m.log.Warn("link: answer dropped", "peer", c.remote, "method", e.M, "err", qerr)

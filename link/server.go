@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -43,11 +44,15 @@ func (m *Mesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "link: blocked", http.StatusServiceUnavailable)
 		return
 	}
+	codec := pickCodec(r.Header.Get(headerCodec), m.codec.Load())
+	if codec > codecJSON {
+		hdr.Set(headerCodec, strconv.Itoa(int(codec)))
+	}
 	ws, err := m.upgrader.Upgrade(w, r, hdr)
 	if err != nil {
 		return // Upgrade has answered with an HTTP error
 	}
-	c := newConn(m, ws, name, false)
+	c := newConn(m, ws, name, false, codec)
 
 	m.mu.Lock()
 	if m.closed {

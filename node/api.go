@@ -69,7 +69,7 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 	}
 	req := sendReq{From: from, To: to, Data: data, ID: id, Attempt: newAttemptID()}
 	var res shardgate.SendResult
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, &res, func() error {
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, (*sendResult)(&res), func() error {
 		var err error
 		res, err = n.localSend(ctx, req)
 		return err

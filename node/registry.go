@@ -223,7 +223,7 @@ func (n *Node) Publish(ctx context.Context, from, topic string, data json.RawMes
 			c, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			var got int
-			if err := n.links.Call(c, name, methodPublish, pub, &got); err == nil && got > 0 {
+			if err := n.links.Call(c, name, methodPublish, publication(pub), &got); err == nil && got > 0 {
 				mu.Lock()
 				delivered++
 				mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/link/wire"
 )
 
 // Node-link methods. Forwarded client calls run only locally on the
@@ -38,7 +39,7 @@ const (
 
 func decode[T any](body json.RawMessage) (T, error) {
 	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := wire.Decode(body, &v); err != nil {
 		return v, shardgate.Errorf(shardgate.KindInvalid, "bad request body: %w", err)
 	}
 	return v, nil
@@ -55,7 +56,10 @@ func (n *Node) HandleLink(ctx context.Context, from, method string, body json.Ra
 // table and this node's own state.
 func (n *Node) linkRoutes() []linkRoute {
 	return []linkRoute{
-		{methodSend, typed(func(ctx context.Context, _ string, r sendReq) (any, error) { return n.localSend(ctx, r) })},
+		{methodSend, typed(func(ctx context.Context, _ string, r sendReq) (any, error) {
+			res, err := n.localSend(ctx, r)
+			return sendResult(res), err
+		})},
 		{methodHistory, typed(func(_ context.Context, _ string, r historyReq) (any, error) { return n.localHistory(r) })},
 		{methodAck, typed(func(ctx context.Context, _ string, r ackReq) (any, error) { return done(n.localAck(ctx, r)) })},
 		{methodCursor, typed(func(_ context.Context, _ string, r keyReq) (any, error) {
@@ -81,8 +85,8 @@ func (n *Node) linkRoutes() []linkRoute {
 			return struct{}{}, nil
 		}},
 		{methodPing, func(context.Context, string, json.RawMessage) (any, error) { return struct{}{}, nil }},
-		{methodPublish, typed(func(_ context.Context, _ string, r shardgate.Publication) (any, error) {
-			return n.deliverer().DeliverPublication(r), nil
+		{methodPublish, typed(func(_ context.Context, _ string, r publication) (any, error) {
+			return n.deliverer().DeliverPublication(shardgate.Publication(r)), nil
 		})},
 		{methodTable, typed(func(_ context.Context, from string, r tableMsg) (any, error) {
 			_, err := n.installTable(r.Table, r.Reason, from)
