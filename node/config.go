@@ -87,7 +87,11 @@ type Config struct {
 	DiskProbeInterval time.Duration
 
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Now is the engine's clock (default time.Now): event and message
+	// timestamps, link-health ages, the expiry of in-doubt sends and the
+	// grace before dropping shard data read it, so a test can move time
+	// by hand. Timers and latency metrics use the real clock.
+	Now func() time.Time
 }
 
 // DefaultConfig is for production clusters.

@@ -95,7 +95,7 @@ func (n *Node) dropLoop() {
 		if err != nil {
 			continue
 		}
-		now := time.Now()
+		now := n.cfg.Now()
 		held := map[int]bool{}
 		for _, id := range shards {
 			a := tbl.Shards[id]

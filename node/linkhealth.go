@@ -110,7 +110,7 @@ func (n *Node) linkDead(peer string) bool {
 	if len(t.Members) == 0 {
 		return false
 	}
-	now := time.Now()
+	now := n.cfg.Now()
 	votes := n.health.reporters(peer, n.name, t.Members, now, 3*n.cfg.LinkFailAfter)
 	for _, p := range n.health.unreachable(now, n.cfg.LinkFailAfter) {
 		if p == peer {
@@ -128,7 +128,7 @@ func (n *Node) reachesMajority() bool {
 		return true
 	}
 	cut := map[string]bool{}
-	for _, p := range n.health.unreachable(time.Now(), n.cfg.LinkFailAfter) {
+	for _, p := range n.health.unreachable(n.cfg.Now(), n.cfg.LinkFailAfter) {
 		cut[p] = true
 	}
 	reach := 0
@@ -159,14 +159,14 @@ func (n *Node) heartbeatLoop() {
 			if m.Name == n.name || (m.Status != "alive" && m.Status != "") {
 				continue
 			}
-			n.health.seen(m.Name, time.Now())
+			n.health.seen(m.Name, n.cfg.Now())
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LinkFailAfter/2)
 				defer cancel()
 				if err := n.links.Call(ctx, m.Name, methodPing, struct{}{}, nil); err == nil {
-					n.health.ok(m.Name, time.Now())
+					n.health.ok(m.Name, n.cfg.Now())
 				}
 			}()
 		}

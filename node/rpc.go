@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/link/wire"
@@ -101,7 +100,7 @@ func (n *Node) linkRoutes() []linkRoute {
 		{methodGetTable, func(context.Context, string, json.RawMessage) (any, error) { return n.currentTable(), nil }},
 		{methodStats, typed(func(_ context.Context, from string, r nodeStats) (any, error) {
 			n.stats.put(from, r)
-			n.health.setReport(from, r.Unreachable, time.Now())
+			n.health.setReport(from, r.Unreachable, n.cfg.Now())
 			return struct{}{}, nil
 		})},
 		{methodDrain, typed(func(ctx context.Context, from string, r drainReq) (any, error) {

@@ -94,7 +94,7 @@ func (n *Node) measure(rate float64) nodeStats {
 	}
 	return nodeStats{Connections: n.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
 		TableVersion: t.Version, Sizes: sizes, At: n.nowMS(),
-		Unreachable: n.health.unreachable(time.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full()}
+		Unreachable: n.health.unreachable(n.cfg.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full()}
 }
 
 func (n *Node) refreshGauges() {

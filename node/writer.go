@@ -173,7 +173,7 @@ func (p *primary) process(batch []*writeReq) {
 	if len(batch) == 0 {
 		return
 	}
-	if now := time.Now(); now.Sub(p.lastExpiry) > inDoubtTTL/4 {
+	if now := p.d.cfg.Now(); now.Sub(p.lastExpiry) > inDoubtTTL/4 {
 		p.lastExpiry = now
 		p.inDoubt.expire(now)
 	}
@@ -194,7 +194,7 @@ func (p *primary) process(batch []*writeReq) {
 			if localOK {
 				// Stored here, not everywhere: a retry of these sends
 				// must get the same seqs, never new ones.
-				now := time.Now()
+				now := p.d.cfg.Now()
 				for i, r := range batch {
 					if r.kind == writeSend {
 						p.inDoubt.put(r.attempt, r.key, seqs[i], now)
