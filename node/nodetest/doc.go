@@ -1,6 +1,6 @@
 // Package nodetest runs several engines of package node in one process,
 // in the manner of hashicorp/raft's MakeCluster: a Network carries the
-// node links in memory (through the same JSON as the real links, with
+// node links in memory (through the same encoding as the real links, with
 // rules that cut, cut one way and heal), a Gossip scripts the membership
 // (join, leave, fail, metadata updates, partitions of what members see),
 // a Deliverer stands in for the client connections and records every

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/link"
+	"github.com/shardgate/shardgate/link/wire"
 )
 
 // callTimeout applies to a Call whose ctx has no deadline, as link's
@@ -17,8 +18,9 @@ import (
 const callTimeout = 5 * time.Second
 
 // Network carries node-link calls between engines of one process. Requests
-// and answers go through the same JSON encoding as the real links, so every
-// type the engine sends must round-trip. Rules drop traffic per direction:
+// and answers go through the same encoding as the real links (binary forms
+// where a type has one, else JSON), so every type the engine sends must
+// round-trip. Rules drop traffic per direction:
 // a dropped request or answer is never seen, and the caller waits until its
 // deadline, as it would for a peer behind a black hole. A node that is not
 // attached refuses at once, as a closed port does. Safe for concurrent use.
@@ -363,7 +365,7 @@ func (a answer) into(resp any) error {
 	case resp == nil:
 		return nil
 	}
-	if err := json.Unmarshal(a.result, resp); err != nil {
+	if err := wire.Decode(a.result, resp); err != nil {
 		return shardgate.Errorf(shardgate.KindInternal, "decode result: %w", err)
 	}
 	return nil
@@ -375,7 +377,7 @@ func (l *Links) serve(e *endpoint, peer, method string, body json.RawMessage) an
 	res, err := e.invoke(l.name, method, body)
 	var a answer
 	if err == nil {
-		a.result, err = shardgate.MarshalJSON(res)
+		a.result, err = link.EncodeRequest(method, res) // a result is encoded as a body is
 	}
 	if err != nil {
 		a = answer{err: link.AsRemote(err)}
