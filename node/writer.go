@@ -255,9 +255,11 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 		if seq, ok := p.inDoubt.get(r.attempt, r.key); ok {
 			// A retry of a send this home stored but could not
 			// replicate: send the stored message again.
-			seqs[i] = seq
-			ops = append(ops, p.replay(r, seq)...)
-			continue
+			if again, ok := p.replay(r, seq); ok {
+				seqs[i] = seq
+				ops = append(ops, again...)
+				continue
+			}
 		}
 		k := idem{r.key, r.from, r.id}
 		if r.id != "" {
@@ -270,10 +272,12 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 				return nil, nil, err
 			}
 			if found {
-				seqs[i] = seq
-				inBatch[k] = seq
-				ops = append(ops, p.replay(r, seq)...)
-				continue
+				if again, ok := p.replay(r, seq); ok {
+					seqs[i] = seq
+					inBatch[k] = seq
+					ops = append(ops, again...)
+					continue
+				}
 			}
 		}
 		seq, err := p.nextSeq(r.key)
@@ -292,17 +296,25 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 }
 
 // replay re-sends a stored message and its idempotency record (if it has
-// an id).
-func (p *primary) replay(r *writeReq, seq uint64) []store.Op {
-	var ops []store.Op
+// an id). ok is false when another send's message is stored at seq: the
+// record outlived its message (a home's write that never reached its
+// backups was replaced there by the next home's write at the same seq),
+// and answering seq would acknowledge someone else's message, so the send
+// is stored anew. A message no longer there (retention) is still answered
+// with its seq: it was stored once.
+func (p *primary) replay(r *writeReq, seq uint64) (ops []store.Op, ok bool) {
+	msgs, _, err := p.d.store.Read(p.shard, r.key, seq-1, 1)
+	found := err == nil && len(msgs) == 1 && msgs[0].Seq == seq
+	if found && (msgs[0].From != r.from || msgs[0].ID != r.id) {
+		return nil, false
+	}
 	if r.id != "" {
 		ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
 	}
-	msgs, _, err := p.d.store.Read(p.shard, r.key, seq-1, 1)
-	if err == nil && len(msgs) == 1 && msgs[0].Seq == seq {
+	if found {
 		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
 	}
-	return ops
+	return ops, true
 }
 
 func (p *primary) nextSeq(key string) (uint64, error) {
