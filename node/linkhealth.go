@@ -117,7 +117,10 @@ func (n *Node) linkDead(peer string) bool {
 			votes++
 		}
 	}
-	return votes >= len(t.Members)/2+1
+	if votes >= len(t.Members)/2+1 {
+		return true
+	}
+	return n.outranked(peer, t.Members, now) // see linktiebreak.go
 }
 
 // reachesMajority says whether this node completes calls with a majority
@@ -137,7 +140,7 @@ func (n *Node) reachesMajority() bool {
 			reach++
 		}
 	}
-	return reach >= len(t.Members)/2+1
+	return reach >= len(t.Members)/2+1 && !n.cutFromElder(t.Members) // see linktiebreak.go
 }
 
 // heartbeatLoop calls every live peer over the links each

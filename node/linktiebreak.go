@@ -1,0 +1,136 @@
+package node
+
+import (
+	"slices"
+	"time"
+)
+
+// A cut between two nodes that both still reach everyone else gives
+// neither a majority against it: with three nodes and the link between
+// n1 and n2 cut, only n1 calls n2 unreachable and only n2 calls n1. The
+// shards those two share (home on one, backup on the other) then take no
+// write until the cut heals, since a batch cannot reach its backup.
+//
+// The tie is broken by rank: a peer is also treated as failed when a
+// member that outranks it (older incarnation, ties by name: the order the
+// coordinator is chosen by) calls it unreachable while that member itself
+// still reaches a majority. Rank is a total order, so of the two ends of a
+// cut only the younger is failed over, never both, and every node that
+// holds the older end's report reaches the same answer. The younger end
+// cannot hear that report over the cut, so it reaches the answer on its
+// own: it cannot reach an elder that a third member still reaches, so it
+// is the end being failed over, and it refuses writes at once instead of
+// acting as a home with a table that is no longer in force. When the cut
+// heals its peers reach it again and it all undoes itself.
+
+// startedAt maps every member to its incarnation's start, the rank order.
+func (n *Node) startedAt() map[string]int64 {
+	started := map[string]int64{}
+	for _, m := range n.mem.Members() {
+		started[m.Name] = m.Meta.StartedAt
+	}
+	return started
+}
+
+// outranks says whether a comes before b in the coordinator's order.
+func outranks(started map[string]int64, a, b string) bool {
+	ta, oka := started[a]
+	tb, okb := started[b]
+	return oka && okb && (ta < tb || ta == tb && a < b)
+}
+
+// cutFromElder says whether this node is the younger end of a cut: it
+// cannot reach a member that outranks it while a third member's fresh
+// report says that member is reachable.
+func (n *Node) cutFromElder(members []string) bool {
+	now := time.Now()
+	own := n.health.unreachable(now, n.cfg.LinkFailAfter)
+	if len(own) == 0 {
+		return false
+	}
+	started := n.startedAt()
+	for _, elder := range own {
+		if !slices.Contains(members, elder) || !outranks(started, elder, n.name) {
+			continue
+		}
+		if n.health.witnessed(elder, n.name, members, now, 3*n.cfg.LinkFailAfter) {
+			return true
+		}
+	}
+	return false
+}
+
+// witnessed says whether some member other than self and peer has a fresh
+// report that does not list peer as unreachable.
+func (h *linkHealth) witnessed(peer, self string, members []string, now time.Time, fresh time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range members {
+		if m == self || m == peer {
+			continue
+		}
+		if r, ok := h.reports[m]; ok && now.Sub(r.at) <= fresh && !r.peers[peer] {
+			return true
+		}
+	}
+	return false
+}
+
+// outranked says whether a member that outranks peer and reaches a
+// majority cannot reach peer (this node's own calls count as its report).
+func (n *Node) outranked(peer string, members []string, now time.Time) bool {
+	started := n.startedAt()
+	above := func(a, b string) bool { return outranks(started, a, b) }
+	majority := len(members)/2 + 1
+	inTable := map[string]bool{}
+	for _, m := range members {
+		inTable[m] = true
+	}
+	// reaches says whether a reporter that cannot reach `cut` still
+	// reaches a majority of the table (itself included).
+	reaches := func(cut []string) bool {
+		c := 0
+		for _, p := range cut {
+			if inTable[p] {
+				c++
+			}
+		}
+		return len(members)-c >= majority
+	}
+	if inTable[n.name] && above(n.name, peer) {
+		own := n.health.unreachable(now, n.cfg.LinkFailAfter)
+		if slices.Contains(own, peer) && reaches(own) {
+			return true
+		}
+	}
+	for _, r := range n.health.reportersOf(peer, now, 3*n.cfg.LinkFailAfter) {
+		if r.from != n.name && r.from != peer && inTable[r.from] && above(r.from, peer) && reaches(r.cut) {
+			return true
+		}
+	}
+	return false
+}
+
+// reporterCut is one fresh report that names the peer asked about.
+type reporterCut struct {
+	from string
+	cut  []string
+}
+
+// reportersOf returns the fresh reports that say peer cannot be reached.
+func (h *linkHealth) reportersOf(peer string, now time.Time, fresh time.Duration) []reporterCut {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []reporterCut
+	for from, r := range h.reports {
+		if now.Sub(r.at) > fresh || !r.peers[peer] {
+			continue
+		}
+		rc := reporterCut{from: from}
+		for p := range r.peers {
+			rc.cut = append(rc.cut, p)
+		}
+		out = append(out, rc)
+	}
+	return out
+}
