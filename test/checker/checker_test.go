@@ -75,6 +75,13 @@ func TestLiveCheck(t *testing.T) {
 			r.Delivered("b", 1)
 			r.Delivered("b", 1)
 		}, func(l LiveReport) bool { return l.Doubled == 1 && !l.OK() }},
+		{"redelivered after de-duplication", func(r *Recorder) {
+			r.Attempt("b", "a", "1", Acked, 1)
+			r.Attempt("b", "a", "2", Acked, 2)
+			r.Delivered("b", 1)
+			r.Delivered("b", 2)
+			r.Redelivered("b", 1)
+		}, func(l LiveReport) bool { return l.Doubled == 1 && l.OutOfOrder == 0 && l.Missing == 0 && !l.OK() }},
 		{"out of order", func(r *Recorder) {
 			r.Delivered("b", 2)
 			r.Delivered("b", 1)
@@ -92,5 +99,18 @@ func TestLiveCheck(t *testing.T) {
 				t.Fatalf("unexpected live report: %s", l)
 			}
 		})
+	}
+}
+
+func TestRedeliveredStaysOutOfTheOrderCheck(t *testing.T) {
+	r := NewRecorder()
+	r.Attempt("b", "a", "1", Acked, 1)
+	r.Attempt("b", "a", "2", Acked, 2)
+	r.Delivered("b", 1)
+	r.Delivered("b", 2)
+	r.Redelivered("b", 1)
+	rep := r.Check(map[string][]shardgate.Message{"b": {{Seq: 1, From: "a", ID: "1"}, {Seq: 2, From: "a", ID: "2"}}})
+	if !rep.OK() || rep.Reordered != 0 {
+		t.Fatalf("a redelivery after de-duplication changed the stored-history report:\n%s", rep.Table())
 	}
 }

@@ -43,6 +43,16 @@ type liveConn struct {
 	outOrder int
 }
 
+// Redelivered records a delivery of a seq that key's connection had
+// already received (a client that de-duplicates calls it instead of
+// Delivered). The Live check counts it as doubled; the order check of
+// Delivered, which is about the stream after de-duplication, never sees it.
+func (r *Recorder) Redelivered(key string, seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveredLocked(key, seq, time.Now())
+}
+
 func (r *Recorder) deliveredLocked(key string, seq uint64, at time.Time) {
 	lc := r.watched[key]
 	if lc == nil {

@@ -27,6 +27,13 @@ type chaosScore struct {
 	Safety   struct {
 		Acked int `json:"acked"`
 		Lost  int `json:"lost_acked"`
+		Live  struct {
+			Watched    int `json:"watched_connections"`
+			Acked      int `json:"acked_to_watched"`
+			Missing    int `json:"missing_deliveries"`
+			Doubled    int `json:"doubled_deliveries"`
+			OutOfOrder int `json:"out_of_order_deliveries"`
+		} `json:"live"`
 	} `json:"safety"`
 }
 
@@ -104,5 +111,10 @@ func assertChaosPass(t *testing.T, tier string) {
 	code, sc := runChaos(t, "-tier", tier)
 	if code != 0 || !sc.Pass {
 		t.Fatalf("%s tier: exit %d; faults not fired: %v; failures: %v", tier, code, sc.NotFired, sc.Failures)
+	}
+	// The live figures are safety figures too: a pass without them would
+	// mean no open connection was held to live delivery.
+	if l := sc.Safety.Live; l.Watched == 0 || l.Acked == 0 || l.Missing+l.Doubled+l.OutOfOrder != 0 {
+		t.Fatalf("%s tier: live delivery figures %+v: want connections watched and nothing missing, doubled or out of order", tier, l)
 	}
 }

@@ -16,9 +16,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +48,7 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.StringVar(&o.tier, "tier", "", "process (real processes in network namespaces, needs root) or compose (Docker)")
-	fs.StringVar(&o.plan, "plan", "", "full (every fault kind) or broken (short: kill -9 after unreplicated acks); default full, or broken with -broken")
+	fs.StringVar(&o.plan, "plan", "", "full (every fault kind), broken (short: kill -9 after unreplicated acks) or one fault alone (oneway); default full, or broken with -broken")
 	fs.BoolVar(&o.broken, "broken", false, "start nodes with --unsafe-ack-before-replicate: the run must report lost messages and fail")
 	fs.StringVar(&o.jsonPath, "json", "", "write the scorecard here (default: RUN_DIR/scorecard.json)")
 	fs.StringVar(&o.dir, "dir", "", "run directory for node data and logs (default: a new /tmp/shardgate-chaos-*)")
@@ -73,7 +76,7 @@ func parseFlags(args []string) (options, error) {
 		o.plan = map[bool]string{true: "broken", false: "full"}[o.broken]
 	}
 	if _, ok := plans[o.plan]; !ok {
-		return o, fmt.Errorf("-plan must be full or broken, got %q", o.plan)
+		return o, fmt.Errorf("-plan must be one of %s, got %q", strings.Join(slices.Sorted(maps.Keys(plans)), ", "), o.plan)
 	}
 	if o.subnet == "" {
 		o.subnet = map[string]string{"process": "10.213.77", "compose": "172.30.99"}[o.tier]

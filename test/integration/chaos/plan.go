@@ -22,6 +22,12 @@ const (
 	faultUnreplicated   = "kill9 after unreplicated acks"
 )
 
+// oneWayResumeBound is how soon after a one-way cut between two of three
+// nodes every key must take writes again: the link check needs
+// LinkFailAfter (2.5 s) to call the peer unreachable, then a stats round
+// and a table change; 5 s leaves the rest for the clients' retries.
+const oneWayResumeBound = 5 * time.Second
+
 // plans lists, per plan, the fault kinds it must fire: a run passes only if
 // every one of them fired.
 var plans = map[string][]string{
@@ -30,6 +36,9 @@ var plans = map[string][]string{
 	// broken is short: it exists to prove the checker catches a node that
 	// acknowledges before its backups commit.
 	"broken": {faultUnreplicated, faultUnreplicated},
+	// oneway fires only the one-way partition: a short run for working on
+	// it (the full plan holds it too).
+	"oneway": {faultOneWay},
 }
 
 // runPlan fires the plan's faults in order under load.
@@ -69,7 +78,7 @@ func (s *Suite) fire(ctx context.Context, kind string) {
 		from, to := m[0], m[1%len(m)]
 		s.disrupt(ctx, disruption{kind: kind, target: from, detail: fmt.Sprintf("%s drops every packet from %s, %s", to, from, hold),
 			inject: func(ctx context.Context) error { return s.tier.Cut(ctx, from, to) },
-			hold:   hold, watch: true, heal: s.tier.Heal})
+			hold:   hold, watch: true, heal: s.tier.Heal, resumeBound: oneWayResumeBound})
 	case faultIsolateOwner:
 		t := s.topOwner(ctx)
 		s.disrupt(ctx, disruption{kind: kind, target: t, detail: fmt.Sprintf("%s (most shards) off the network, %s", t, hold),

@@ -122,6 +122,8 @@ func (w *Workload) drain(ctx context.Context, r *receiver, c *client.Conn, probe
 			}
 			if r.deliver(m.Seq) {
 				w.rec.Delivered(r.key, m.Seq)
+			} else {
+				w.rec.Redelivered(r.key, m.Seq)
 			}
 		case <-probe:
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -35,11 +35,14 @@ type Safety struct {
 	checker.Report
 	DoubledDeliveries int `json:"doubled_deliveries"` // a seq delivered twice to one key
 	MissedDeliveries  int `json:"missed_deliveries"`  // a stored seq never delivered
+	// Live is the checker's Live check of the receivers' connections:
+	// every seq acknowledged to a user must reach it, once, in order.
+	Live checker.LiveReport `json:"live"`
 }
 
 // OK is true when every safety figure is zero.
 func (s Safety) OK() bool {
-	return s.Report.OK() && s.DoubledDeliveries == 0 && s.MissedDeliveries == 0
+	return s.Report.OK() && s.DoubledDeliveries == 0 && s.MissedDeliveries == 0 && s.Live.OK()
 }
 
 // FaultRow is one fault with its timings in milliseconds; a nil timing
@@ -53,15 +56,20 @@ type FaultRow struct {
 	InjectedAt   time.Time `json:"injected_at,omitzero"`
 	DetectedAt   time.Time `json:"detected_at,omitzero"`
 	FailedOverAt time.Time `json:"failed_over_at,omitzero"`
+	ResumedAt    time.Time `json:"writes_again_at,omitzero"`
 	HealedAt     time.Time `json:"healed_at,omitzero"`
 	ConvergedAt  time.Time `json:"converged_at,omitzero"`
 	DetectMS     *int64    `json:"detect_ms"`
 	FailoverMS   *int64    `json:"failover_ms"`
 	ReconvergeMS *int64    `json:"reconverge_ms"`       // from the heal (restart, resume, heal)
 	SettledMS    *int64    `json:"inject_to_steady_ms"` // from the injection
-	NoAckMS      int64     `json:"longest_no_ack_ms"`
-	MaxWaitMS    int64     `json:"longest_write_wait_ms"`
-	Errors       []string  `json:"errors,omitempty"`
+	// WritesAgainMS is the time from the injection until writes to every
+	// key were acknowledged again while the fault held (faults that probe
+	// for it only).
+	WritesAgainMS *int64   `json:"writes_again_ms,omitempty"`
+	NoAckMS       int64    `json:"longest_no_ack_ms"`
+	MaxWaitMS     int64    `json:"longest_write_wait_ms"`
+	Errors        []string `json:"errors,omitempty"`
 }
 
 func since(from, to time.Time) *int64 {
@@ -80,8 +88,9 @@ func row(r *FaultRecord, tl *Timeline) FaultRow {
 		end = r.EndedAt
 	}
 	fr := FaultRow{Kind: r.Kind, Target: r.Target, Detail: r.Detail, Fired: r.Fired,
-		InjectedAt: r.InjectedAt, DetectedAt: r.DetectedAt, FailedOverAt: r.FailedOverAt,
-		HealedAt: r.HealedAt, ConvergedAt: r.ConvergedAt,
+		InjectedAt: r.InjectedAt, DetectedAt: r.DetectedAt, FailedOverAt: r.FailedOverAt, ResumedAt: r.ResumedAt,
+		WritesAgainMS: since(r.InjectedAt, r.ResumedAt),
+		HealedAt:      r.HealedAt, ConvergedAt: r.ConvergedAt,
 		DetectMS: since(r.InjectedAt, r.DetectedAt), FailoverMS: since(r.InjectedAt, r.FailedOverAt),
 		ReconvergeMS: since(r.HealedAt, r.ConvergedAt), SettledMS: since(r.InjectedAt, r.ConvergedAt), Errors: r.Errors}
 	if !r.InjectedAt.IsZero() && !end.IsZero() {
@@ -103,19 +112,20 @@ func (sc *Scorecard) Print(w io.Writer) {
 	fmt.Fprintf(w, "\n=== shardgate chaos scorecard: tier %s, plan %s%s, %.0fs ===\n\n", sc.Tier, sc.Plan,
 		map[bool]string{true: " (BROKEN BUILD)", false: ""}[sc.Broken], sc.DurationS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fault\ttarget\tfired\tdetect\tfailover\tre-converge\tinject→steady\tlongest no-ack\tlongest write wait\tstatus")
+	fmt.Fprintln(tw, "fault\ttarget\tfired\tdetect\tfailover\twrites again\tre-converge\tinject→steady\tlongest no-ack\tlongest write wait\tstatus")
 	for _, f := range sc.Faults {
 		status := "ok"
 		if !f.Fired || len(f.Errors) > 0 {
 			status = "FAIL"
 		}
 		noAck, wait := f.NoAckMS, f.MaxWaitMS
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Target,
-			map[bool]string{true: "yes", false: "NO"}[f.Fired], fmtMS(f.DetectMS), fmtMS(f.FailoverMS),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Target,
+			map[bool]string{true: "yes", false: "NO"}[f.Fired], fmtMS(f.DetectMS), fmtMS(f.FailoverMS), fmtMS(f.WritesAgainMS),
 			fmtMS(f.ReconvergeMS), fmtMS(f.SettledMS), fmtMS(&noAck), fmtMS(&wait), status)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  (detect, failover and inject→steady from the injection; re-converge from the heal: restart, resume, reconnect)")
+	fmt.Fprintln(w, "  (detect, failover, writes again and inject→steady from the injection; re-converge from the heal: restart, resume, reconnect;")
+	fmt.Fprintln(w, "   writes again: every key's probe write acknowledged while the fault held, - where not probed)")
 	for _, f := range sc.Faults {
 		if f.Detail != "" {
 			fmt.Fprintf(w, "  %s: %s\n", f.Kind, f.Detail)
@@ -126,15 +136,14 @@ func (sc *Scorecard) Print(w io.Writer) {
 	}
 	printFindings(w, sc.Findings)
 	fmt.Fprintf(w, "\nsafety (every figure marked ok/FAIL must be 0):\n%s", sc.Safety.Report.Table())
-	for _, x := range []struct {
-		name string
-		v    int
-	}{{"doubled deliveries", sc.Safety.DoubledDeliveries}, {"missed deliveries", sc.Safety.MissedDeliveries}} {
-		mark := "ok"
-		if x.v != 0 {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(w, "  %-24s %10d  %s\n", x.name, x.v, mark)
+	safetyRows(w, []figure{{"doubled deliveries", sc.Safety.DoubledDeliveries}, {"missed deliveries", sc.Safety.MissedDeliveries}})
+	l := sc.Safety.Live
+	fmt.Fprintf(w, "\nlive delivery to open connections (checker Live check: %d connections, %d acks to them):\n", l.Watched, l.Acked)
+	safetyRows(w, []figure{{"live missing", l.Missing}, {"live doubled", l.Doubled}, {"live out of order", l.OutOfOrder}})
+	fmt.Fprintf(w, "  %-24s %10d  (figure: later than %s after the ack; faults make some)\n", "live late", l.Late, checker.LiveBound)
+	fmt.Fprintf(w, "  %-24s %10s\n", "live max delay", l.MaxDelay.Round(time.Millisecond))
+	for _, d := range l.Details {
+		fmt.Fprintf(w, "    - %s\n", d)
 	}
 	if len(sc.NotFired) > 0 {
 		fmt.Fprintf(w, "\nplanned faults that did not fire: %s\n", strings.Join(sc.NotFired, ", "))
@@ -147,6 +156,22 @@ func (sc *Scorecard) Print(w io.Writer) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "\n%s (logs and data: %s)\n", verdict, sc.RunDir)
+}
+
+type figure struct {
+	name string
+	v    int
+}
+
+// safetyRows prints figures that must be 0, each marked ok or FAIL.
+func safetyRows(w io.Writer, fs []figure) {
+	for _, x := range fs {
+		mark := "ok"
+		if x.v != 0 {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-24s %10d  %s\n", x.name, x.v, mark)
+	}
 }
 
 // WriteJSON writes the scorecard to path.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type FaultRecord struct {
 	InjectedAt   time.Time // the injection began
 	DetectedAt   time.Time // an observer first saw the target as not active
 	FailedOverAt time.Time // an observer's table first gave the target no shard
+	ResumedAt    time.Time // writes to every key were acknowledged again (resume probe)
 	HealedAt     time.Time // the fault was undone (restart, resume, heal)
 	ConvergedAt  time.Time // the cluster was back in a steady state
 	EndedAt      time.Time
@@ -100,6 +102,13 @@ type disruption struct {
 	heal                 func(ctx context.Context) error // nil: nothing to undo
 	watch                bool                            // measure detection and failover of target
 	after                []string                        // members once healed; nil: unchanged
+	// resumeBound, when set, probes every key with writes from the
+	// injection on: each must be acknowledged again within this bound of
+	// the injection, while the fault still holds.
+	resumeBound time.Duration
+	// during runs alongside the hold (after a successful injection) and
+	// is waited for before the heal.
+	during func(ctx context.Context, rec *FaultRecord, until time.Time)
 }
 
 // disrupt runs one disruption and records it. The cluster must then come
@@ -123,11 +132,21 @@ func (s *Suite) disrupt(ctx context.Context, d disruption) *FaultRecord {
 	} else {
 		rec.Fired = true
 		until := time.Now().Add(d.hold)
+		var side sync.WaitGroup
+		if d.resumeBound > 0 {
+			side.Add(1)
+			go func() { defer side.Done(); s.checkResume(ctx, rec, until, d.resumeBound) }()
+		}
+		if d.during != nil {
+			side.Add(1)
+			go func() { defer side.Done(); d.during(ctx, rec, until) }()
+		}
 		if d.watch {
 			s.watch(ctx, rec, d.target, observers, until, d.early, d.minHold)
 		} else {
 			sleepCtx(ctx, time.Until(until))
 		}
+		side.Wait()
 	}
 	if d.heal != nil {
 		if err := d.heal(ctx); err != nil {
@@ -140,6 +159,23 @@ func (s *Suite) disrupt(ctx context.Context, d disruption) *FaultRecord {
 	}
 	s.converge(ctx, rec)
 	return rec
+}
+
+// checkResume runs the resume probe while the fault holds and fails the
+// fault when some key took writes again later than bound, or never did.
+func (s *Suite) checkResume(ctx context.Context, rec *FaultRecord, until time.Time, bound time.Duration) {
+	at, pending := s.resumeProbe(ctx, until)
+	if len(pending) > 0 {
+		rec.fail("writes to %d keys (%s) were not acknowledged again while the fault held (%s)", len(pending),
+			strings.Join(pending[:min(5, len(pending))], ","), until.Sub(rec.InjectedAt).Round(time.Second))
+		return
+	}
+	rec.ResumedAt = at
+	took := at.Sub(rec.InjectedAt)
+	s.log.Info("fault: writes acknowledged again for every key", "kind", rec.Kind, "after_injection", took.Round(time.Millisecond))
+	if took > bound {
+		rec.fail("writes were acknowledged again for every key %s after the injection; the bound is %s", took.Round(time.Millisecond), bound)
+	}
 }
 
 // converge waits for the steady state after a fault and records it.

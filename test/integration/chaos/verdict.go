@@ -32,7 +32,7 @@ func (s *Suite) finish(ctx context.Context, sc *Scorecard) {
 	}
 	s.wl.StopReceiving()
 	rep := s.rec.Check(inboxes)
-	sc.Safety = Safety{Report: rep, MissedDeliveries: s.missed(last)}
+	sc.Safety = Safety{Report: rep, MissedDeliveries: s.missed(last), Live: s.rec.LiveCheck()}
 	for _, r := range s.wl.recvs {
 		sc.Safety.DoubledDeliveries += r.doubles()
 	}
@@ -112,6 +112,9 @@ func (s *Suite) judge(sc *Scorecard) {
 	}
 	if sc.Safety.Acked == 0 {
 		sc.Failures = append(sc.Failures, "no write was acknowledged: the run proves nothing")
+	}
+	if sc.Safety.Live.Watched == 0 || sc.Safety.Live.Acked == 0 {
+		sc.Failures = append(sc.Failures, "no open connection was held to live delivery: the live figures prove nothing")
 	}
 	if !sc.Safety.OK() {
 		sc.Failures = append(sc.Failures, "safety figures are not all zero")

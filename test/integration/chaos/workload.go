@@ -83,6 +83,10 @@ func (w *Workload) Start(ctx context.Context) {
 	rctx, cancel := context.WithCancel(ctx)
 	w.cancel, w.recvCtx = cancel, rctx
 	for i, u := range w.users {
+		// Each user's receiver stays connected for the whole run (it
+		// reconnects with since= after a fault), so every message
+		// acknowledged to it must reach it: the checker's Live check.
+		w.rec.Watch(u)
 		r := &receiver{key: u, idx: i}
 		w.recvs = append(w.recvs, r)
 		w.recvWG.Add(1)
