@@ -8,6 +8,9 @@
 #                 (node processes die with the suite: they carry a
 #                 parent-death signal)
 #   compose tier: the compose project sgchaos (containers, network, volumes)
+#   both tiers:   the small tmpfs of the disk-full fault, mounted on
+#                 /tmp/shardgate-chaos-*/n3 or .../n3-data (or on the run
+#                 directory given with -dir)
 set -u
 
 cd "$(dirname "$0")/.."
@@ -24,3 +27,9 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
 	SHARDGATE_PROJECT=sgchaos SHARDGATE_AUTH_SECRET=x SHARDGATE_ADMIN_TOKEN=x SHARDGATE_CLUSTER_KEY=x \
 		scripts/compose.sh down -t 1
 fi
+
+# Small filesystems of the disk-full fault (tmpfs mounts under a run dir).
+awk '$3 == "tmpfs" && ($2 ~ /\/shardgate-chaos-[^\/]*\/n3(-data)?$/ || $2 ~ /\/run\/n3(-data)?$/) {print $2}' /proc/self/mounts |
+	while read -r dir; do
+		umount -l "$dir" && echo "unmounted $dir"
+	done

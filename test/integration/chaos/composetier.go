@@ -60,6 +60,9 @@ func (t *composeTier) script(ctx context.Context, args ...string) (string, error
 		"SHARDGATE_AUTH_SECRET="+t.secrets.AuthSecret, "SHARDGATE_ADMIN_TOKEN="+t.secrets.AdminToken,
 		"SHARDGATE_CLUSTER_KEY="+t.secrets.ClusterKey,
 		"SHARDGATE_FAST="+fast, "SHARDGATE_UNSAFE_ACK_BEFORE_REPLICATE="+broken,
+		// The disk-full fault's node keeps /data on a small filesystem of
+		// the host's, bind-mounted (see smallfs.go).
+		"SHARDGATE_"+strings.ToUpper(smallFSNode)+"_DATA="+t.smallFSDir(),
 		"SHARDGATE_BUILD_TAGS="+map[bool]string{true: "chaos"}[t.broken], // the broken mode exists only in chaos builds
 		// Empty: Docker picks free loopback ports, so a run never collides
 		// with a cluster someone else has up.
@@ -76,6 +79,10 @@ func (t *composeTier) script(ctx context.Context, args ...string) (string, error
 func (t *composeTier) Setup(ctx context.Context) error {
 	t.script(ctx, "down", "-t", "1")
 	if err := t.checkSubnetFree(ctx); err != nil {
+		return err
+	}
+	// The image runs the node as nobody (65534).
+	if err := mountSmallFS(ctx, t.smallFSDir(), 65534, 65534); err != nil {
 		return err
 	}
 	if _, err := t.script(ctx, "up"); err != nil {
@@ -314,5 +321,14 @@ func (t *composeTier) Close() error {
 		}
 	}
 	_, err := t.script(ctx, "down", "-t", "2")
-	return err
+	return errors.Join(err, unmountSmallFS(ctx, t.smallFSDir()))
 }
+
+// smallFSDir is the host directory the small filesystem is mounted on.
+func (t *composeTier) smallFSDir() string { return filepath.Join(t.dir, smallFSNode+"-data") }
+
+func (t *composeTier) SmallFSNode() string { return smallFSNode }
+
+func (t *composeTier) FillDisk(ctx context.Context) (int64, error) { return fillFS(t.smallFSDir()) }
+
+func (t *composeTier) FreeDisk(ctx context.Context) error { return freeFS(t.smallFSDir()) }

@@ -42,13 +42,17 @@ type options struct {
 	converge time.Duration // bound on re-convergence after each fault
 	budget   time.Duration // how long one send is retried
 	wl       WorkloadConfig
+	// pushback makes the thresholds that need the nodes to push back
+	// (overload answered with 1002 at a bounded p99, a full disk refused
+	// with a storage-full error) fail the run; off, they are reported only.
+	pushback bool
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.StringVar(&o.tier, "tier", "", "process (real processes in network namespaces, needs root) or compose (Docker)")
-	fs.StringVar(&o.plan, "plan", "", "full (every fault kind), broken (short: kill -9 after unreplicated acks) or one fault alone (oneway); default full, or broken with -broken")
+	fs.StringVar(&o.plan, "plan", "", "full (every fault kind), broken (short: kill -9 after unreplicated acks) or one fault alone (oneway, overload, diskfull); default full, or broken with -broken")
 	fs.BoolVar(&o.broken, "broken", false, "start nodes with --unsafe-ack-before-replicate: the run must report lost messages and fail")
 	fs.StringVar(&o.jsonPath, "json", "", "write the scorecard here (default: RUN_DIR/scorecard.json)")
 	fs.StringVar(&o.dir, "dir", "", "run directory for node data and logs (default: a new /tmp/shardgate-chaos-*)")
@@ -63,6 +67,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.wl.Senders, "senders", 12, "sending connections")
 	fs.DurationVar(&o.wl.Interval, "interval", 30*time.Millisecond, "pause between one sender's sends")
 	fs.DurationVar(&o.wl.AttemptTimeout, "attempt-timeout", 4*time.Second, "bound on one send attempt (then the outcome is unknown)")
+	fs.BoolVar(&o.pushback, "require-pushback", false, "fail the run when the overload phase gets no 1002 or an ack p99 over its bound, or a full disk is not refused with a storage-full error (off: reported, not judged)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

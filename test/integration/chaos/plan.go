@@ -20,6 +20,8 @@ const (
 	faultDrain          = "drain"
 	faultKill9NoRestart = "kill9 no restart"
 	faultUnreplicated   = "kill9 after unreplicated acks"
+	faultOverload       = "overload 3×"
+	faultDiskFull       = "disk full"
 )
 
 // oneWayResumeBound is how soon after a one-way cut between two of three
@@ -31,14 +33,16 @@ const oneWayResumeBound = 5 * time.Second
 // plans lists, per plan, the fault kinds it must fire: a run passes only if
 // every one of them fired.
 var plans = map[string][]string{
-	"full": {faultKill9Restart, faultPause, faultPartition21, faultOneWay, faultIsolateOwner,
-		faultRolling, faultJoin, faultDrain, faultKill9NoRestart},
+	"full": {faultKill9Restart, faultPause, faultPartition21, faultOneWay, faultOverload, faultDiskFull,
+		faultIsolateOwner, faultRolling, faultJoin, faultDrain, faultKill9NoRestart},
 	// broken is short: it exists to prove the checker catches a node that
 	// acknowledges before its backups commit.
 	"broken": {faultUnreplicated, faultUnreplicated},
 	// oneway fires only the one-way partition: a short run for working on
 	// it (the full plan holds it too).
-	"oneway": {faultOneWay},
+	"oneway":   {faultOneWay},
+	"overload": {faultOverload},
+	"diskfull": {faultDiskFull},
 }
 
 // runPlan fires the plan's faults in order under load.
@@ -73,7 +77,7 @@ func (s *Suite) fire(ctx context.Context, kind string) {
 		t := m[len(m)-1]
 		s.disrupt(ctx, disruption{kind: kind, target: t, detail: fmt.Sprintf("{%s} | {%s}, both ways, %s", strings.Join(s.others(t), ","), t, hold),
 			inject: func(ctx context.Context) error { return s.cutBothWays(ctx, t) },
-			hold:   hold, watch: true, heal: s.tier.Heal})
+			hold:   hold, watch: true, heal: s.tier.Heal, during: s.minorityProbe(t)})
 	case faultOneWay:
 		from, to := m[0], m[1%len(m)]
 		s.disrupt(ctx, disruption{kind: kind, target: from, detail: fmt.Sprintf("%s drops every packet from %s, %s", to, from, hold),
@@ -90,6 +94,10 @@ func (s *Suite) fire(ctx context.Context, kind string) {
 		s.join(ctx)
 	case faultDrain:
 		s.drain(ctx)
+	case faultOverload:
+		s.overload(ctx)
+	case faultDiskFull:
+		s.diskFull(ctx)
 	case faultKill9NoRestart:
 		t := s.topOwner(ctx)
 		s.disrupt(ctx, disruption{kind: kind, target: t, detail: "kill -9 the top owner for good; the rest must re-replicate",

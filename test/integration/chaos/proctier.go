@@ -57,6 +57,9 @@ func (t *procTier) Setup(ctx context.Context) error {
 	if err := t.net.setup(ctx); err != nil {
 		return err
 	}
+	if err := mountSmallFS(ctx, filepath.Join(t.dir, smallFSNode), 0, 0); err != nil {
+		return err
+	}
 	for _, n := range t.Initial() {
 		if err := t.Start(ctx, n); err != nil {
 			return err
@@ -311,5 +314,15 @@ func (t *procTier) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return t.net.teardown(ctx)
+	return errors.Join(unmountSmallFS(ctx, filepath.Join(t.dir, smallFSNode)), t.net.teardown(ctx))
+}
+
+func (t *procTier) SmallFSNode() string { return smallFSNode }
+
+func (t *procTier) FillDisk(ctx context.Context) (int64, error) {
+	return fillFS(filepath.Join(t.dir, smallFSNode))
+}
+
+func (t *procTier) FreeDisk(ctx context.Context) error {
+	return freeFS(filepath.Join(t.dir, smallFSNode))
 }

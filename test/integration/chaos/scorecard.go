@@ -66,10 +66,13 @@ type FaultRow struct {
 	// WritesAgainMS is the time from the injection until writes to every
 	// key were acknowledged again while the fault held (faults that probe
 	// for it only).
-	WritesAgainMS *int64   `json:"writes_again_ms,omitempty"`
-	NoAckMS       int64    `json:"longest_no_ack_ms"`
-	MaxWaitMS     int64    `json:"longest_write_wait_ms"`
-	Errors        []string `json:"errors,omitempty"`
+	WritesAgainMS *int64           `json:"writes_again_ms,omitempty"`
+	Overload      *OverloadFigures `json:"overload,omitempty"`
+	Minority      *MinorityFigures `json:"minority,omitempty"`
+	DiskFull      *DiskFullFigures `json:"disk_full,omitempty"`
+	NoAckMS       int64            `json:"longest_no_ack_ms"`
+	MaxWaitMS     int64            `json:"longest_write_wait_ms"`
+	Errors        []string         `json:"errors,omitempty"`
 }
 
 func since(from, to time.Time) *int64 {
@@ -89,8 +92,8 @@ func row(r *FaultRecord, tl *Timeline) FaultRow {
 	}
 	fr := FaultRow{Kind: r.Kind, Target: r.Target, Detail: r.Detail, Fired: r.Fired,
 		InjectedAt: r.InjectedAt, DetectedAt: r.DetectedAt, FailedOverAt: r.FailedOverAt, ResumedAt: r.ResumedAt,
-		WritesAgainMS: since(r.InjectedAt, r.ResumedAt),
-		HealedAt:      r.HealedAt, ConvergedAt: r.ConvergedAt,
+		WritesAgainMS: since(r.InjectedAt, r.ResumedAt), Overload: r.Overload, Minority: r.Minority, DiskFull: r.DiskFull,
+		HealedAt: r.HealedAt, ConvergedAt: r.ConvergedAt,
 		DetectMS: since(r.InjectedAt, r.DetectedAt), FailoverMS: since(r.InjectedAt, r.FailedOverAt),
 		ReconvergeMS: since(r.HealedAt, r.ConvergedAt), SettledMS: since(r.InjectedAt, r.ConvergedAt), Errors: r.Errors}
 	if !r.InjectedAt.IsZero() && !end.IsZero() {
@@ -130,8 +133,26 @@ func (sc *Scorecard) Print(w io.Writer) {
 		if f.Detail != "" {
 			fmt.Fprintf(w, "  %s: %s\n", f.Kind, f.Detail)
 		}
+		if f.Minority != nil {
+			fmt.Fprintf(w, "  %s: %s\n", f.Kind, f.Minority)
+		}
+		var checks []OverloadCheck
+		if f.Overload != nil {
+			checks = f.Overload.Checks
+		}
+		if f.DiskFull != nil {
+			fmt.Fprintf(w, "  %s: %s\n", f.Kind, f.DiskFull)
+			checks = f.DiskFull.Checks
+		}
+		judged := map[string]bool{}
+		for _, c := range checks {
+			fmt.Fprintf(w, "  %s: %s  %s\n", f.Kind, c.What, c.mark())
+			judged[c.What] = true
+		}
 		for _, e := range f.Errors {
-			fmt.Fprintf(w, "  %s: ERROR %s\n", f.Kind, e)
+			if !judged[e] {
+				fmt.Fprintf(w, "  %s: ERROR %s\n", f.Kind, e)
+			}
 		}
 	}
 	printFindings(w, sc.Findings)

@@ -44,6 +44,10 @@ type FaultRecord struct {
 	HealedAt     time.Time // the fault was undone (restart, resume, heal)
 	ConvergedAt  time.Time // the cluster was back in a steady state
 	EndedAt      time.Time
+
+	Overload *OverloadFigures // the overload phase only
+	Minority *MinorityFigures // faults that cut one node off from the rest
+	DiskFull *DiskFullFigures // the disk-full fault only
 }
 
 func (r *FaultRecord) fail(format string, args ...any) {

@@ -51,6 +51,13 @@ type Tier interface {
 	Isolate(ctx context.Context, name string) error
 	// Heal removes every Cut and Isolate.
 	Heal(ctx context.Context) error
+	// SmallFSNode is the node whose data directory is on a small
+	// filesystem of its own (see smallfs.go). FillDisk fills that
+	// filesystem until nothing is left and returns the bytes it took;
+	// FreeDisk gives them back.
+	SmallFSNode() string
+	FillDisk(ctx context.Context) (int64, error)
+	FreeDisk(ctx context.Context) error
 	// Release says the node may now exit on its own (it is being drained
 	// and will leave): its exit is no longer a failure.
 	Release(name string)
