@@ -24,6 +24,9 @@ type linkHealth struct {
 	mu      sync.Mutex
 	lastOK  map[string]time.Time // peer → last successful heartbeat
 	reports map[string]report    // reporter → peers it cannot reach
+	tied    map[string]bool      // peer ("self" for this node) → failed by the tie-break (linktiebreak.go)
+	reached map[string]bool      // peers a call has ever succeeded with (linktiebreak.go)
+	cuts    map[string]report    // reporter → peers it reached once and cannot reach now
 }
 
 type report struct {
@@ -38,6 +41,10 @@ func newLinkHealth() *linkHealth {
 func (h *linkHealth) ok(peer string, at time.Time) {
 	h.mu.Lock()
 	h.lastOK[peer] = at
+	if h.reached == nil {
+		h.reached = map[string]bool{}
+	}
+	h.reached[peer] = true
 	h.mu.Unlock()
 }
 
@@ -54,6 +61,8 @@ func (h *linkHealth) forget(peer string) {
 	h.mu.Lock()
 	delete(h.lastOK, peer)
 	delete(h.reports, peer)
+	delete(h.reached, peer)
+	delete(h.cuts, peer)
 	h.mu.Unlock()
 }
 
@@ -144,35 +153,51 @@ func (n *Node) reachesMajority() bool {
 }
 
 // heartbeatLoop calls every live peer over the links each
-// HeartbeatInterval; the answers feed linkHealth.
+// HeartbeatInterval; the answers feed linkHealth. A call may take up to
+// LinkFailAfter and the next ones to other peers do not wait for it: on a
+// loaded link (a shard copy, a starved CPU) pings are answered late, not
+// never, and a late answer still proves the link works. Only a link that
+// answers nothing for LinkFailAfter is unreachable.
 func (n *Node) heartbeatLoop() {
 	if n.cfg.LinkFailAfter <= 0 {
 		return
 	}
 	t := time.NewTicker(n.cfg.HeartbeatInterval)
 	defer t.Stop()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		inFlight = map[string]bool{}
+	)
+	defer wg.Wait()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
 		}
-		var wg sync.WaitGroup
 		for _, m := range n.mem.Members() {
 			if m.Name == n.name || (m.Status != "alive" && m.Status != "") {
 				continue
 			}
 			n.health.seen(m.Name, n.cfg.Now())
+			mu.Lock()
+			busy := inFlight[m.Name]
+			inFlight[m.Name] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LinkFailAfter/2)
+				defer func() { mu.Lock(); delete(inFlight, m.Name); mu.Unlock() }()
+				ctx, cancel := context.WithTimeout(n.ctx, n.cfg.LinkFailAfter)
 				defer cancel()
 				if err := n.links.Call(ctx, m.Name, methodPing, struct{}{}, nil); err == nil {
 					n.health.ok(m.Name, n.cfg.Now())
 				}
 			}()
 		}
-		wg.Wait()
 	}
 }

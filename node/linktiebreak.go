@@ -1,6 +1,7 @@
 package node
 
 import (
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -22,6 +23,10 @@ import (
 // is the end being failed over, and it refuses writes at once instead of
 // acting as a home with a table that is no longer in force. When the cut
 // heals its peers reach it again and it all undoes itself.
+//
+// Only cuts count: links that worked and stopped. A node that has just
+// joined, whose links some member has not reached yet, is not failed over
+// by one member's report (a majority still can, as before).
 
 // startedAt maps every member to its incarnation's start, the rank order.
 func (n *Node) startedAt() map[string]int64 {
@@ -43,9 +48,10 @@ func outranks(started map[string]int64, a, b string) bool {
 // cannot reach a member that outranks it while a third member's fresh
 // report says that member is reachable.
 func (n *Node) cutFromElder(members []string) bool {
-	now := time.Now()
-	own := n.health.unreachable(now, n.cfg.LinkFailAfter)
+	now := n.cfg.Now()
+	own := n.health.cut(now, n.cfg.LinkFailAfter)
 	if len(own) == 0 {
+		n.health.noteTie(n.log, "self", "", false)
 		return false
 	}
 	started := n.startedAt()
@@ -54,9 +60,11 @@ func (n *Node) cutFromElder(members []string) bool {
 			continue
 		}
 		if n.health.witnessed(elder, n.name, members, now, 3*n.cfg.LinkFailAfter) {
+			n.health.noteTie(n.log, "self", elder, true)
 			return true
 		}
 	}
+	n.health.noteTie(n.log, "self", "", false)
 	return false
 }
 
@@ -98,17 +106,40 @@ func (n *Node) outranked(peer string, members []string, now time.Time) bool {
 		return len(members)-c >= majority
 	}
 	if inTable[n.name] && above(n.name, peer) {
-		own := n.health.unreachable(now, n.cfg.LinkFailAfter)
-		if slices.Contains(own, peer) && reaches(own) {
+		own := n.health.cut(now, n.cfg.LinkFailAfter)
+		if slices.Contains(own, peer) && reaches(n.health.unreachable(now, n.cfg.LinkFailAfter)) {
+			n.health.noteTie(n.log, peer, n.name, true)
 			return true
 		}
 	}
 	for _, r := range n.health.reportersOf(peer, now, 3*n.cfg.LinkFailAfter) {
 		if r.from != n.name && r.from != peer && inTable[r.from] && above(r.from, peer) && reaches(r.cut) {
+			n.health.noteTie(n.log, peer, r.from, true)
 			return true
 		}
 	}
+	n.health.noteTie(n.log, peer, "", false)
 	return false
+}
+
+// noteTie logs when the tie-break starts or stops treating peer ("self":
+// this node) as failed, once per change: it is asked on every quorum check.
+func (h *linkHealth) noteTie(log *slog.Logger, peer, elder string, failed bool) {
+	h.mu.Lock()
+	was := h.tied[peer]
+	if h.tied == nil {
+		h.tied = map[string]bool{}
+	}
+	h.tied[peer] = failed
+	h.mu.Unlock()
+	switch {
+	case failed && !was && peer == "self":
+		log.Warn("node links: cut from an elder that others reach; refusing writes as the younger end of the cut", "elder", elder)
+	case failed && !was:
+		log.Warn("node links: peer treated as failed: an elder that reaches a majority cannot reach it", "peer", peer, "elder", elder)
+	case !failed && was:
+		log.Info("node links: cut between two nodes over", "peer", peer)
+	}
 }
 
 // reporterCut is one fresh report that names the peer asked about.
@@ -117,13 +148,15 @@ type reporterCut struct {
 	cut  []string
 }
 
-// reportersOf returns the fresh reports that say peer cannot be reached.
+// reportersOf returns the fresh reports whose cuts include peer, each
+// with every peer that reporter cannot reach (for its majority).
 func (h *linkHealth) reportersOf(peer string, now time.Time, fresh time.Duration) []reporterCut {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []reporterCut
-	for from, r := range h.reports {
-		if now.Sub(r.at) > fresh || !r.peers[peer] {
+	for from, c := range h.cuts {
+		r, ok := h.reports[from]
+		if now.Sub(c.at) > fresh || !c.peers[peer] || !ok {
 			continue
 		}
 		rc := reporterCut{from: from}
@@ -133,4 +166,31 @@ func (h *linkHealth) reportersOf(peer string, now time.Time, fresh time.Duration
 		out = append(out, rc)
 	}
 	return out
+}
+
+// cut lists the unreachable peers a call did succeed with once.
+func (h *linkHealth) cut(now time.Time, failAfter time.Duration) []string {
+	var out []string
+	for _, p := range h.unreachable(now, failAfter) {
+		h.mu.Lock()
+		ok := h.reached[p]
+		h.mu.Unlock()
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (h *linkHealth) setCut(from string, peers []string, at time.Time) {
+	set := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		set[p] = true
+	}
+	h.mu.Lock()
+	if h.cuts == nil {
+		h.cuts = map[string]report{}
+	}
+	h.cuts[from] = report{peers: set, at: at}
+	h.mu.Unlock()
 }

@@ -101,6 +101,7 @@ func (n *Node) linkRoutes() []linkRoute {
 		{methodStats, typed(func(_ context.Context, from string, r nodeStats) (any, error) {
 			n.stats.put(from, r)
 			n.health.setReport(from, r.Unreachable, n.cfg.Now())
+			n.health.setCut(from, r.Cut, n.cfg.Now())
 			return struct{}{}, nil
 		})},
 		{methodDrain, typed(func(ctx context.Context, from string, r drainReq) (any, error) {

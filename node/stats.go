@@ -22,7 +22,10 @@ type nodeStats struct {
 	// Unreachable lists the peers this node has not completed a call with
 	// over the links for LinkFailAfter (see linkHealth).
 	Unreachable []string `json:"unreachable,omitempty"`
-	DiskFull    bool     `json:"disk_full,omitempty"`
+	// Cut is the part of Unreachable this node did reach once: a link
+	// that worked and stopped, not a node still joining (linktiebreak.go).
+	Cut      []string `json:"cut,omitempty"`
+	DiskFull bool     `json:"disk_full,omitempty"`
 }
 
 type statsBook struct {
@@ -94,7 +97,8 @@ func (n *Node) measure(rate float64) nodeStats {
 	}
 	return nodeStats{Connections: n.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
 		TableVersion: t.Version, Sizes: sizes, At: n.nowMS(),
-		Unreachable: n.health.unreachable(n.cfg.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full()}
+		Unreachable: n.health.unreachable(n.cfg.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full(),
+		Cut: n.health.cut(n.cfg.Now(), n.cfg.LinkFailAfter)}
 }
 
 func (n *Node) refreshGauges() {
