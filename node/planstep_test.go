@@ -1,0 +1,64 @@
+package node
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/cluster"
+	"github.com/shardgate/shardgate/shard"
+)
+
+func viewOf(self string, names ...string) clusterView {
+	v := clusterView{self: self, members: map[string]cluster.Member{}, departed: map[string]string{}}
+	for i, n := range names {
+		v.members[n] = cluster.Member{Name: n, Status: "alive",
+			Meta: cluster.Meta{State: shardgate.StateActive, StartedAt: int64(i + 1)}}
+	}
+	return v
+}
+
+// nextTable is a pure function: the same input gives the same output, and
+// the input (the completions in particular) is left as it was.
+func TestNextTableIsPure(t *testing.T) {
+	cfg := shard.DefaultConfig()
+	cfg.Partitions = 31
+	first := nextTable(planInput{view: viewOf("a", "a", "b"), shard: cfg, maxPending: 4})
+	if !first.changed || len(first.next.Shards) != cfg.Partitions {
+		t.Fatalf("the first table of two members: changed %v, %d shards", first.changed, len(first.next.Shards))
+	}
+	cur := first.next
+	cur.Version = 1
+	// c joins: the next step adds it as a pending holder somewhere.
+	in := planInput{cur: cur, view: viewOf("a", "a", "b", "c"), shard: cfg, maxPending: 4}
+	step := nextTable(in)
+	pend := -1
+	for id, a := range step.next.Shards {
+		if slices.Contains(a.Pending, "c") {
+			pend = id
+			break
+		}
+	}
+	if pend < 0 {
+		t.Fatal("a join started no copy to the new member")
+	}
+	cur2 := step.next
+	cur2.Version = 2
+	done := []copiedReq{{Shard: pend, Node: "c", Version: 2}, {Shard: (pend + 1) % cfg.Partitions, Node: "nobody", Version: 2}}
+	in2 := planInput{cur: cur2, view: viewOf("a", "a", "b", "c"), completed: slices.Clone(done), shard: cfg, maxPending: 4}
+	out1 := nextTable(in2)
+	out2 := nextTable(in2)
+	if !reflect.DeepEqual(out1, out2) {
+		t.Fatal("two steps on the same input differ")
+	}
+	if !reflect.DeepEqual(in2.completed, done) {
+		t.Fatalf("the step changed its input's completions: %v", in2.completed)
+	}
+	if len(out1.completed) != 1 || out1.completed[0] != done[0] {
+		t.Fatalf("completions still waiting: %v, want only the one the table lists as pending", out1.completed)
+	}
+	if slices.Contains(out1.next.Shards[pend].Pending, "c") {
+		t.Fatalf("shard %d: the completed copy to c is still pending", pend)
+	}
+}
