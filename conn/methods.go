@@ -149,7 +149,11 @@ func (c *conn) subscription(method string, params json.RawMessage) (any, error) 
 	if !c.claims.CanSubscribe(p.Topic) {
 		return nil, shardgate.Errorf(shardgate.KindForbidden, "forbidden: your token does not allow subscribing to %q", p.Topic)
 	}
-	return struct{}{}, c.s.subscribe(c, p.Topic)
+	if err := c.s.subscribe(c, p.Topic); err != nil {
+		return nil, err
+	}
+	c.s.awaitInterest(p.Topic)
+	return struct{}{}, nil
 }
 
 func (c *conn) publish(params json.RawMessage) (any, error) {

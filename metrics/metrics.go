@@ -49,6 +49,13 @@ type Metrics struct {
 	// DiskFull is 1 while this node refuses writes because its disk is
 	// full (no space or quota left), 0 otherwise.
 	DiskFull prometheus.Gauge
+	// LinkPublicationsSent counts publications sent to another node;
+	// LinkPublicationsSkipped those not sent because that node's topic
+	// interest summary does not name the topic.
+	LinkPublicationsSent    prometheus.Counter
+	LinkPublicationsSkipped prometheus.Counter
+	// InterestSummariesSent counts topic interest summaries a peer confirmed.
+	InterestSummariesSent prometheus.Counter
 }
 
 // New builds a Metrics with its own registry, including Go and process
@@ -103,6 +110,9 @@ func New() *Metrics {
 	m.RequestsShed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shardgate_requests_shed_total", Help: "Client requests and HTTP sends answered 1002 (HTTP 429) at once because an in-flight bound was full, by bound: connection (--conn-in-flight, --conn-in-flight-bytes) or node (--node-in-flight, --node-in-flight-bytes)."}, []string{"bound"})
 	f(m.RequestsShed)
 	m.DiskFull = gauge("shardgate_disk_full", "1 while this node refuses writes because its disk is full (no space or quota left), else 0; it probes and recovers by itself.")
+	m.LinkPublicationsSent = counter("shardgate_link_publications_sent_total", "Topic publications sent to another node over the node links (one per node whose interest summary names the topic, or that sent none).")
+	m.LinkPublicationsSkipped = counter("shardgate_link_publications_skipped_total", "Topic publications not sent to another node because its interest summary does not name the topic.")
+	m.InterestSummariesSent = counter("shardgate_interest_summaries_sent_total", "Topic interest summaries sent to, and confirmed by, another node.")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

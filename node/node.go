@@ -49,6 +49,7 @@ type Node struct {
 	evlog     *eventLog    // this node's copy of the cluster's event log
 	disk      *diskGuard   // refuses writes while the disk is full
 	health    *linkHealth  // node links as a failure signal
+	interest  *interest    // topic interest: ours told to peers, theirs to us
 	stats     *statsBook   // the load each node last reported
 	events    *bus         // engine events for the dashboard
 	mux       *linkMux     // node-link methods, registered by the parts serving them
@@ -99,6 +100,8 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.disk = n.newDiskGuard()
 	n.health = newLinkHealth()
+	n.interest = newInterest(interestDeps{name: cfg.Name, ctx: ctx, log: n.log, links: links,
+		alive: n.aliveMembers, sent: m.InterestSummariesSent})
 	coord, err := newCoordinator(coordDeps{
 		name: cfg.Name, cfg: cfg, log: n.log,
 		table: n.currentTable, view: n.clusterView, coordinatorName: n.coordinatorName, quorum: n.quorum,
@@ -142,7 +145,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.evlog = evlog
 	n.mux = newLinkMux()
-	if err := n.mux.registerAll(slices.Concat(n.linkRoutes(), n.coord.linkRoutes(), n.replica.linkRoutes(), n.evlog.linkRoutes())...); err != nil {
+	if err := n.mux.registerAll(slices.Concat(n.linkRoutes(), n.coord.linkRoutes(), n.replica.linkRoutes(), n.evlog.linkRoutes(), n.interest.linkRoutes())...); err != nil {
 		cancel()
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -205,6 +208,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc(func() { n.coord.loop(n.ctx) })
 	n.goFunc(n.statsLoop)
 	n.goFunc(n.dropLoop)
+	n.goFunc(n.interest.loop)
 	n.log.Info("node started", "table_version", t.Version, "partitions", n.cfg.Shard.Partitions)
 	return nil
 }

@@ -172,10 +172,6 @@ func (n *Node) Detach(key string) {
 	})
 }
 
-// TopicInterest is accepted for the conn.Backend contract; publications are
-// fanned out to every live node, which answers how many subscribers it has.
-func (n *Node) TopicInterest(string, bool) {}
-
 // deliverMsg pushes committed messages of Key to a node with connections
 // of it; LastSeq alone (no Msgs) says the key has messages up to it that
 // the node may not have been pushed.
@@ -198,7 +194,8 @@ func (n *Node) deliverTo(key string, msgs []shardgate.Message) {
 	}
 }
 
-// Publish fans a publication out live to every node; it is not stored.
+// Publish fans a publication out live to every node that may have
+// subscribers of its topic (interest.go); it is not stored.
 func (n *Node) Publish(ctx context.Context, from, topic string, data json.RawMessage) (int, error) {
 	if topic == "" || len(topic) > shardgate.MaxKeyBytes {
 		return 0, shardgate.Errorf(shardgate.KindInvalid, "topic must be 1–%d bytes", shardgate.MaxKeyBytes)
@@ -217,6 +214,11 @@ func (n *Node) Publish(ctx context.Context, from, topic string, data json.RawMes
 		if name == n.name {
 			continue
 		}
+		if !n.interest.wants(name, topic) {
+			n.m.LinkPublicationsSkipped.Inc()
+			continue
+		}
+		n.m.LinkPublicationsSent.Inc()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -20,6 +20,7 @@ const (
 	tagSendReq       byte = 4
 	tagSendResult    byte = 5
 	tagPublication   byte = 6
+	tagInterest      byte = 7
 )
 
 // Bounds on what a binary body may claim; the frame limit bounds the

@@ -31,6 +31,8 @@ func wireSamples() []wire.Appender {
 		sendReq{From: "alice", To: "bob", Data: json.RawMessage(`[1,"x"]`), ID: "i", Attempt: "a", WaitMS: 1500},
 		sendResult{To: "bob", Seq: 7},
 		publication{Topic: "news", From: "alice", Data: json.RawMessage(`"x"`), TS: -1},
+		interestMsg{Epoch: 1764590000000000000, Version: 3, Topics: []string{"news", "sport"}},
+		interestMsg{Epoch: 1, Version: 4, All: true},
 	}
 }
 
