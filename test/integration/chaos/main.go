@@ -42,9 +42,8 @@ type options struct {
 	converge time.Duration // bound on re-convergence after each fault
 	budget   time.Duration // how long one send is retried
 	wl       WorkloadConfig
-	// pushback makes the thresholds that need the nodes to push back
-	// (overload answered with 1002 at a bounded p99, a full disk refused
-	// with a storage-full error) fail the run; off, they are reported only.
+	// pushback makes the overload phase's p99 bound fail the run; off, it
+	// is reported only (on a loaded 2-core machine it is close to the bound).
 	pushback bool
 }
 
@@ -67,7 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.wl.Senders, "senders", 12, "sending connections")
 	fs.DurationVar(&o.wl.Interval, "interval", 30*time.Millisecond, "pause between one sender's sends")
 	fs.DurationVar(&o.wl.AttemptTimeout, "attempt-timeout", 4*time.Second, "bound on one send attempt (then the outcome is unknown)")
-	fs.BoolVar(&o.pushback, "require-pushback", false, "fail the run when the overload phase gets no 1002 or an ack p99 over its bound, or a full disk is not refused with a storage-full error (off: reported, not judged)")
+	fs.BoolVar(&o.pushback, "require-pushback", false, "fail the run when the overload phase's ack p99 at 3× is over its bound (off: reported, not judged)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
