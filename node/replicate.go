@@ -129,7 +129,8 @@ func (p *primary) replicateTo(ctx context.Context, peer string, version uint64, 
 }
 
 // missing reads from the local store the messages of g.Key after g.Have
-// that come before the batch's first message of that key.
+// that come before the batch's first message of that key, each with its
+// idempotency record.
 func (p *primary) missing(g gap, ops []store.Op) ([]store.Op, error) {
 	first := uint64(0)
 	for _, op := range ops {
@@ -152,6 +153,12 @@ func (p *primary) missing(g gap, ops []store.Op) ([]store.Op, error) {
 				return out, nil
 			}
 			out = append(out, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: g.Key, Msg: m})
+			if m.ID != "" {
+				// The record comes along: the holder may keep one that
+				// names an earlier attempt of this send at a seq another
+				// message took since, and would store a retry again.
+				out = append(out, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: g.Key, From: m.From, ID: m.ID, Seq: m.Seq})
+			}
 			since = m.Seq
 		}
 	}
