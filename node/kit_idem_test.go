@@ -13,6 +13,82 @@ import (
 	"github.com/shardgate/shardgate/node/nodetest"
 )
 
+// A send stored on its home but on no backup (in doubt, answered
+// unavailable) leaves the home an idempotency record. The home hands the
+// shard to its backup, which never got the send and stores another send at
+// the same seq; replicated back, that message replaces the first one on
+// the former home, but the record stays. When the shard comes home again,
+// a retry of the first send must be stored, not answered with the seq that
+// now holds the other send's message: that answer acknowledges a message
+// no inbox holds ("acked seq N is not in the inbox (found [])").
+func TestRetryAfterHomeChangesTwiceIsStored(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		var failShard atomic.Int64
+		failShard.Store(-1)
+		c := nodetest.Start(t, 3, nodetest.Options{Engine: func(_ string, cfg *node.Config) {
+			cfg.ReplicateFault = func(peer string, shard int) error {
+				if int64(shard) == failShard.Load() {
+					return shardgate.Errorf(shardgate.KindUnavailable, "injected: %s refuses shard %d", peer, shard)
+				}
+				return nil
+			}
+		}})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		api := c.Node("n1").Engine
+		key := c.KeyOwnedBy("n1", "victim")
+		r, err := api.Route(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Backups) != 1 {
+			t.Fatalf("shard %d has backups %v, want one", r.Shard, r.Backups)
+		}
+		first, backup := r.Owner, r.Backups[0]
+		send(t, c.Node(first), "earlier", key, "earlier") // seq 1
+
+		// The send is stored on its home alone and answered unavailable.
+		failShard.Store(int64(r.Shard))
+		if _, err := trySend(c.Node(first), "a", key, "first", "a-1"); !errors.Is(err, shardgate.ErrUnavailable) {
+			t.Fatalf("send a-1 with its backup refusing: %v, want unavailable", err)
+		}
+		failShard.Store(-1)
+
+		// The backup, which lacks it, becomes the home and stores another
+		// send at that seq; the former home stays a backup and takes it.
+		moveTo := func(to string) {
+			t.Helper()
+			if _, err := api.MoveShard(ctx, r.Shard, to); err != nil {
+				t.Fatalf("move shard %d to %s: %v", r.Shard, to, err)
+			}
+			testutil.Eventually(t, 30*time.Second, "shard moved to "+to, func() bool { return c.Owner(key) == to })
+			c.WaitSettled(30 * time.Second)
+		}
+		moveTo(backup)
+		other := send(t, c.Node(backup), "b", key, "other")
+		if other.Seq != 2 {
+			t.Logf("the other send got seq %d (the in-doubt send had seq 2)", other.Seq)
+		}
+
+		// Home again on the node that keeps the first send's record.
+		moveTo(first)
+		var res shardgate.SendResult
+		testutil.Eventually(t, 30*time.Second, "the retry of a-1 acknowledged", func() bool {
+			res, err = trySend(c.Node(first), "a", key, "first", "a-1")
+			return err == nil
+		})
+		for _, m := range inbox(t, c, key) {
+			if m.Seq == res.Seq && (m.From != "a" || m.ID != "a-1") {
+				t.Fatalf("the retry of a-1 was acknowledged with seq %d, which holds %s's message %s (id %q)", res.Seq, m.From, m.Data, m.ID)
+			}
+			if m.Seq == res.Seq {
+				return
+			}
+		}
+		t.Fatalf("the retry of a-1 was acknowledged with seq %d, which is not in the inbox", res.Seq)
+	})
+}
+
 // A gap a backup reports is filled with the messages it lacks; their
 // idempotency records must come along. Otherwise a former home that got a
 // retried send only through such a fill keeps the record of that send's
