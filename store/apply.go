@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/shardgate/shardgate"
 )
 
 // txWriter applies ops inside one read-write transaction. Per-key records
@@ -106,6 +108,9 @@ func (w *txWriter) putMessage(st *shardTx, ks *keyState, op *Op) error {
 	k, v := msgKey(op.Key, seq), encodeMsg(&op.Msg)
 	if old := st.b.Get(k); old != nil {
 		st.stats.bytes += int64(len(v) - len(old))
+		if err := st.dropReplacedRecord(op.Key, old, &op.Msg); err != nil {
+			return err
+		}
 	} else {
 		ks.rec.count++
 		st.stats.messages++
@@ -145,6 +150,26 @@ func (st *shardTx) trimOldest(ks *keyState, key string) error {
 	}
 	ik := idemKey(key, from, id)
 	if iv := st.b.Get(ik); iv != nil && decodeU64(iv) == seq {
+		return st.b.Delete(ik)
+	}
+	return nil
+}
+
+// dropReplacedRecord deletes the idempotency record of the message old
+// when m, another send's message, replaces it at its seq (a home's write
+// that never reached a backup, replaced there by the next home's write):
+// a record lives as long as the message it names, and a record naming
+// someone else's message would answer a retry with that message's seq.
+func (st *shardTx) dropReplacedRecord(key string, old []byte, m *shardgate.Message) error {
+	from, id, err := msgFromID(old)
+	if err != nil {
+		return err
+	}
+	if id == "" || (from == m.From && id == m.ID) {
+		return nil
+	}
+	ik := idemKey(key, from, id)
+	if iv := st.b.Get(ik); iv != nil && decodeU64(iv) == m.Seq {
 		return st.b.Delete(ik)
 	}
 	return nil

@@ -47,7 +47,8 @@
 // is never handed out twice, and it raises the key's floor, below which
 // HasSeq reports true: those messages existed and were let go on purpose.
 // An idempotency record lives as long as the message it names: trimming a
-// message drops the (From, ID) record that points at it.
+// message drops the (From, ID) record that points at it, and so does
+// storing another send's message at its seq.
 //
 // The package knows nothing about the network, the partition table or who
 // owns a shard; it must never decide seqs itself (the shard's home does),
