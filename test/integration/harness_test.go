@@ -122,7 +122,14 @@ func (c *tcluster) kill(name string) {
 	delete(c.nodes, name)
 	c.mu.Unlock()
 	if s != nil {
+		// A kill that takes long keeps the node half there (its engine
+		// closing, its membership and links still up): say so, it
+		// explains a stall of the workload.
+		start := time.Now()
 		s.Kill()
+		if took := time.Since(start); took > 5*time.Second {
+			c.t.Logf("killing %s took %v", name, took)
+		}
 	}
 }
 

@@ -30,7 +30,10 @@ type workload struct {
 	wg        sync.WaitGroup
 	acked     atomic.Int64
 	longest   atomic.Int64 // longest gap between acks, ns
-	lastAck   atomic.Int64
+	// lastAck is the time of the last ack in ns since began, read on the
+	// monotonic clock: a step of the wall clock is no gap between acks.
+	lastAck atomic.Int64
+	began   time.Time
 	// gate is held for reading by every send in flight; checkLive takes it
 	// to pause sending while it checks the open connections.
 	gate sync.RWMutex
@@ -50,7 +53,7 @@ func startWorkload(t testing.TB, c *tcluster, nodes []string, nSenders, nKeys in
 	for i := 0; i < nSenders; i++ {
 		w.senders = append(w.senders, c.dial(nodes[(i+1)%len(nodes)], fmt.Sprintf("sender-%d", i), nil))
 	}
-	w.lastAck.Store(time.Now().UnixNano())
+	w.began = time.Now()
 	for k, cl := range w.receivers {
 		w.wg.Add(1)
 		go w.receive(k, cl)
@@ -105,7 +108,7 @@ func (w *workload) sendOne(cl *client.Conn, from, to, id string, n int) {
 		if err == nil {
 			w.rec.Attempt(to, from, id, checker.Acked, res.Seq)
 			w.acked.Add(1)
-			now := time.Now().UnixNano()
+			now := int64(time.Since(w.began))
 			if gap := now - w.lastAck.Swap(now); gap > w.longest.Load() {
 				w.longest.Store(gap)
 			}
