@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,7 +256,11 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 		if seq, ok := p.inDoubt.get(r.attempt, r.key); ok {
 			// A retry of a send this home stored but could not
 			// replicate: send the stored message again.
-			if again, ok := p.replay(r, seq); ok {
+			again, ok, err := p.replay(r, seq)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
 				seqs[i] = seq
 				ops = append(ops, again...)
 				continue
@@ -272,7 +277,11 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 				return nil, nil, err
 			}
 			if found {
-				if again, ok := p.replay(r, seq); ok {
+				again, ok, err := p.replay(r, seq)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
 					seqs[i] = seq
 					inBatch[k] = seq
 					ops = append(ops, again...)
@@ -301,12 +310,16 @@ func (p *primary) assign(t shard.Table, batch []*writeReq) ([]store.Op, []uint64
 // backups was replaced there by the next home's write at the same seq),
 // and answering seq would acknowledge someone else's message, so the send
 // is stored anew. A message no longer there (retention) is still answered
-// with its seq: it was stored once.
-func (p *primary) replay(r *writeReq, seq uint64) (ops []store.Op, ok bool) {
+// with its seq: it was stored once. A read that fails is an error, not an
+// answer: the retry is refused rather than acknowledged unchecked.
+func (p *primary) replay(r *writeReq, seq uint64) (ops []store.Op, ok bool, err error) {
 	msgs, _, err := p.d.store.Read(p.shard, r.key, seq-1, 1)
-	found := err == nil && len(msgs) == 1 && msgs[0].Seq == seq
+	if err != nil {
+		return nil, false, fmt.Errorf("node: read seq %d of %q in shard %d to answer a retry: %w", seq, r.key, p.shard, err)
+	}
+	found := len(msgs) == 1 && msgs[0].Seq == seq
 	if found && (msgs[0].From != r.from || msgs[0].ID != r.id) {
-		return nil, false
+		return nil, false, nil
 	}
 	if r.id != "" {
 		ops = append(ops, store.Op{Kind: store.OpIdem, Shard: p.shard, Key: r.key, From: r.from, ID: r.id, Seq: seq})
@@ -314,7 +327,7 @@ func (p *primary) replay(r *writeReq, seq uint64) (ops []store.Op, ok bool) {
 	if found {
 		ops = append(ops, store.Op{Kind: store.OpMessage, Shard: p.shard, Key: r.key, Msg: msgs[0]})
 	}
-	return ops, true
+	return ops, true, nil
 }
 
 func (p *primary) nextSeq(key string) (uint64, error) {
