@@ -211,8 +211,7 @@ func (n *Node) localPresence(r presenceReq) (map[string]shardgate.Presence, erro
 		if err := n.localRead(n.cfg.Shard.ShardOf(k)); err != nil {
 			return nil, err
 		}
-		c := n.registry.count(k)
-		out[k] = shardgate.Presence{Online: c > 0, Connections: c}
+		out[k] = n.conns.presence(k)
 	}
 	return out, nil
 }

@@ -13,8 +13,10 @@
 //     new holders);
 //   - replicaSet: the shards held as a backup or copy (version fencing,
 //     gap reports);
-//   - registry, localConns, pushers, reattacher: where each key's
-//     connections are, and delivery of committed messages to them;
+//   - connections: where each key's connections are (the registry on its
+//     home, this node's own counts), pushes of committed messages to the
+//     nodes holding them, re-registration after a home change, and the
+//     Deliverer that reaches this node's connections;
 //   - eventLog, diskGuard, linkHealth, statsBook: the event log, the
 //     disk-full state, node links as a failure signal, peers' load.
 //

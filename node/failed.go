@@ -50,7 +50,7 @@ func (n *Node) checkFailed(t shard.Table) {
 
 // moveClients tells every client connected here where its key lives now.
 func (n *Node) moveClients(t shard.Table, reason string) {
-	d := n.deliverer()
+	d := n.conns.deliverer()
 	for _, key := range d.LocalKeys() {
 		id := n.cfg.Shard.ShardOf(key)
 		if id >= len(t.Shards) {

@@ -43,8 +43,7 @@ func (n *Node) onMember(e cluster.Event) {
 			// connections, or the same one that failure detection gave
 			// up on for a while: forget its connections and ask it for
 			// the ones it still holds.
-			n.registry.dropNode(m.Name)
-			n.goFunc(func() { n.askReattach(m.Name) })
+			n.conns.memberJoined(m.Name)
 			n.coord.poke("node " + m.Name + " joined")
 		} else if m.Meta.State == shardgate.StateDraining {
 			n.coord.poke("node " + m.Name + " is draining")
@@ -55,8 +54,7 @@ func (n *Node) onMember(e cluster.Event) {
 			n.goFunc(func() { n.fetchTableFrom(m.Name) })
 		}
 	case cluster.EventLeave, cluster.EventFailed:
-		n.registry.dropNode(m.Name)
-		n.pushers.drop(m.Name)
+		n.conns.memberGone(m.Name)
 		n.health.forget(m.Name)
 		n.m.LinkQueueDepth.DeleteLabelValues(m.Name)
 		what := "left"

@@ -32,27 +32,21 @@ type Node struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 
-	deliverMu sync.RWMutex
-	deliver   Deliverer
-
 	// The parts. Each owns its state and was given its dependencies as
 	// values; none holds the Node. The Node wires them and keeps only the
 	// node's own state (below).
-	tables    *tables      // the table in force, its persistence and change signal
-	coord     *coordinator // plans tables when this node coordinates
-	home      *home        // the writers of the shards at home here
-	replica   *replicaSet  // fences and gap checks of the shards held as a copy
-	pushers   *pushers     // per-peer queues of committed messages
-	reattachQ *reattacher  // re-registration of connections after a home change
-	registry  *registry    // on a key's home: where its connections are
-	local     *localConns  // this node's own connections per key
-	evlog     *eventLog    // this node's copy of the cluster's event log
-	disk      *diskGuard   // refuses writes while the disk is full
-	health    *linkHealth  // node links as a failure signal
-	interest  *interest    // topic interest: ours told to peers, theirs to us
-	stats     *statsBook   // the load each node last reported
-	events    *bus         // engine events for the dashboard
-	mux       *linkMux     // node-link methods, registered by the parts serving them
+	tables   *tables      // the table in force, its persistence and change signal
+	coord    *coordinator // plans tables when this node coordinates
+	home     *home        // the writers of the shards at home here
+	replica  *replicaSet  // fences and gap checks of the shards held as a copy
+	conns    *connections // where keys' connections are, and delivery to them
+	evlog    *eventLog    // this node's copy of the cluster's event log
+	disk     *diskGuard   // refuses writes while the disk is full
+	health   *linkHealth  // node links as a failure signal
+	interest *interest    // topic interest: ours told to peers, theirs to us
+	stats    *statsBook   // the load each node last reported
+	events   *bus         // engine events for the dashboard
+	mux      *linkMux     // node-link methods, registered by the parts serving them
 
 	rolesMu sync.Mutex
 	applied shard.Table // the table applyRoles last acted on
@@ -88,13 +82,10 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		cfg: cfg, name: cfg.Name, log: cfg.Logger.With("component", "node"),
 		st: st, mem: mem, links: links, m: m,
 		ctx: ctx, cancel: cancel,
-		deliver:  nopDeliverer{},
-		state:    shardgate.StateJoining,
-		registry: newRegistry(),
-		local:    newLocalConns(),
-		events:   newBus(),
-		stats:    newStatsBook(),
-		left:     make(chan struct{}),
+		state:  shardgate.StateJoining,
+		events: newBus(),
+		stats:  newStatsBook(),
+		left:   make(chan struct{}),
 
 		memberStates: map[string]string{},
 	}
@@ -113,9 +104,15 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.coord = coord
+	if n.conns, err = newConnections(connDeps{name: cfg.Name, ctx: ctx, log: n.log, links: links, m: m, store: st,
+		shardOf: cfg.Shard.ShardOf, table: n.currentTable, tableChanged: n.tableChanged, routeCall: n.routeCall,
+		localRead: n.localRead, goFunc: n.goFunc, pushMsgs: cfg.PushQueueMessages, pushBytes: cfg.PushQueueBytes}); err != nil {
+		cancel()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	hm, err := newHome(homeDeps{
 		name: cfg.Name, cfg: cfg, log: n.log, m: m, ctx: ctx, store: st, commitLocal: n.apply, links: links,
-		table: n.currentTable, canWrite: n.canWrite, deliver: n.deliverTo, publish: n.events.publish,
+		table: n.currentTable, canWrite: n.canWrite, deliver: n.conns.deliverTo, publish: n.events.publish,
 		reportCopied: n.reportCopied,
 	})
 	if err != nil {
@@ -129,15 +126,6 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.replica = rs
-	if n.pushers, err = newPushers(pusherDeps{ctx: ctx, links: links, m: m, log: n.log,
-		maxMsgs: cfg.PushQueueMessages, maxBytes: cfg.PushQueueBytes, goFunc: n.goFunc}); err != nil {
-		cancel()
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.reattachQ, err = newReattacher(reattachDeps{log: n.log, tableChanged: n.tableChanged, reattach: n.reattach}); err != nil {
-		cancel()
-		return nil, fmt.Errorf("node: %w", err)
-	}
 	evlog, err := newEventLog(st, cfg.EventLogSize)
 	if err != nil {
 		cancel()
@@ -145,7 +133,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.evlog = evlog
 	n.mux = newLinkMux()
-	if err := n.mux.registerAll(slices.Concat(n.linkRoutes(), n.coord.linkRoutes(), n.replica.linkRoutes(), n.evlog.linkRoutes(), n.interest.linkRoutes())...); err != nil {
+	if err := n.mux.registerAll(slices.Concat(n.linkRoutes(), n.coord.linkRoutes(), n.replica.linkRoutes(), n.conns.linkRoutes(), n.evlog.linkRoutes(), n.interest.linkRoutes())...); err != nil {
 		cancel()
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -160,17 +148,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 
 // SetDeliverer connects the engine to the client connections of this node.
 // Call it before Start.
-func (n *Node) SetDeliverer(d Deliverer) {
-	n.deliverMu.Lock()
-	n.deliver = d
-	n.deliverMu.Unlock()
-}
-
-func (n *Node) deliverer() Deliverer {
-	n.deliverMu.RLock()
-	defer n.deliverMu.RUnlock()
-	return n.deliver
-}
+func (n *Node) SetDeliverer(d Deliverer) { n.conns.setDeliverer(d) }
 
 // Name is this node's name.
 func (n *Node) Name() string { return n.name }
@@ -202,7 +180,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goFunc(func() { n.catchUpEvents("", t.EventSeq) })
 	}
 	n.setState(ctx, shardgate.StateActive)
-	n.goFunc(func() { n.reattachQ.loop(n.ctx) })
+	n.goFunc(func() { n.conns.loop(n.ctx) })
 	n.goFunc(n.heartbeatLoop)
 	n.goFunc(n.memberLoop)
 	n.goFunc(func() { n.coord.loop(n.ctx) })

@@ -118,59 +118,11 @@ func (l *localConns) snapshot() map[string]int {
 
 // Attach registers one more local connection of key with key's home.
 func (n *Node) Attach(ctx context.Context, key string) (shardgate.Attachment, error) {
-	if err := shardgate.ValidKey(key); err != nil {
-		return shardgate.Attachment{}, err
-	}
-	count := n.local.add(key, 1)
-	res, err := n.attachAtHome(ctx, key, count)
-	if err != nil {
-		n.local.add(key, -1)
-		return shardgate.Attachment{}, err
-	}
-	return shardgate.Attachment{Node: n.name, Shard: n.cfg.Shard.ShardOf(key), LastSeq: res.LastSeq, FirstSeq: max(res.FirstSeq, 1)}, nil
-}
-
-// attachAtHome tells key's home that this node holds count connections of
-// key, and learns where the key's inbox starts and ends.
-func (n *Node) attachAtHome(ctx context.Context, key string, count int) (attachResp, error) {
-	req := attachReq{Key: key, Node: n.name, Count: count}
-	var res attachResp
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAttach, req, &res, func() error {
-		var err error
-		res, err = n.localAttach(req)
-		return err
-	})
-	return res, err
-}
-
-func (n *Node) localAttach(r attachReq) (attachResp, error) {
-	id := n.cfg.Shard.ShardOf(r.Key)
-	if err := n.localRead(id); err != nil {
-		return attachResp{}, err
-	}
-	n.registry.set(r.Key, r.Node, r.Count)
-	last, err := n.st.LastSeq(id, r.Key)
-	if err != nil {
-		return attachResp{}, err
-	}
-	first, err := n.st.FirstSeq(id, r.Key)
-	return attachResp{Shard: id, LastSeq: last, FirstSeq: first}, err
+	return n.conns.attach(ctx, key)
 }
 
 // Detach undoes one Attach. It does not wait: presence catches up.
-func (n *Node) Detach(key string) {
-	count := n.local.add(key, -1)
-	id := n.cfg.Shard.ShardOf(key)
-	req := attachReq{Key: key, Node: n.name, Count: count}
-	n.goFunc(func() {
-		ctx, cancel := context.WithTimeout(n.ctx, 3*time.Second)
-		defer cancel()
-		_ = n.routeCall(ctx, id, methodAttach, req, nil, func() error {
-			n.registry.set(key, n.name, count)
-			return nil
-		})
-	})
-}
+func (n *Node) Detach(key string) { n.conns.detach(key) }
 
 // deliverMsg pushes committed messages of Key to a node with connections
 // of it; LastSeq alone (no Msgs) says the key has messages up to it that
@@ -179,19 +131,6 @@ type deliverMsg struct {
 	Key     string              `json:"key"`
 	Msgs    []shardgate.Message `json:"msgs,omitempty"`
 	LastSeq uint64              `json:"last_seq,omitempty"`
-}
-
-// deliverTo hands committed messages to every node with connections of key:
-// local connections at once (that never blocks), other nodes through their
-// push queues.
-func (n *Node) deliverTo(key string, msgs []shardgate.Message) {
-	for _, node := range n.registry.nodes(key) {
-		if node == n.name {
-			n.deliverer().Deliver(key, msgs)
-			continue
-		}
-		n.pushers.push(node, key, msgs)
-	}
 }
 
 // Publish fans a publication out live to every node that may have
@@ -205,7 +144,7 @@ func (n *Node) Publish(ctx context.Context, from, topic string, data json.RawMes
 	}
 	pub := shardgate.Publication{Topic: topic, From: from, Data: data, TS: n.nowMS()}
 	delivered := 0
-	if n.deliverer().DeliverPublication(pub) > 0 {
+	if n.conns.deliverer().DeliverPublication(pub) > 0 {
 		delivered++
 	}
 	var mu sync.Mutex

@@ -69,24 +69,7 @@ func (n *Node) linkRoutes() []linkRoute {
 			return n.st.Cursor(id, r.Key)
 		})},
 		{methodPresence, typed(func(_ context.Context, _ string, r presenceReq) (any, error) { return n.localPresence(r) })},
-		{methodAttach, typed(func(_ context.Context, _ string, r attachReq) (any, error) { return n.localAttach(r) })},
-		{methodDeliver, typed(func(_ context.Context, _ string, r deliverMsg) (any, error) {
-			if len(r.Msgs) > 0 {
-				n.deliverer().Deliver(r.Key, r.Msgs)
-			}
-			if r.LastSeq > 0 {
-				n.deliverer().CatchUp(r.Key, r.LastSeq)
-			}
-			return struct{}{}, nil
-		})},
-		{methodReattach, func(_ context.Context, from string, _ json.RawMessage) (any, error) {
-			n.reattachHomedOn(from)
-			return struct{}{}, nil
-		}},
 		{methodPing, func(context.Context, string, json.RawMessage) (any, error) { return struct{}{}, nil }},
-		{methodPublish, typed(func(_ context.Context, _ string, r publication) (any, error) {
-			return n.deliverer().DeliverPublication(shardgate.Publication(r)), nil
-		})},
 		{methodTable, typed(func(_ context.Context, from string, r tableMsg) (any, error) {
 			_, err := n.installTable(r.Table, r.Reason, from)
 			return done(err)

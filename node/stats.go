@@ -95,7 +95,7 @@ func (n *Node) measure(rate float64) nodeStats {
 			sizes[id] = [2]int64{m, b}
 		}
 	}
-	return nodeStats{Connections: n.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
+	return nodeStats{Connections: n.conns.deliverer().Connections(), MessagesPerSec: rate, MemoryBytes: ms.Sys,
 		TableVersion: t.Version, Sizes: sizes, At: n.nowMS(),
 		Unreachable: n.health.unreachable(n.cfg.Now(), n.cfg.LinkFailAfter), DiskFull: n.disk.full(),
 		Cut: n.health.cut(n.cfg.Now(), n.cfg.LinkFailAfter)}

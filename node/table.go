@@ -61,28 +61,11 @@ func (n *Node) applyRoles() {
 	n.applied = t
 	n.home.apply(t)
 	n.replica.tableChanged(t)
-	if len(old.Shards) == len(t.Shards) {
-		n.rehome(old, t)
-	}
-	n.registry.prune(func(key string) bool { return t.Shards[n.cfg.Shard.ShardOf(key)].Owner == n.name })
-}
-
-// rehome registers this node's connections with the new homes of their
-// keys (see reattacher) and hints the connections that their home moved.
-func (n *Node) rehome(old, t shard.Table) {
-	for key := range n.local.snapshot() {
-		id := n.cfg.Shard.ShardOf(key)
-		from, to := old.Shards[id].Owner, t.Shards[id].Owner
-		if from == to || to == "" {
-			continue
+	n.conns.tableInstalled(old, t, func(key, from, to string) {
+		if url := n.wsURLOf(to); url != "" {
+			n.conns.deliverer().Moved(key, url, n.movedReason(old, t, from))
 		}
-		n.reattachQ.mark(key)
-		if to != n.name {
-			if url := n.wsURLOf(to); url != "" {
-				n.deliverer().Moved(key, url, n.movedReason(old, t, from))
-			}
-		}
-	}
+	})
 }
 
 // syncTable asks every peer for its table and installs the newest, so a
