@@ -162,3 +162,36 @@ func TestOneWayLinkCutTreatedAsFailed(t *testing.T) {
 		}
 	})
 }
+
+// A node that has lost sight of a majority (gossip and links both gone)
+// answers every write with 1003 at once, naming the reason, instead of
+// spending its write budget on a home it cannot reach or on its own
+// shards it may not write. Default budgets; fake time.
+func TestMinorityRefusesWritesAtOnce(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		c := nodetest.Start(t, 3, nodetest.Options{Engine: func(_ string, cfg *node.Config) {
+			cfg.LinkFailAfter = 0 // the gossip view alone decides here
+		}})
+		local, remote := c.KeyOwnedBy("n3", "own"), c.KeyOwnedBy("n1", "far")
+		for _, peer := range []string{"n1", "n2"} {
+			c.Net.Refuse("n3", peer)
+			c.Gossip.Hide("n3", peer)
+		}
+		testutil.Eventually(t, 5*time.Second, "n3 sees no majority", func() bool {
+			pv, err := c.Node("n3").Engine.Cluster(context.Background())
+			return err == nil && !pv.Quorum
+		})
+		for i := range 6 {
+			to := []string{local, remote}[i%2]
+			start := time.Now()
+			_, err := trySend(c.Node("n3"), "prober", to, fmt.Sprintf("probe-%d", i), "")
+			took := time.Since(start)
+			if shardgate.KindOf(err) != shardgate.KindUnavailable || !strings.Contains(err.Error(), "majority") {
+				t.Fatalf("write %d to %s on the minority: %v, want 1003 saying it sees no majority", i, to, err)
+			}
+			if took > 100*time.Millisecond {
+				t.Errorf("write %d to %s on the minority was refused after %v (fake time), want at once", i, to, took)
+			}
+		}
+	})
+}

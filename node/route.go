@@ -13,7 +13,8 @@ import (
 // table changes. The whole call, retries included, gets a budget: writes
 // cfg.ForwardRetry, everything else cfg.ReadRetry. A home that cannot be
 // reached (a partition memberlist has not noticed yet) costs the caller
-// that long, and then a 1003 that says why, never silence.
+// that long, and then a 1003 that says why, never silence; a node that
+// does not see a majority refuses writes at once.
 func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp any, local func() error) error {
 	budget := n.cfg.ReadRetry
 	if method == methodSend || method == methodAck {
@@ -23,7 +24,15 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	backoff := 10 * time.Millisecond
+	write := method == methodSend || method == methodAck
 	for {
+		// A node that does not see a majority says so at once instead of
+		// spending the budget: its own writes would be refused, and a home
+		// on the other side is most likely out of its reach too. The
+		// client can tell "cut off" from "slow" and try another node.
+		if write && !n.quorum() {
+			return shardgate.Errorf(shardgate.KindUnavailable, "node %s does not see a majority of the cluster; writes through it are refused until it does, try another node", n.name)
+		}
 		changed := n.tableChanged()
 		t := n.currentTable()
 		var err error
