@@ -30,6 +30,24 @@ const (
 // and a table change; 5 s leaves the rest for the clients' retries.
 const oneWayResumeBound = 5 * time.Second
 
+// composeOneWayResumeBound is the same bound for the compose tier. There
+// every failure is noticed later than between namespaces (kill -9 is
+// detected in about 2.8 s instead of 1.5 s, a one-way cut in 3.9–6.4 s
+// instead of 2.6 s: containers on a Docker bridge, the Docker daemon and
+// the driver sharing the cores), and writes came back 4.8 s after the cut
+// in a run of that fault alone and 7.1 s after it within the full plan.
+// The engine's 5 s is judged in the process tier; here the figure is
+// printed and a cut that never heals itself still fails.
+const composeOneWayResumeBound = 10 * time.Second
+
+// oneWayBound is the resume bound of the tier in use.
+func (s *Suite) oneWayBound() time.Duration {
+	if s.tier.Name() == "compose" {
+		return composeOneWayResumeBound
+	}
+	return oneWayResumeBound
+}
+
 // plans lists, per plan, the fault kinds it must fire: a run passes only if
 // every one of them fired.
 var plans = map[string][]string{
@@ -82,7 +100,7 @@ func (s *Suite) fire(ctx context.Context, kind string) {
 		from, to := m[0], m[1%len(m)]
 		s.disrupt(ctx, disruption{kind: kind, target: from, detail: fmt.Sprintf("%s drops every packet from %s, %s", to, from, hold),
 			inject: func(ctx context.Context) error { return s.tier.Cut(ctx, from, to) },
-			hold:   hold, watch: true, heal: s.tier.Heal, resumeBound: oneWayResumeBound})
+			hold:   hold, watch: true, heal: s.tier.Heal, resumeBound: s.oneWayBound()})
 	case faultIsolateOwner:
 		t := s.topOwner(ctx)
 		s.disrupt(ctx, disruption{kind: kind, target: t, detail: fmt.Sprintf("%s (most shards) off the network, %s", t, hold),
