@@ -172,13 +172,7 @@ func (l *load) checkLive(phase string) checker.LiveReport {
 	l.t.Helper()
 	l.gate.pause()
 	defer l.gate.resume()
-	var rep checker.LiveReport
-	testutil.EventuallyExplained(l.t, 10*time.Second, "live delivery after "+phase, func() string {
-		if rep = l.rec.LiveCheck(); rep.Missing > 0 {
-			return rep.String()
-		}
-		return ""
-	})
+	rep := l.rec.AwaitLive(10 * time.Second)
 	l.t.Logf("live delivery after %s: %s", phase, rep)
 	if !rep.OK() {
 		l.t.Errorf("live delivery after %s violated: %s", phase, rep)

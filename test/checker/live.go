@@ -96,6 +96,21 @@ func (l LiveReport) String() string {
 	return b.String()
 }
 
+// AwaitLive polls LiveCheck until no watched connection lacks a message
+// or within has passed, and returns the last report: a message counts as
+// missing only once the connections had that long to fill their gaps.
+// The caller must have stopped the sends it checks.
+func (r *Recorder) AwaitLive(within time.Duration) LiveReport {
+	deadline := time.Now().Add(within)
+	for {
+		rep := r.LiveCheck()
+		if rep.Missing == 0 || time.Now().After(deadline) {
+			return rep
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // LiveCheck reports on every watched connection so far.
 func (r *Recorder) LiveCheck() LiveReport {
 	r.mu.Lock()

@@ -144,15 +144,7 @@ func (w *workload) checkLive(phase string) checker.LiveReport {
 	w.t.Helper()
 	w.gate.Lock()
 	defer w.gate.Unlock()
-	var rep checker.LiveReport
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rep = w.rec.LiveCheck()
-		if rep.Missing == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	rep := w.rec.AwaitLive(10 * time.Second)
 	w.t.Logf("live delivery after %s: %s", phase, rep)
 	if !rep.OK() {
 		w.t.Errorf("live delivery after %s violated: %s", phase, rep)
