@@ -186,7 +186,12 @@ func TestBrowserOpenMode(t *testing.T) {
 	if text := browsertest.Eval[string](b, `document.querySelector('#confirm-text').textContent`); !strings.Contains(text, "Its 54 shards will be taken over by their backups: n4 (54)") {
 		t.Errorf("failover confirmation says %q", text)
 	}
+	// The dry-run plan renders into the dialog when it arrives and moves its
+	// buttons: click Cancel only after it, and go on once the dialog closed
+	// (a click aimed before the move lands beside the button).
+	b.WaitFor("the dry-run plan", `document.querySelector('#plan-report') !== null`)
 	b.Do("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.WaitFor("the dialog to close", `!document.querySelector('#confirm').open`)
 
 	// The guards refuse: the dialog says why and offers to force it.
 	b.Expect("409 (Conflict) (http://127.0.0.1")
