@@ -124,6 +124,18 @@ func TestSDKThroughFaults(t *testing.T) {
 				defer mu.Unlock()
 				return len(delivered) >= 2*perSender
 			})
+			// The old home hints "moved" once its table changed and the
+			// client follows when idle: all messages may be delivered (the
+			// old home relays) a moment before the receiver changes node.
+			testutil.EventuallyExplained(t, 15*time.Second, "the receiver followed the fault to another connection", func() string {
+				switch {
+				case rc.Stats().Reconnects == 0:
+					return "the receiver never changed connection"
+				case fault != "home killed" && rc.Welcome().Node == home.Owner:
+					return "the receiver is still on " + home.Owner
+				}
+				return ""
+			})
 			inbox := c.inbox(receiver)
 			rc.Close()
 			<-recvDone
@@ -138,12 +150,6 @@ func TestSDKThroughFaults(t *testing.T) {
 			}
 			if !slices.Equal(delivered, want) {
 				t.Fatalf("delivered %d seqs, inbox has %d: not every stored message once, in order", len(delivered), len(want))
-			}
-			if rc.Stats().Reconnects == 0 {
-				t.Fatalf("the receiver never changed connection: the fault did not reach it")
-			}
-			if fault != "home killed" && rc.Welcome().Node == home.Owner {
-				t.Fatalf("receiver still on %s", home.Owner)
 			}
 			t.Logf("%s: receiver reconnected %d times, now on %s", fault, rc.Stats().Reconnects, rc.Welcome().Node)
 		})
