@@ -69,7 +69,7 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 	}
 	req := sendReq{From: from, To: to, Data: data, ID: id, Attempt: newAttemptID()}
 	var res shardgate.SendResult
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, (*sendResult)(&res), func() error {
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, (*sendResult)(&res), func(ctx context.Context) error {
 		var err error
 		res, err = n.localSend(ctx, req)
 		return err
@@ -104,7 +104,7 @@ func (n *Node) History(ctx context.Context, key string, since uint64, limit int)
 	}
 	req := historyReq{Key: key, Since: since, Limit: limit}
 	var res shardgate.HistoryResult
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodHistory, req, &res, func() error {
+	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodHistory, req, &res, func(context.Context) error {
 		var err error
 		res, err = n.localHistory(req)
 		return err
@@ -129,7 +129,7 @@ func (n *Node) Ack(ctx context.Context, key string, seq uint64) error {
 		return err
 	}
 	req := ackReq{Key: key, Seq: seq}
-	return n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAck, req, nil, func() error { return n.localAck(ctx, req) })
+	return n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAck, req, nil, func(ctx context.Context) error { return n.localAck(ctx, req) })
 }
 
 func (n *Node) localAck(ctx context.Context, r ackReq) error {
@@ -156,7 +156,7 @@ func (n *Node) localAck(ctx context.Context, r ackReq) error {
 func (n *Node) Cursor(ctx context.Context, key string) (uint64, error) {
 	var res uint64
 	id := n.cfg.Shard.ShardOf(key)
-	err := n.routeCall(ctx, id, methodCursor, keyReq{Key: key}, &res, func() error {
+	err := n.routeCall(ctx, id, methodCursor, keyReq{Key: key}, &res, func(context.Context) error {
 		if err := n.localRead(id); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func (n *Node) Presence(ctx context.Context, keys []string) (map[string]shardgat
 		go func() {
 			defer wg.Done()
 			var res map[string]shardgate.Presence
-			err := n.routeCall(ctx, id, methodPresence, presenceReq{Keys: ks}, &res, func() error {
+			err := n.routeCall(ctx, id, methodPresence, presenceReq{Keys: ks}, &res, func(context.Context) error {
 				var err error
 				res, err = n.localPresence(presenceReq{Keys: ks})
 				return err

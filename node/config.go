@@ -98,8 +98,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Shard:              shard.DefaultConfig(),
-		ForwardRetry:       2 * time.Second,
-		ReplicateTimeout:   1500 * time.Millisecond,
+		ForwardRetry:       900 * time.Millisecond,
+		ReplicateTimeout:   600 * time.Millisecond,
 		ReadRetry:          3 * time.Second,
 		HeartbeatInterval:  500 * time.Millisecond,
 		LinkFailAfter:      2500 * time.Millisecond,

@@ -48,7 +48,7 @@ type connDeps struct {
 	tableChanged func() <-chan struct{}
 	// routeCall runs method at the home of shard id: local when that is
 	// this node, over the links otherwise (node/route.go).
-	routeCall func(ctx context.Context, id int, method string, req, resp any, local func() error) error
+	routeCall func(ctx context.Context, id int, method string, req, resp any, local func(ctx context.Context) error) error
 	// localRead fails unless this node may answer reads of shard id.
 	localRead func(id int) error
 	// goFunc starts a goroutine that the node waits for at Close.
@@ -120,7 +120,7 @@ func (c *connections) attach(ctx context.Context, key string) (shardgate.Attachm
 func (c *connections) attachAtHome(ctx context.Context, key string, count int) (attachResp, error) {
 	req := attachReq{Key: key, Node: c.name, Count: count}
 	var res attachResp
-	err := c.routeCall(ctx, c.shardOf(key), methodAttach, req, &res, func() error {
+	err := c.routeCall(ctx, c.shardOf(key), methodAttach, req, &res, func(context.Context) error {
 		var err error
 		res, err = c.localAttach(req)
 		return err
@@ -150,7 +150,7 @@ func (c *connections) detach(key string) {
 	c.goFunc(func() {
 		ctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 		defer cancel()
-		_ = c.routeCall(ctx, id, methodAttach, req, nil, func() error {
+		_ = c.routeCall(ctx, id, methodAttach, req, nil, func(context.Context) error {
 			c.registry.set(key, c.name, count)
 			return nil
 		})

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -11,11 +13,13 @@ import (
 // is the home, else over the node link. An "unavailable" answer (a shard in
 // cut-over, a home that just changed) is retried, waking early when the
 // table changes. The whole call, retries included, gets a budget: writes
-// cfg.ForwardRetry, everything else cfg.ReadRetry. A home that cannot be
+// cfg.ForwardRetry, everything else cfg.ReadRetry; local is given the
+// budgeted context, so a local write waiting on its writer or its backups
+// ends with the budget too. A home that cannot be
 // reached (a partition memberlist has not noticed yet) costs the caller
 // that long, and then a 1003 that says why, never silence; a node that
 // does not see a majority refuses writes at once.
-func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp any, local func() error) error {
+func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp any, local func(ctx context.Context) error) error {
 	budget := n.cfg.ReadRetry
 	if method == methodSend || method == methodAck {
 		budget = n.cfg.ForwardRetry
@@ -25,6 +29,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	write := method == methodSend || method == methodAck
+	var reason error
 	for {
 		// A node that does not see a majority says so at once instead of
 		// spending the budget: its own writes would be refused, and a home
@@ -42,7 +47,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 			err = shardgate.Errorf(shardgate.KindUnavailable, "the cluster has no partition table yet")
 		case t.Shards[id].Owner == n.name:
 			owner = n.name
-			err = local()
+			err = local(ctx)
 		default:
 			owner = t.Shards[id].Owner
 			n.m.MessagesForwarded.Inc()
@@ -54,9 +59,14 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 			}
 			err = n.links.Call(ctx, owner, method, req, resp)
 		}
+		if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+			// The reason to give when the budget runs out: the last
+			// answer that said why, not the deadline that ended the wait.
+			reason = err
+		}
 		if err != nil && ctx.Err() != nil && outer.Err() == nil {
 			// Our own budget ran out, not the caller's.
-			return budgetSpent(id, owner, budget, err)
+			return budgetSpent(id, owner, budget, cmp.Or(reason, err))
 		}
 		if err == nil || shardgate.KindOf(err) != shardgate.KindUnavailable || ctx.Err() != nil {
 			return err
@@ -64,7 +74,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 		select {
 		case <-ctx.Done():
 			if outer.Err() == nil {
-				return budgetSpent(id, owner, budget, err)
+				return budgetSpent(id, owner, budget, cmp.Or(reason, err))
 			}
 			return err
 		case <-n.ctx.Done():

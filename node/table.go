@@ -26,6 +26,9 @@ func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
+	if err := n.tables.unsavedErr(); err != nil {
+		n.log.Warn("table in force but not saved: the disk is full; it is saved at the next change once there is room", "version", t.Version, "err", err)
+	}
 	n.mu.RLock()
 	started := n.started
 	n.mu.RUnlock()

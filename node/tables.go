@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/shard"
+	"github.com/shardgate/shardgate/store"
 )
 
 const metaTableKey = "table"
@@ -22,6 +23,7 @@ type tables struct {
 	store      tableStore
 
 	installMu sync.Mutex // one install at a time: persist, then swap
+	unsaved   error      // why the table in force is not on disk (a full disk); under installMu
 
 	mu   sync.RWMutex
 	t    shard.Table
@@ -105,7 +107,18 @@ func (k *tables) install(t shard.Table) (bool, error) {
 		return false, fmt.Errorf("node: encode table: %w", err)
 	}
 	if err := k.store.PutMeta(metaTableKey, raw); err != nil {
-		return false, fmt.Errorf("node: persist table v%d: %w", t.Version, err)
+		if !store.IsDiskFull(err) {
+			return false, fmt.Errorf("node: persist table v%d: %w", t.Version, err)
+		}
+		// A full disk must not hold this node on a table the cluster has
+		// left: it would serve reads of shards that moved away and send
+		// writes to old homes. The table takes effect unsaved; the next
+		// install that finds room saves the newest, and a restart that
+		// loads an older one takes the cluster's from its peers before
+		// it serves (syncTable).
+		k.unsaved = fmt.Errorf("node: persist table v%d: %w", t.Version, err)
+	} else {
+		k.unsaved = nil
 	}
 	k.mu.Lock()
 	k.t = t
@@ -113,4 +126,11 @@ func (k *tables) install(t shard.Table) (bool, error) {
 	k.wait = make(chan struct{})
 	k.mu.Unlock()
 	return true, nil
+}
+
+// unsavedErr says why the table in force is not on disk, or nil when it is.
+func (k *tables) unsavedErr() error {
+	k.installMu.Lock()
+	defer k.installMu.Unlock()
+	return k.unsaved
 }
