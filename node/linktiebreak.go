@@ -87,6 +87,11 @@ func (h *linkHealth) witnessed(peer, self string, members []string, now time.Tim
 // outranked says whether a member that outranks peer and reaches a
 // majority cannot reach peer (this node's own calls count as its report).
 func (n *Node) outranked(peer string, members []string, now time.Time) bool {
+	if !n.health.suspect(peer, now, n.cfg.LinkFailAfter, 3*n.cfg.LinkFailAfter) {
+		// Asked on every quorum check: no rank map while nothing is cut.
+		n.health.noteTie(n.log, peer, "", false)
+		return false
+	}
 	started := n.startedAt()
 	above := func(a, b string) bool { return outranks(started, a, b) }
 	majority := len(members)/2 + 1
@@ -166,6 +171,23 @@ func (h *linkHealth) reportersOf(peer string, now time.Time, fresh time.Duration
 		out = append(out, rc)
 	}
 	return out
+}
+
+// suspect says whether the tie-break could fail peer at all: this node's
+// calls to it worked once and have stopped, or a fresh cut report names it.
+// When it is false, outranked is false without working out ranks.
+func (h *linkHealth) suspect(peer string, now time.Time, failAfter, fresh time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at, ok := h.lastOK[peer]; ok && now.Sub(at) > failAfter && h.reached[peer] {
+		return true
+	}
+	for _, c := range h.cuts {
+		if now.Sub(c.at) <= fresh && c.peers[peer] {
+			return true
+		}
+	}
+	return false
 }
 
 // cut lists the unreachable peers a call did succeed with once.
