@@ -161,8 +161,7 @@ func (l *load) through(turn int) *nodetest.Node {
 // waitAcked waits until n more sends have been acknowledged.
 func (l *load) waitAcked(n int64, within time.Duration) {
 	l.t.Helper()
-	target := l.acked.Load() + n
-	testutil.Eventually(l.t, within, fmt.Sprintf("%d more acknowledged sends", n), func() bool { return l.acked.Load() >= target })
+	testutil.EventuallyGrows(l.t, within, &l.acked, n, "acknowledged sends")
 }
 
 // checkLive pauses sending and checks that every open connection took
@@ -172,12 +171,7 @@ func (l *load) checkLive(phase string) checker.LiveReport {
 	l.t.Helper()
 	l.gate.pause()
 	defer l.gate.resume()
-	rep := l.rec.AwaitLive(10 * time.Second)
-	l.t.Logf("live delivery after %s: %s", phase, rep)
-	if !rep.OK() {
-		l.t.Errorf("live delivery after %s violated: %s", phase, rep)
-	}
-	return rep
+	return l.rec.ExpectLive(l.t, phase, 10*time.Second)
 }
 
 // finish stops sending, reads every inbox and checks the guarantees.

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -45,4 +47,13 @@ func EventuallyExplained(tb testing.TB, within time.Duration, what string, cond 
 		time.Sleep(wait)
 		wait = min(2*wait, maxPoll)
 	}
+}
+
+// EventuallyGrows waits until counter has grown by n from its value now,
+// and fails the test if it has not within; what names what it counts
+// ("acknowledged sends").
+func EventuallyGrows(tb testing.TB, within time.Duration, counter *atomic.Int64, n int64, what string) {
+	tb.Helper()
+	target := counter.Load() + n
+	Eventually(tb, within, fmt.Sprintf("%d more %s", n, what), func() bool { return counter.Load() >= target })
 }

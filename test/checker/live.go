@@ -111,6 +111,26 @@ func (r *Recorder) AwaitLive(within time.Duration) LiveReport {
 	}
 }
 
+// TB is the part of testing.TB that ExpectLive reports through.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// ExpectLive is AwaitLive for a test: it logs the report of the phase and
+// fails tb when a watched connection lacks a message, has one twice or out
+// of order. The caller must have stopped the sends it checks.
+func (r *Recorder) ExpectLive(tb TB, phase string, within time.Duration) LiveReport {
+	tb.Helper()
+	rep := r.AwaitLive(within)
+	tb.Logf("live delivery after %s: %s", phase, rep)
+	if !rep.OK() {
+		tb.Errorf("live delivery after %s violated: %s", phase, rep)
+	}
+	return rep
+}
+
 // LiveCheck reports on every watched connection so far.
 func (r *Recorder) LiveCheck() LiveReport {
 	r.mu.Lock()

@@ -132,8 +132,7 @@ func (w *workload) sendOne(cl *client.Conn, from, to, id string, n int) {
 // waitAcked waits until n more sends have been acknowledged.
 func (w *workload) waitAcked(n int64, timeout time.Duration) {
 	w.t.Helper()
-	target := w.acked.Load() + n
-	testutil.Eventually(w.t, timeout, fmt.Sprintf("%d acknowledged sends", n), func() bool { return w.acked.Load() >= target })
+	testutil.EventuallyGrows(w.t, timeout, &w.acked, n, "acknowledged sends")
 }
 
 // checkLive pauses sending and checks that every open receiver got every
@@ -144,12 +143,7 @@ func (w *workload) checkLive(phase string) checker.LiveReport {
 	w.t.Helper()
 	w.gate.Lock()
 	defer w.gate.Unlock()
-	rep := w.rec.AwaitLive(10 * time.Second)
-	w.t.Logf("live delivery after %s: %s", phase, rep)
-	if !rep.OK() {
-		w.t.Errorf("live delivery after %s violated: %s", phase, rep)
-	}
-	return rep
+	return w.rec.ExpectLive(w.t, phase, 10*time.Second)
 }
 
 // finish stops sending, reads every inbox and checks the guarantees. It
