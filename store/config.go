@@ -21,7 +21,7 @@ const (
 	// the open batch gathers before it is committed to the file: the
 	// longer, the fewer page writes per op, and the more the log replays
 	// after a crash.
-	DefaultMaterializeInterval = 100 * time.Millisecond
+	DefaultMaterializeInterval = 500 * time.Millisecond
 	DefaultMaterializeOps      = 50000
 )
 
@@ -43,7 +43,7 @@ type Config struct {
 	// segment file. 0 = wal.DefaultSegmentBytes (64 MiB).
 	WALSegmentBytes int64
 	// MaterializeInterval is how long logged writes may wait before they
-	// are committed to the file. Default 100ms.
+	// are committed to the file. Default 500ms.
 	MaterializeInterval time.Duration
 	// MaterializeOps commits logged writes to the file once this many ops
 	// wait. Default 50000.

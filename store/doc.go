@@ -24,7 +24,7 @@
 // stored (unless the log could not even be cut back; then every later write
 // fails until the store is reopened).
 //
-// Materialising. Every MaterializeInterval (100ms) or MaterializeOps (50,000
+// Materialising. Every MaterializeInterval (500ms) or MaterializeOps (50,000
 // ops) the batch is committed to the file, together with the index of its
 // last log record (bucket "wal", key "applied"), and the log's segments that
 // the file now holds are deleted. bbolt's page writes and its two syncs per
