@@ -18,6 +18,7 @@ import (
 // Bad input against a real node: a clear error, the connection kept where
 // the protocol says so, and nothing stored.
 func TestBadInputOnRealNode(t *testing.T) {
+	t.Parallel()
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	c := newCluster(t, 1, func(cfg *app.Config) {
 		cfg.Insecure = false

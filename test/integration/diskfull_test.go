@@ -23,6 +23,7 @@ import (
 // the store fault hook failing local writes with a wrapped ENOSPC; the
 // diskfull-tagged test fills a real tmpfs.
 func TestDiskFullRefusesWritesAndRecovers(t *testing.T) {
+	t.Parallel()
 	var full atomic.Bool
 	enospc := &os.PathError{Op: "write", Path: "shardgate.db", Err: syscall.ENOSPC}
 	c := newCluster(t, 2, func(cfg *app.Config) {

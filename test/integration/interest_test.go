@@ -15,6 +15,7 @@ import (
 // subscriber whose subscribe was answered receives every publication made
 // after it, wherever it is published.
 func TestPublicationsGoOnlyWhereSubscribed(t *testing.T) {
+	t.Parallel()
 	const nodes = 5
 	c := newCluster(t, nodes, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -13,6 +13,7 @@ import (
 // Every node serves the browser client on its public listener, importable
 // from any origin; route look-ups answer allowed origins only.
 func TestNodeServesBrowserClient(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 1, func(cfg *app.Config) {
 		cfg.AllowedOrigins = []string{"http://app.example"}
 		cfg.AdminToken = "0123456789abcdef-admin" // no loopback-only guard: any origin may import

@@ -55,6 +55,7 @@ func assertSeqs(t testing.TB, got []uint64, from, to uint64) {
 }
 
 func TestMessagingAcrossNodes(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 // Prometheus text parser: the families an operator needs are there, with
 // values that follow the traffic.
 func TestMetricsOfRealNodes(t *testing.T) {
+	t.Parallel()
 	const partitions = 64
 	c := newCluster(t, 2, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -34,6 +34,7 @@ func keyOnPair(t testing.TB, c *tcluster, owner, backup, prefix string) string {
 // must take writes again: the younger end is failed over by the older
 // one's report, and both kinds of shared key are acknowledged through n3.
 func TestCutBetweenTwoOfThreeNodesHeals(t *testing.T) {
+	t.Parallel()
 	var cut atomic.Bool
 	c := newCluster(t, 3, func(cfg *app.Config) {
 		cfg.LinkAllow = func(from, to string) bool {

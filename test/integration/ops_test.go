@@ -56,6 +56,7 @@ func waitLeft(t *testing.T, c *tcluster, name string) {
 // fail over n2, drain n1. The last two are refused with a reason, a dry
 // run says so too, and the cluster stays healthy.
 func TestGuardsRefuseTheStuckSequence(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -130,6 +131,7 @@ func nodeState(cv shardgate.ClusterView, name string) string {
 // Operator state lives in the table: a shard moved by an operator stays
 // where it was put when the coordinator changes.
 func TestOverridesSurviveACoordinatorChange(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

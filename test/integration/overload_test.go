@@ -22,6 +22,7 @@ import (
 // within --node-in-flight however much is offered. Once the load passes,
 // every send it acknowledged is readable and the room comes back.
 func TestOverloadIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	var holding atomic.Bool
 	gate := make(chan struct{})
 	c := newCluster(t, 2, func(cfg *app.Config) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/internal/testutil"
 )
 
@@ -91,6 +92,7 @@ func (r *rawConn) call(frame string) (code float64, msg string) {
 // takes sends, its inbox is readable through every node, and its shard
 // still moves.
 func TestDeepNestingCannotPoisonAKey(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -187,7 +189,11 @@ func TestDeepNestingCannotPoisonAKey(t *testing.T) {
 // not the key's home, replicates, reads back through every node page by
 // page, and leaves the key taking sends.
 func TestLargestInputFitsInternalFrames(t *testing.T) {
-	c := newCluster(t, 3, nil)
+	t.Parallel()
+	// Each send carries 6 MiB over two links and into two stores: under
+	// the race detector on a busy machine that can take longer than the
+	// default 2 s write timeout, which this test is not about.
+	c := newCluster(t, 3, func(cfg *app.Config) { cfg.WriteTimeout, cfg.ReplicateTimeout = 20*time.Second, 20*time.Second })
 	key := keyHomedOn(t, c, "n3", "big")
 	data := `"` + strings.Repeat("<", 1<<20-64) + `"`
 	const n = 4

@@ -131,6 +131,7 @@ func stableProcs(procs []*proc) bool {
 // its data dir: every acknowledged message is found, exactly once, and the
 // restarted node serves its shards again.
 func TestProcessKill9AndRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var procs []*proc
 	for i := 1; i <= 3; i++ {

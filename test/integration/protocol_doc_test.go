@@ -39,6 +39,7 @@ const (
 // body. In expected JSON the string "…" matches any value; objects must
 // have exactly the keys shown.
 func TestProtocolDocument(t *testing.T) {
+	t.Parallel()
 	blocks := docBlocks(t, "../../docs/PROTOCOL.md")
 	c := newCluster(t, 2, func(cfg *app.Config) {
 		cfg.AuthSecret = docAuthSecret

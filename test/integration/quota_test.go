@@ -17,6 +17,7 @@ import (
 // its inbox now starts; once the node stores MaxStorageBytes, sends are
 // refused (1003 to clients, 507 on the admin API) and reads go on.
 func TestRetentionAndStorageLimit(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 1, func(cfg *app.Config) {
 		cfg.RetentionMessages = 3
 		cfg.MaxStorageBytes = 4000

@@ -43,8 +43,10 @@ func sdkConnect(t *testing.T, c *tcluster, key string) *client.Client {
 // client.Clients with no reconnect code: every acknowledged message must
 // reach the receiver once, in order.
 func TestSDKThroughFaults(t *testing.T) {
+	t.Parallel()
 	for _, fault := range []string{"home killed", "home drained", "shard moved"} {
 		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
 			c := newCluster(t, 3, nil)
 			const receiver = "sdk-receiver"
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -49,6 +49,7 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509
 // TestProcessTLSReloadOnSIGHUP: a node process serving https:// and wss://
 // picks up a renewed certificate on SIGHUP, without a restart.
 func TestProcessTLSReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool := x509.NewCertPool()
