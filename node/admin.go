@@ -150,8 +150,6 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 		switch {
 		case !alive:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
-		case a.Node == v.self:
-			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is the coordinator: drain it instead", a.Node)
 		case isFailed(*ops, m):
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already failed over; readmit it to undo that", a.Node)
 		}
