@@ -96,7 +96,8 @@ func (s *Server) act(c echo.Context, a shardgate.Action) error {
 }
 
 // actionOptions merges the body (optional, except for a move) with the
-// query parameters dry_run, force and reason.
+// query parameters dry_run, force and reason. A flag named without a value
+// (?dry_run) is set.
 func (s *Server) actionOptions(c echo.Context) (actionBody, error) {
 	var body actionBody
 	req := c.Request()
@@ -106,9 +107,15 @@ func (s *Server) actionOptions(c echo.Context) (actionBody, error) {
 			return body, err
 		}
 	}
+	query := c.QueryParams()
 	for name, dst := range map[string]*bool{"dry_run": &body.DryRun, "force": &body.Force} {
-		raw := c.QueryParam(name)
-		if raw == "" {
+		vals, ok := query[name]
+		if !ok {
+			continue
+		}
+		raw := vals[0]
+		if raw == "" { // a bare ?dry_run is set, as a flag is
+			*dst = true
 			continue
 		}
 		v, err := strconv.ParseBool(raw)

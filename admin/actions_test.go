@@ -27,6 +27,9 @@ func TestActionOptions(t *testing.T) {
 		{"/v1/nodes/n3/readmit?dry_run=1", "{}", call{Op: "readmit", Node: "n3", DryRun: true}},
 		{"/v1/partitions/7/move?dry_run=1", `{"to":"n1"}`, call{Op: "move", Shard: 7, To: "n1", DryRun: true}},
 		{"/v1/partitions/7/move", `{"to":"n1","dry_run":true}`, call{Op: "move", Shard: 7, To: "n1", DryRun: true}},
+		// A bare flag is set: "?dry_run" must never carry the action out.
+		{"/v1/rebalance?dry_run", "", call{Op: "rebalance", DryRun: true}},
+		{"/v1/nodes/n2/drain?dry_run=&force", "", call{Op: "drain", Node: "n2", DryRun: true, Force: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+" "+tt.body, func(t *testing.T) {
