@@ -61,6 +61,11 @@ func Run(ctx context.Context, env Env, args []string) error {
 	global := flag.NewFlagSet("shardgate ctl", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	env.Register(global)
+	// --json and --dry-run may also come before the command; they are
+	// handed to it, which refuses --dry-run if it is not an action.
+	var asJSON, dryRun bool
+	global.BoolVar(&asJSON, "json", false, "")
+	global.BoolVar(&dryRun, "dry-run", false, "")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(env)
@@ -76,10 +81,17 @@ func Run(ctx context.Context, env Env, args []string) error {
 		}
 		return ErrHelp
 	}
+	rest := args[1:]
+	if dryRun {
+		rest = append([]string{"--dry-run"}, rest...)
+	}
+	if asJSON {
+		rest = append([]string{"--json"}, rest...)
+	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			s := &session{env: env, cmd: c}
-			if err := c.run(ctx, s, args[1:]); err != nil && !errors.Is(err, ErrHelp) {
+			if err := c.run(ctx, s, rest); err != nil && !errors.Is(err, ErrHelp) {
 				return fmt.Errorf("ctl %s: %w", c.name, err)
 			} else if err != nil {
 				return err
@@ -100,7 +112,7 @@ func names() string {
 
 func usage(env Env) {
 	w := env.Stdout
-	fmt.Fprint(w, "Usage: shardgate ctl [connection flags] COMMAND [flags] [args]\n\nCommands:\n\n")
+	fmt.Fprint(w, "Usage: shardgate ctl [connection flags] [--json] [--dry-run] COMMAND [flags] [args]\n\nCommands:\n\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-11s %-30s %s\n", c.name, c.args, c.help)
 	}
