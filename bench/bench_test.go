@@ -1,12 +1,16 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,18 +88,41 @@ func TestRunAgainstCluster(t *testing.T) {
 
 	// Last: it leaves two nodes. The drained node closes its connections
 	// (1001); the bench reconnects them elsewhere with since and retries
-	// the sends they carried with the same ids.
+	// the sends they carried with the same ids. How long a drain takes
+	// depends on the machine's load, so the run is not of a fixed length
+	// (one could end before the drained node closed anything): it is
+	// stopped once the drain is over, every connection is open on the
+	// other nodes and they have carried sends for another second.
 	t.Run("node drained mid-run", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Nodes, cfg.Conns = urls, 12
-		cfg.Rate, cfg.Duration, cfg.Grace = 100, 4*time.Second, 5*time.Second
+		cfg.Rate, cfg.Duration, cfg.Grace = 100, time.Minute, 5*time.Second
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
 		drained := make(chan error, 1)
-		time.AfterFunc(time.Second, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		go func() {
+			defer stop()
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				drained <- ctx.Err()
+				return
+			}
+			dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			drained <- nodes[2].Shutdown(ctx)
-		})
-		rep, err := Run(context.Background(), cfg)
+			err := nodes[2].Shutdown(dctx)
+			if err == nil {
+				err = awaitConnections(dctx, nodes[:2], cfg.Conns)
+			}
+			drained <- err
+			if err == nil {
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}()
+		rep, err := Run(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,4 +235,53 @@ func checkReports(t *testing.T, rep *Report) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
 	}
+}
+
+// awaitConnections waits until the nodes hold want client connections
+// between them, by their shardgate_connections gauges.
+func awaitConnections(ctx context.Context, nodes []*app.Server, want int) error {
+	got := 0
+	for {
+		got = 0
+		for _, s := range nodes {
+			n, err := clientConnections(ctx, s)
+			if err != nil {
+				return err
+			}
+			got += n
+		}
+		if got == want {
+			return nil
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%d client connections on the remaining nodes, want %d: %w", got, want, ctx.Err())
+		}
+	}
+}
+
+// clientConnections reads a node's shardgate_connections gauge.
+func clientConnections(ctx context.Context, s *app.Server) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.AdminURL()+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "shardgate_connections "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return int(f), err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: no shardgate_connections among the metrics", s.Name())
 }
