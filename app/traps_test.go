@@ -19,8 +19,10 @@ func TestConfigurationTraps(t *testing.T) {
 		want string // "" = valid
 	}{
 		"insecure with auth secret": {func(c *Config) { c.Insecure, c.AuthSecret = true, secret }, "--insecure and --auth-secret"},
-		"short auth secret":         {func(c *Config) { c.Insecure, c.AuthSecret = false, secret[:31] }, "--auth-secret is 31 bytes"},
-		"short admin token":         {func(c *Config) { c.AdminToken = "x" }, "--admin-token is 1 bytes"},
+		"short auth secret":         {func(c *Config) { c.Insecure, c.AuthSecret, c.WSAddr = false, secret[:31], "0.0.0.0:0" }, "--auth-secret is 31 bytes"},
+		"short admin token":         {func(c *Config) { c.AdminToken, c.AdminAddr = "x", "0.0.0.0:0" }, "--admin-token is 1 bytes"},
+		// On loopback (development, tests) short secrets only warn.
+		"short secrets on loopback": {func(c *Config) { c.Insecure, c.AuthSecret, c.AdminToken = false, "secret", "token" }, ""},
 		"negative max ttl":          {func(c *Config) { c.Insecure, c.AuthSecret, c.JWTMaxTTL = false, secret, -time.Second }, "--jwt-max-ttl"},
 		"jwt policy without secret": {func(c *Config) { c.JWTAudience = "chat" }, "need --auth-secret"},
 		"tls cert without key":      {func(c *Config) { c.TLSCert = "c.pem" }, "--tls-cert and --tls-key"},
@@ -68,5 +70,26 @@ func TestInsecureOffLoopbackWarns(t *testing.T) {
 		if got := strings.Contains(logs.String(), "INSECURE MODE ON A NETWORK ADDRESS"); got != tc.warn {
 			t.Errorf("--ws-addr %s: warning logged %v, want %v:\n%s", tc.wsAddr, got, tc.warn, logs.String())
 		}
+	}
+}
+
+// TestShortSecretsOnLoopbackWarn: a node on loopback starts with short
+// secrets and says so; off loopback they stop it (TestConfigurationTraps).
+func TestShortSecretsOnLoopbackWarn(t *testing.T) {
+	c := DefaultConfig()
+	c.Name, c.AuthSecret, c.AdminToken = "n1", "secret", "token"
+	c.fill()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("short secrets on loopback refused: %v", err)
+	}
+	w := strings.Join(c.warnings(), "\n")
+	for _, want := range []string{"--auth-secret is 6 bytes", "--admin-token is 5 bytes"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	c.AuthSecret, c.AdminToken = strings.Repeat("s", MinAuthSecretBytes), strings.Repeat("t", MinAdminTokenBytes)
+	if w := c.warnings(); len(w) != 0 {
+		t.Errorf("long enough secrets warned: %q", w)
 	}
 }
