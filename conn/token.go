@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +17,59 @@ type tokenClaims struct {
 	Send      *[]string `json:"send,omitempty"`
 	Subscribe []string  `json:"subscribe,omitempty"`
 	Publish   []string  `json:"publish,omitempty"`
+}
+
+// UnmarshalJSON reads the registered claims and the permission claims. A
+// permission claim is a list of patterns, or one pattern as a string (as
+// aud may be); anything else is refused with a claimError naming it.
+func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		jwt.RegisteredClaims
+		Send      json.RawMessage `json:"send"`
+		Subscribe json.RawMessage `json:"subscribe"`
+		Publish   json.RawMessage `json:"publish"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	tc.RegisteredClaims = raw.RegisteredClaims
+	var err error
+	var send []string
+	if send, err = patternClaim("send", raw.Send); err != nil {
+		return err
+	}
+	if send != nil {
+		tc.Send = &send
+	}
+	if tc.Subscribe, err = patternClaim("subscribe", raw.Subscribe); err != nil {
+		return err
+	}
+	tc.Publish, err = patternClaim("publish", raw.Publish)
+	return err
+}
+
+// patternClaim decodes one permission claim: nil when it is absent or
+// null, else its patterns (empty, not nil, for []).
+func patternClaim(name string, raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, nil
+	}
+	list := []string{}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, &claimError{name: name}
+	}
+	return list, nil
+}
+
+// claimError is a permission claim of the wrong JSON type.
+type claimError struct{ name string }
+
+func (e *claimError) Error() string {
+	return fmt.Sprintf("token claim %q must be a list of patterns (strings) or one pattern", e.name)
 }
 
 // verify checks a client token: HS256 only, exp required and in the future,
@@ -92,7 +146,10 @@ func (a *Authenticator) checkLifetime(rc jwt.RegisteredClaims) error {
 // on, keeping the cause for logs.
 func tokenError(err error) error {
 	msg := "token is not valid"
+	var ce *claimError
 	switch {
+	case errors.As(err, &ce):
+		msg = ce.Error()
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		msg = "token is malformed: expected a signed JWT (header.payload.signature)"
 	case errors.Is(err, jwt.ErrTokenExpired):

@@ -1,0 +1,65 @@
+package conn
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/shardgate/shardgate"
+)
+
+// TestPermissionClaimShapes: a permission claim is a list of patterns, and
+// a single pattern may be given as a string, as JWT's own aud may; a claim
+// of another type is refused with a message naming it, not as a malformed
+// token.
+func TestPermissionClaimShapes(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a, err := NewAuthenticator(AuthConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(extra jwt.MapClaims) (Claims, error) {
+		mc := jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+		for k, v := range extra {
+			mc[k] = v
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, mc).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Authenticate(httptest.NewRequest("GET", "/v1/ws?token="+s, nil))
+	}
+
+	c, err := auth(jwt.MapClaims{"send": "bob", "subscribe": "news/*", "publish": []string{"room/1", "room/2"}})
+	if err != nil {
+		t.Fatalf("single-string claims refused: %v", err)
+	}
+	if c.SendAny || !slices.Equal(c.Send, []string{"bob"}) || !slices.Equal(c.Subscribe, []string{"news/*"}) ||
+		!slices.Equal(c.Publish, []string{"room/1", "room/2"}) {
+		t.Errorf("claims = %+v", c)
+	}
+	if !c.CanSend("bob") || c.CanSend("carol") || !c.CanSubscribe("news/a") {
+		t.Errorf("permissions of %+v are wrong", c)
+	}
+
+	if c, err := auth(jwt.MapClaims{"send": []string{}}); err != nil || c.SendAny || c.CanSend("bob") {
+		t.Errorf("empty send claim: %+v, %v; want nobody", c, err)
+	}
+	if c, err := auth(nil); err != nil || !c.SendAny {
+		t.Errorf("absent send claim: %+v, %v; want anyone", c, err)
+	}
+
+	for name, bad := range map[string]jwt.MapClaims{
+		"send":      {"send": 5},
+		"subscribe": {"subscribe": []any{"news", 7}},
+		"publish":   {"publish": map[string]any{"a": 1}},
+	} {
+		_, err := auth(bad)
+		if msg := shardgate.UserMessage(err); err == nil || !strings.Contains(msg, name) || strings.Contains(msg, "malformed") {
+			t.Errorf("%s claim %v: got %v, want a refusal naming the claim", name, bad[name], err)
+		}
+	}
+}
