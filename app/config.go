@@ -58,8 +58,10 @@ type Config struct {
 	LinkTLSCA   string
 
 	// Connection hygiene of both listeners (0 turns a cap or timeout off).
-	// MaxConnections caps the node's open connections over both
-	// listeners; MaxConnectionsPerAddr caps those from one client IP.
+	// MaxConnections caps the node's open connections on the public
+	// listener (the admin listener has AdminMaxConnections of its own when
+	// it is set); MaxConnectionsPerAddr caps those from one client IP, on
+	// each listener.
 	// Connections over a cap are answered 503 (WebSocket: close 4008).
 	MaxConnections        int
 	MaxConnectionsPerAddr int

@@ -86,30 +86,36 @@ func TestBodyDeadlineLiftedOnceBodyIsRead(t *testing.T) {
 	}
 }
 
-// TestConnectionCaps: the node cap (over both listeners) and the
+// TestConnectionCaps: the node cap on client connections and the
 // per-address cap refuse with 503 and a reason, or close 4008 on a
-// WebSocket, and free slots are reused.
+// WebSocket, and free slots are reused. The admin listener has a cap of its
+// own: a node full of clients still answers its health probes, metrics and
+// operators.
 func TestConnectionCaps(t *testing.T) {
 	t.Run("per node", func(t *testing.T) {
 		s := startNode(t, func(c *Config) { c.MaxConnections = 3; c.MaxConnectionsPerAddr = 0 })
 		pub, adm := hostOf(s.PublicURL()), hostOf(s.AdminURL())
 		var held []*bufio.Reader
-		for i, addr := range []string{pub, adm, pub} {
+		for i, addr := range []string{pub, pub, pub, adm, adm, adm} {
 			c := rawConn(t, "", addr)
 			br := bufio.NewReader(c)
 			if resp, _ := get(t, c, br, "/healthz"); resp.StatusCode != http.StatusOK {
-				t.Fatalf("connection %d refused: %s", i, resp.Status)
+				t.Fatalf("connection %d (to %s) refused: %s", i, addr, resp.Status)
 			}
 			held = append(held, br)
 		}
-		for _, addr := range []string{pub, adm} {
-			c := rawConn(t, "", addr)
-			resp, body := get(t, c, bufio.NewReader(c), "/healthz")
-			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "--max-connections") {
-				t.Fatalf("over the node cap on %s: %s %s", addr, resp.Status, body)
-			}
+		c := rawConn(t, "", pub)
+		resp, body := get(t, c, bufio.NewReader(c), "/healthz")
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "--max-connections") {
+			t.Fatalf("over the node cap: %s %s", resp.Status, body)
 		}
 		expectClose4008(t, s.WSURL()+"?user=alice", "--max-connections")
+		for _, path := range []string{"/healthz", "/metrics"} {
+			c := rawConn(t, "", adm)
+			if resp, body := get(t, c, bufio.NewReader(c), path); resp.StatusCode != http.StatusOK {
+				t.Fatalf("admin %s on a node at its client cap: %s %s", path, resp.Status, body)
+			}
+		}
 	})
 	t.Run("per address", func(t *testing.T) {
 		s := startNode(t, func(c *Config) { c.MaxConnections = 0; c.MaxConnectionsPerAddr = 2 })

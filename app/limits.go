@@ -20,22 +20,38 @@ import (
 // closePolicy is the WebSocket close code for a refused connection (docs/PROTOCOL.md).
 const closePolicy = 4008
 
-// connLimiter counts the open TCP connections of one node, over both
-// listeners, in total and per remote IP. It never blocks Accept: a
+// AdminMaxConnections caps the admin listener's open connections when
+// --max-connections is set. The admin listener is counted apart from the
+// client connections, so that a node full of clients still answers its
+// health probes, its metrics scrapes and its operators.
+const AdminMaxConnections = 1024
+
+// adminConnectionCap is the admin listener's cap for a --max-connections
+// of max (0: no cap on either).
+func adminConnectionCap(max int) int {
+	if max <= 0 {
+		return 0
+	}
+	return AdminMaxConnections
+}
+
+// connLimiter counts the open TCP connections of one listener, in total
+// and per remote IP. It never blocks Accept: a
 // connection over a cap is accepted and marked, so that the HTTP layer can
 // answer it with a clear status (or close code) instead of a reset.
 // Connections beyond hardLimit are closed at once: answering them would
 // itself cost sockets.
 type connLimiter struct {
-	max, perAddr int // 0: no cap
+	max, perAddr int    // 0: no cap
+	full         string // why a connection over max is refused
 
 	mu     sync.Mutex
 	total  int
 	byAddr map[string]int
 }
 
-func newConnLimiter(max, perAddr int) *connLimiter {
-	return &connLimiter{max: max, perAddr: perAddr, byAddr: make(map[string]int)}
+func newConnLimiter(max, perAddr int, full string) *connLimiter {
+	return &connLimiter{max: max, perAddr: perAddr, full: full, byAddr: make(map[string]int)}
 }
 
 // hardLimit is the most connections held at once, refused ones included.
@@ -58,7 +74,7 @@ func (l *connLimiter) acquire(host string) (over string, drop bool) {
 	l.byAddr[host]++
 	switch {
 	case l.max > 0 && l.total > l.max:
-		over = "this node has reached its connection limit (--max-connections)"
+		over = l.full
 	case l.perAddr > 0 && l.byAddr[host] > l.perAddr:
 		over = "too many connections from your address (--max-connections-per-addr)"
 	}

@@ -30,22 +30,23 @@ import (
 
 // Server is one running shardgate node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	st      *store.Store
-	mesh    *link.Mesh
-	cl      *cluster.Cluster
-	node    *node.Node
-	conns   *conn.Server
-	admin   *admin.Server
-	m       *metrics.Metrics
-	wsLn    net.Listener
-	adminLn net.Listener
-	public  *http.Server
-	adminHS *http.Server
-	limits  *connLimiter
-	certs   *certReloader // nil without --tls-cert
-	linkTLS *link.TLS     // nil: plain node links (no cluster key)
+	cfg         Config
+	log         *slog.Logger
+	st          *store.Store
+	mesh        *link.Mesh
+	cl          *cluster.Cluster
+	node        *node.Node
+	conns       *conn.Server
+	admin       *admin.Server
+	m           *metrics.Metrics
+	wsLn        net.Listener
+	adminLn     net.Listener
+	public      *http.Server
+	adminHS     *http.Server
+	limits      *connLimiter  // client connections: the public listener
+	adminLimits *connLimiter  // the admin listener, counted apart
+	certs       *certReloader // nil without --tls-cert
+	linkTLS     *link.TLS     // nil: plain node links (no cluster key)
 
 	wsAddr, adminAddr string
 
@@ -71,7 +72,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}()
 	var err error
-	s.limits = newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerAddr)
+	s.limits = newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerAddr, "this node has reached its connection limit (--max-connections)")
+	s.adminLimits = newConnLimiter(adminConnectionCap(cfg.MaxConnections), cfg.MaxConnectionsPerAddr,
+		fmt.Sprintf("this node's admin listener has reached its connection limit (%d)", AdminMaxConnections))
 	if cfg.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, err
@@ -161,12 +164,12 @@ func (s *Server) httpServer(h http.Handler, exempt string, allowedOrigin func(*h
 	}
 }
 
-// wrapListener counts connections against the caps, then terminates TLS:
+// wrapListener counts connections against lim's caps, then terminates TLS:
 // for clients with --tls-cert (nothing else then), and for node links,
 // told apart by their server name, when lt is set. With links on TLS but
 // clients on plain HTTP, one port serves both.
-func (s *Server) wrapListener(ln net.Listener, lt *link.TLS) net.Listener {
-	var out net.Listener = limitedListener{ln, s.limits}
+func (s *Server) wrapListener(ln net.Listener, lim *connLimiter, lt *link.TLS) net.Listener {
+	var out net.Listener = limitedListener{ln, lim}
 	switch {
 	case s.certs != nil:
 		return tls.NewListener(out, serverTLS(s.certs, lt))
@@ -320,8 +323,8 @@ func (s *Server) Node() *node.Node { return s.node }
 
 // Start serves the listeners, joins the cluster and starts the engine.
 func (s *Server) Start(ctx context.Context) error {
-	s.serve(func() error { return s.public.Serve(s.wrapListener(s.wsLn, s.linkTLS)) })
-	s.serve(func() error { return s.adminHS.Serve(s.wrapListener(s.adminLn, nil)) })
+	s.serve(func() error { return s.public.Serve(s.wrapListener(s.wsLn, s.limits, s.linkTLS)) })
+	s.serve(func() error { return s.adminHS.Serve(s.wrapListener(s.adminLn, s.adminLimits, nil)) })
 	if err := s.cl.Join(ctx); err != nil {
 		return err
 	}

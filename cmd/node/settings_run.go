@@ -58,7 +58,7 @@ func runSettings(o *runOptions) *settings {
 		stringSetting(&c.LinkTLSCert, "link-tls-cert", "FILE", "node-link certificate (for link.shardgate.internal) instead of one derived from --cluster-key"),
 		stringSetting(&c.LinkTLSKey, "link-tls-key", "FILE", "private key of --link-tls-cert"),
 		stringSetting(&c.LinkTLSCA, "link-tls-ca", "FILE", "CA that signs every node's --link-tls-cert"),
-		intSetting(&c.MaxConnections, "max-connections", "open connections per node over both listeners (0: no cap); more get 503 or WebSocket close 4008"),
+		intSetting(&c.MaxConnections, "max-connections", "open client connections per node on the public listener (0: no cap; the admin listener has a cap of its own, 1024); more get 503 or WebSocket close 4008"),
 		intSetting(&c.MaxConnectionsPerAddr, "max-connections-per-addr", "open connections from one client IP (0: no cap; raise it behind a proxy)"),
 		durationSetting(&c.ReadHeaderTimeout, "read-header-timeout", "time for a client to send request headers, TLS and WebSocket handshakes included"),
 		durationSetting(&c.BodyTimeout, "body-timeout", "time for a client to send a request body once its headers are in"),
