@@ -21,6 +21,7 @@ type setting struct {
 	secret  bool   // also --name-file; values are never echoed in errors
 	noFile  bool   // not accepted as a config-file key (--config itself)
 	parse   func(string) error
+	isZero  func() bool // whether the target holds 0 (numbers and durations)
 }
 
 // fileVariant is the name of the --…-file form of a secret.
@@ -36,6 +37,22 @@ func (s *setting) withDefault(d string) *setting { s.def = d; return s }
 
 // notInFile keeps s out of config files.
 func (s *setting) notInFile() *setting { s.noFile = true; return s }
+
+// notZero refuses 0 from every source, for settings the server would read
+// as "the default" when 0: a value given must be the value used.
+func (s *setting) notZero() *setting {
+	parse := s.parse
+	s.parse = func(v string) error {
+		if err := parse(v); err != nil {
+			return err
+		}
+		if s.isZero() {
+			return fmt.Errorf("0 is not a usable value (leave it unset for the default, %s)", s.def)
+		}
+		return nil
+	}
+	return s
+}
 
 // settings resolves a table of settings from flags, the environment and a
 // config file, in that order of precedence, over the defaults already in

@@ -128,12 +128,18 @@ func TestSettingsErrors(t *testing.T) {
 		{"flag out of range named as given", map[string]string{"SHARDGATE_PARTITIONS": "0"}, []string{"--insecure", "--partitions", "70000"}, "--partitions must be between 1 and 65536, got 70000"},
 		{"secret from env not echoed", map[string]string{"SHARDGATE_CLUSTER_KEY": "not-base64!"}, []string{"--insecure"}, "SHARDGATE_CLUSTER_KEY=…: --cluster-key is not valid base64"},
 		{"secret file from env named", map[string]string{"SHARDGATE_CLUSTER_KEY_FILE": writeFile(t, "badkey", "not-base64!")}, []string{"--insecure"}, "SHARDGATE_CLUSTER_KEY_FILE="},
+		// 0 would silently take the default: it is refused where it was given.
+		{"zero depth", nil, []string{"--insecure", "--max-json-depth", "0"}, "--max-json-depth=0: 0 is not a usable value"},
+		{"zero rate from env", map[string]string{"SHARDGATE_CONN_RATE": "0"}, []string{"--insecure"}, "SHARDGATE_CONN_RATE=0: 0 is not a usable value"},
+		{"zero timeout in file", nil, []string{"--insecure", "--config", writeFile(t, "zero.toml", "write-timeout = \"0s\"\n")}, "zero.toml: write-timeout: 0s: 0 is not a usable value (leave it unset for the default, 900ms)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := parseRunIn(t, tc.env, tc.args...)
 			if err == nil && o != nil {
-				err = o.blame(o.cfg.Validate()) // what app.New checks first, as runNode reports it
+				if verr := o.cfg.Validate(); verr != nil {
+					err = o.blame(verr) // what app.New checks first, as runNode reports it
+				}
 			}
 			if err == nil {
 				t.Fatalf("no error, want %q", tc.want)
@@ -223,6 +229,25 @@ func TestDocsListEverySetting(t *testing.T) {
 			if !bytes.Contains(b, []byte(want)) {
 				t.Errorf("docs/configuration.md lacks %s", want)
 			}
+		}
+	}
+}
+
+// TestZeroNeverSilentlyDefault: every setting that the server would read
+// as "use the default" when 0 refuses 0 instead; the ones where 0 means
+// "none" or "no limit" take it.
+func TestZeroNeverSilentlyDefault(t *testing.T) {
+	for _, name := range []string{"max-json-depth", "max-frame-bytes", "conn-rate", "send-queue", "max-connections-per-key",
+		"writer-queue", "writer-queue-bytes", "push-queue", "push-queue-bytes", "link-queue", "link-queue-bytes",
+		"write-timeout", "replicate-timeout"} {
+		if _, err := parseRunIn(t, nil, "--"+name, "0"); err == nil || !strings.Contains(err.Error(), "--"+name+"=0: 0 is not a usable value") {
+			t.Errorf("--%s 0: %v, want a refusal", name, err)
+		}
+	}
+	for _, name := range []string{"max-connections", "max-connections-per-addr", "retention-messages", "retention-age",
+		"max-storage-bytes", "node-in-flight", "node-in-flight-bytes", "jwt-max-ttl", "idle-timeout"} {
+		if _, err := parseRunIn(t, nil, "--"+name, "0"); err != nil {
+			t.Errorf("--%s 0 refused: %v", name, err)
 		}
 	}
 }

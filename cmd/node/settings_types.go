@@ -20,7 +20,7 @@ func stringSetting(p *string, name, arg, help string) *setting {
 }
 
 func intSetting(p *int, name, help string) *setting {
-	return &setting{name: name, arg: "N", help: help, def: strconv.Itoa(*p), parse: func(v string) error {
+	return &setting{name: name, arg: "N", help: help, def: strconv.Itoa(*p), isZero: func() bool { return *p == 0 }, parse: func(v string) error {
 		n, err := parseInt(v)
 		if err != nil {
 			return err
@@ -31,7 +31,7 @@ func intSetting(p *int, name, help string) *setting {
 }
 
 func floatSetting(p *float64, name, help string) *setting {
-	return &setting{name: name, arg: "X", help: help, def: strconv.FormatFloat(*p, 'g', -1, 64), parse: func(v string) error {
+	return &setting{name: name, arg: "X", help: help, def: strconv.FormatFloat(*p, 'g', -1, 64), isZero: func() bool { return *p == 0 }, parse: func(v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return errors.New("not a number")
@@ -53,7 +53,7 @@ func boolSetting(p *bool, name, help string) *setting {
 }
 
 func durationSetting(p *time.Duration, name, help string) *setting {
-	return &setting{name: name, arg: "DURATION", help: help, def: p.String(), parse: func(v string) error {
+	return &setting{name: name, arg: "DURATION", help: help, def: p.String(), isZero: func() bool { return *p == 0 }, parse: func(v string) error {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
 			return errors.New("not a duration such as 500ms, 30s, 5m or 24h")
@@ -66,7 +66,7 @@ func durationSetting(p *time.Duration, name, help string) *setting {
 // sizeSetting takes a byte count: 65536, 64KiB, 16MiB, 1GiB (KB/MB/GB are
 // powers of 1000).
 func sizeSetting(p *int64, name, help string) *setting {
-	return &setting{name: name, arg: "BYTES", help: help, def: formatSize(*p), parse: func(v string) error {
+	return &setting{name: name, arg: "BYTES", help: help, def: formatSize(*p), isZero: func() bool { return *p == 0 }, parse: func(v string) error {
 		n, err := parseSize(v)
 		if err != nil {
 			return err
