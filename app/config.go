@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -277,7 +278,7 @@ func (c Config) Validate() error {
 		if a.addr == "" {
 			continue
 		}
-		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+		if _, port, err := net.SplitHostPort(a.addr); err != nil || !validPort(port) {
 			return fmt.Errorf("%s %q is not a host:port address", a.flag, a.addr)
 		}
 	}
@@ -396,6 +397,12 @@ func (c Config) allLoopback() bool {
 		}
 	}
 	return true
+}
+
+// validPort reports whether p is a port number, 0 (any free port) to 65535.
+func validPort(p string) bool {
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && n <= 65535
 }
 
 func btoi(b bool) int {

@@ -41,3 +41,27 @@ func TestConfigBadGossipAddrNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigBadPortNamed: an address whose port is not a port number is
+// reported as such, under its flag, before anything else is checked about
+// it (not as "listeners are not all on loopback").
+func TestConfigBadPortNamed(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{":abc", `--ws-addr ":abc" is not a host:port address`},
+		{"127.0.0.1:99999", `--ws-addr "127.0.0.1:99999" is not a host:port address`},
+		{"127.0.0.1:", `--ws-addr "127.0.0.1:" is not a host:port address`},
+	} {
+		c := DefaultConfig()
+		c.Name, c.Insecure, c.WSAddr = "n1", true, tc.addr
+		c.fill()
+		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("--ws-addr %s: %v, want %q…", tc.addr, err, tc.want)
+		}
+	}
+	c := DefaultConfig()
+	c.Name, c.Insecure, c.WSAddr = "n1", true, "localhost:0"
+	c.fill()
+	if err := c.Validate(); err != nil {
+		t.Errorf("--ws-addr localhost:0: %v", err)
+	}
+}
