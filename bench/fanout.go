@@ -103,6 +103,8 @@ func (f *fanout) receive(stop context.Context, p *peer) {
 
 func (f *fanout) onPublication(pub shardgate.Publication) {
 	r := f.r
+	r.tallying.RLock()
+	defer r.tallying.RUnlock()
 	d, ok := parsePayload(pub.Data, r.runID)
 	if !ok {
 		r.c.foreign.Add(1)

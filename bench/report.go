@@ -120,6 +120,8 @@ func summarise(h *Histogram) Latency {
 
 // report tallies the marks of every recipient once the run is over.
 func (r *runner) report(win window, interrupted bool) *Report {
+	r.tallying.Lock()
+	defer r.tallying.Unlock()
 	var m, w tally
 	for _, p := range r.recips {
 		p.inbox.count(&m, &w)

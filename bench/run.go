@@ -29,6 +29,11 @@ type runner struct {
 	// op makes the n-th send or publication, due at due.
 	op  func(ctx context.Context, n uint64, due time.Time, warm bool)
 	fan *fanout // nil unless cfg.Mode is ModeFanout
+	// tallying is held for reading by each delivery while it is counted
+	// and its latency recorded, and for writing while the report is
+	// taken: receivers run on through the report, which must never see a
+	// delivery counted but its latency not yet recorded.
+	tallying sync.RWMutex
 }
 
 // Run opens the connections, sends for cfg.Warmup+cfg.Duration, waits up
@@ -272,6 +277,8 @@ func (r *runner) send(ctx context.Context, from, to *peer, n uint64, due time.Ti
 
 // onMessage records a delivery to a recipient's connection.
 func (r *runner) onMessage(p *peer, m shardgate.Message) {
+	r.tallying.RLock()
+	defer r.tallying.RUnlock()
 	d, ok := parsePayload(m.Data, r.runID)
 	if !ok || p.inbox == nil {
 		r.c.foreign.Add(1)
