@@ -208,6 +208,28 @@ func (c *tcluster) unstable() string {
 	return ""
 }
 
+// waitAllSeeAll waits until every live node counts every live node as
+// active in its own view of the cluster (memberlist and the node links),
+// which a stable table does not promise.
+func (c *tcluster) waitAllSeeAll(timeout time.Duration) {
+	c.t.Helper()
+	testutil.EventuallyExplained(c.t, timeout, "every node to see every other active", func() string {
+		nodes := c.live()
+		for _, s := range nodes {
+			cv, err := s.Node().Cluster(context.Background())
+			if err != nil {
+				return s.Name() + ": " + err.Error()
+			}
+			for _, o := range nodes {
+				if st := nodeState(cv, o.Name()); st != shardgate.StateActive {
+					return fmt.Sprintf("%s sees %s as %q", s.Name(), o.Name(), st)
+				}
+			}
+		}
+		return ""
+	})
+}
+
 // dial connects key to the node named on.
 func (c *tcluster) dial(on, key string, since *uint64) *client.Conn {
 	c.t.Helper()

@@ -18,6 +18,13 @@ func TestPublicationsGoOnlyWhereSubscribed(t *testing.T) {
 	t.Parallel()
 	const nodes = 5
 	c := newCluster(t, nodes, nil)
+	// A subscribe waits for the peers its node sees alive, and a
+	// publication goes to the peers the publisher's node sees alive
+	// (node/interest.go): a peer missing from either view, as the last to
+	// join can be for a moment after the table is stable, lets a
+	// publication miss a subscriber whose subscribe was answered. Every
+	// subscribe below is made once every node sees every other.
+	c.waitAllSeeAll(30 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pub := c.dial("n1", "publisher", nil)
@@ -37,6 +44,7 @@ func TestPublicationsGoOnlyWhereSubscribed(t *testing.T) {
 		return after == before
 	})
 
+	c.waitAllSeeAll(30 * time.Second)
 	sub3 := c.dial("n3", "sub3", nil)
 	if err := sub3.Subscribe(ctx, "news"); err != nil {
 		t.Fatal(err)
@@ -63,6 +71,7 @@ func TestPublicationsGoOnlyWhereSubscribed(t *testing.T) {
 	// A subscribe answered is a subscribe every node knows of: the very
 	// next publication reaches it.
 	for i, on := range []string{"n4", "n1", "n5"} {
+		c.waitAllSeeAll(30 * time.Second)
 		s := c.dial(on, fmt.Sprintf("late%d", i), nil)
 		if err := s.Subscribe(ctx, "news"); err != nil {
 			t.Fatal(err)
