@@ -7,7 +7,10 @@
 // digits and ".wal". Each record is a 16-byte header — payload length
 // (uint32), CRC-32C of the index and payload (uint32), index (uint64), all
 // little endian — followed by the payload. Indexes are consecutive across
-// segments.
+// segments. The segment being written is kept longer than its records:
+// space for the next megabyte of them is allocated ahead (zeros), so that
+// a sync need not record a new file size on every append. Zeros after the
+// last record of a segment are that space, not damage; Close cuts them off.
 //
 // Recovery. Open reads every segment in order. A record that is cut short or
 // fails its checksum at the end of the last segment is a torn write from a

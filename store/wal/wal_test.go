@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,16 +80,24 @@ func TestAppendReopenReplaysAfter(t *testing.T) {
 	}
 }
 
-func TestSegmentsRotateAndRelease(t *testing.T) {
+// mustRotate appends n records of 60 bytes to a new log of 100-byte
+// segments and checks they made at least minSegs segments.
+func mustRotate(t *testing.T, n uint64, minSegs int) (Options, *Log, []string) {
+	t.Helper()
 	opts := Options{Dir: t.TempDir(), SegmentBytes: 100}
 	l, _ := mustOpen(t, opts, 0)
-	for i := uint64(1); i <= 20; i++ {
+	for i := uint64(1); i <= n; i++ {
 		mustAppend(t, l, fmt.Sprintf("p%d-%s", i, bytes.Repeat([]byte("x"), 40)))
 	}
 	segs := l.Segments()
-	if len(segs) < 5 {
-		t.Fatalf("20 records of 60 bytes in 100-byte segments made %d segments", len(segs))
+	if len(segs) < minSegs {
+		t.Fatalf("%d records of 60 bytes in 100-byte segments made %d segments", n, len(segs))
 	}
+	return opts, l, segs
+}
+
+func TestSegmentsRotateAndRelease(t *testing.T) {
+	opts, l, segs := mustRotate(t, 20, 5)
 	if err := l.Release(9); err != nil {
 		t.Fatal(err)
 	}
@@ -288,4 +297,55 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("re-encoding differs")
 		}
 	})
+}
+
+// TestReservedSpaceIsReadAsTheEnd: the active segment's file is longer
+// than its records (space reserved for the next ones); Close gives that
+// back, and zeros a crash left after the records of any segment are read
+// as its end, not as damage.
+func TestReservedSpaceIsReadAsTheEnd(t *testing.T) {
+	opts, l, segs := mustRotate(t, 6, 3)
+	active := segs[len(segs)-1]
+	if runtime.GOOS == "linux" && freeOn(t, opts.Dir) >= reserveRoom {
+		if st, _ := os.Stat(active); st == nil || st.Size() < reserveBytes {
+			t.Fatalf("active segment holds %v bytes, want at least the %d reserved", st.Size(), reserveBytes)
+		}
+	}
+	_ = l.Close()
+	for _, seg := range segs {
+		b, _ := os.ReadFile(seg)
+		if _, _, n, err := DecodeRecord(b); err != nil || len(b)%n != 0 || len(b) > 2*n {
+			t.Fatalf("%s after close: %d bytes, want whole records only (%d each, %v)", seg, len(b), n, err)
+		}
+	}
+	// A crash leaves reserved zeros after the records, in the segment
+	// that was active then and is not the last one now.
+	for _, seg := range segs[:2] {
+		f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	l, got := mustOpen(t, opts, 0)
+	wantRecs(t, got, 1, 6)
+	if idx := mustAppend(t, l, "p7"); idx != 7 {
+		t.Fatalf("append after reopen got index %d", idx)
+	}
+	_ = l.Close()
+	_, got = mustOpen(t, opts, 0)
+	wantRecs(t, got, 1, 7)
+}
+
+func freeOn(t *testing.T, dir string) int64 {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return freeBytes(f)
 }
