@@ -389,9 +389,11 @@ func (n *Node) publishTable(t shard.Table, reason string) bool {
 func (n *Node) newerPeer() (string, uint64) {
 	mine := n.currentTable().Version
 	best, bestV := "", mine
-	for name, m := range n.aliveMembers() {
-		if name != n.name && m.Meta.TableVersion > bestV {
-			best, bestV = name, m.Meta.TableVersion
+	// Asked on every write: the links are judged only for members whose
+	// table is newer, which is rare.
+	for _, m := range n.mem.Members() {
+		if m.Name != n.name && m.Meta.TableVersion > bestV && isLive(m) && !n.linkDead(m.Name) {
+			best, bestV = m.Name, m.Meta.TableVersion
 		}
 	}
 	return best, bestV

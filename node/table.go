@@ -128,11 +128,16 @@ func (n *Node) fetchTableFrom(peer string) {
 func (n *Node) aliveMembers() map[string]cluster.Member {
 	out := map[string]cluster.Member{}
 	for _, m := range n.mem.Members() {
-		if (m.Status == "alive" || m.Status == "suspect" || m.Status == "") && !n.linkDead(m.Name) {
+		if isLive(m) && !n.linkDead(m.Name) {
 			out[m.Name] = m
 		}
 	}
 	return out
+}
+
+// isLive says whether memberlist sees m as alive or suspect.
+func isLive(m cluster.Member) bool {
+	return m.Status == "alive" || m.Status == "suspect" || m.Status == ""
 }
 
 // quorum is true when this node sees a majority of the members of the table
@@ -142,10 +147,14 @@ func (n *Node) quorum() bool {
 	if len(t.Members) == 0 {
 		return true
 	}
-	alive := n.aliveMembers()
+	// The members of aliveMembers that are in the table, itself always;
+	// counted without building the map: this is asked on every write.
 	seen := 0
-	for _, name := range t.Members {
-		if _, ok := alive[name]; ok || name == n.name {
+	if containsName(t.Members, n.name) {
+		seen++
+	}
+	for _, m := range n.mem.Members() {
+		if m.Name != n.name && containsName(t.Members, m.Name) && isLive(m) && !n.linkDead(m.Name) {
 			seen++
 		}
 	}
