@@ -42,10 +42,10 @@ func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 		return req, &rpcError{shardgate.CodeInvalidRequest, fmt.Sprintf(
 			"invalid request: the frame nests arrays and objects %d levels deep; data may nest at most %d levels", d, maxDepth)}
 	}
-	if !json.Valid(b) {
-		return req, &rpcError{shardgate.CodeParseError, "parse error: the frame is not valid JSON"}
-	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		if !json.Valid(b) {
+			return req, notJSON()
+		}
 		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: a frame must hold one JSON object (batches are not supported)"}
 	}
 	var raw struct {
@@ -54,7 +54,12 @@ func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 		Method  json.RawMessage `json:"method"`
 		Params  json.RawMessage `json:"params"`
 	}
+	// Unmarshal checks the whole frame is valid JSON before it decodes.
 	if err := json.Unmarshal(b, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return req, notJSON()
+		}
 		return req, &rpcError{shardgate.CodeParseError, "parse error: " + err.Error()}
 	}
 	if len(raw.ID) == 0 || string(raw.ID) == "null" {
@@ -65,14 +70,33 @@ func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 	}
 	req.ID = raw.ID
 	var version string
-	if json.Unmarshal(raw.JSONRPC, &version) != nil || version != "2.0" {
+	if string(raw.JSONRPC) != `"2.0"` && (json.Unmarshal(raw.JSONRPC, &version) != nil || version != "2.0") {
 		return req, &rpcError{shardgate.CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`}
 	}
-	if json.Unmarshal(raw.Method, &req.Method) != nil || req.Method == "" {
+	if !plainString(raw.Method, &req.Method) && json.Unmarshal(raw.Method, &req.Method) != nil || req.Method == "" {
 		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: method must be a non-empty string"}
 	}
 	req.Params = raw.Params
 	return req, nil
+}
+
+func notJSON() *rpcError {
+	return &rpcError{shardgate.CodeParseError, "parse error: the frame is not valid JSON"}
+}
+
+// plainString sets *dst to the JSON string b holds when it has no escapes
+// (as a method name has), without a decoder; false means "decode it".
+func plainString(b json.RawMessage, dst *string) bool {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	*dst = string(b[1 : len(b)-1])
+	return true
 }
 
 // decodeParams unmarshals a request's params into dst, which must be a
