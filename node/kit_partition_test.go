@@ -150,6 +150,13 @@ func TestOneWayLinkCutTreatedAsFailed(t *testing.T) {
 
 		c.Net.Heal()
 		c.WaitSettled(60 * time.Second)
+		// A settled table is not yet n3 seeing a majority: that takes
+		// heartbeats over the healed links, and until then n3 refuses
+		// writes at once.
+		testutil.Eventually(t, 10*time.Second, "n3 to see a majority again", func() bool {
+			cv, err := c.Node("n3").Engine.Cluster(context.Background())
+			return err == nil && cv.Quorum
+		})
 		i++
 		if _, err := trySend(c.Node("n3"), "probe", key, i, fmt.Sprintf("p%d", i)); err != nil {
 			t.Fatalf("write through n3 after the heal: %v", err)
