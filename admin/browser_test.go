@@ -180,38 +180,37 @@ func TestBrowserOpenMode(t *testing.T) {
 	}
 	b.WaitFor("271 cells", `document.querySelectorAll('#partition-map [data-owner="n5"]').length === 54`)
 	b.WaitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
-	b.Do("ask to fail over n3",
-		chromedp.Click(chromedp.CSS(`button[data-action="failover"][data-node="n3"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.Press("ask to fail over n3", `button[data-action="failover"][data-node="n3"]`)
+	b.Do("the dialog", chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
 	if text := browsertest.Eval[string](b, `document.querySelector('#confirm-text').textContent`); !strings.Contains(text, "Its 54 shards will be taken over by their backups: n4 (54)") {
 		t.Errorf("failover confirmation says %q", text)
 	}
-	// The dry-run plan renders into the dialog when it arrives and moves its
-	// buttons: click Cancel only after it, and go on once the dialog closed
-	// (a click aimed before the move lands beside the button).
 	b.WaitFor("the dry-run plan", `document.querySelector('#plan-report') !== null`)
-	b.Do("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.Press("cancel", "#confirm-cancel")
 	b.WaitFor("the dialog to close", `!document.querySelector('#confirm').open`)
 
 	// The guards refuse: the dialog says why and offers to force it.
 	b.Expect("409 (Conflict) (http://127.0.0.1")
 	h.fake.setRefusal("failover n3 refused: only 1 active node would remain; pass force to do it anyway")
-	b.Do("ask to fail over n3 again",
-		chromedp.Click(chromedp.CSS(`button[data-action="failover"][data-node="n3"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.Press("ask to fail over n3 again", `button[data-action="failover"][data-node="n3"]`)
+	b.Do("the dialog", chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
 	b.WaitFor("the refusal in the dialog", `document.querySelector('#plan-report') !== null &&
 		document.querySelector('#plan-report').textContent.includes('only 1 active node would remain') &&
 		document.querySelector('#confirm-ok').textContent === 'Force anyway'`)
 	b.Shot("06-refused-failover.png")
-	b.Do("force it", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
+	b.Press("force it", "#confirm-ok")
+	b.Do("the report", chromedp.WaitVisible(chromedp.CSS("#move-report")))
 	if !hasCall(h.fake.Calls(), call{Op: "failover", Node: "n3", Force: true}) {
 		t.Errorf("forced failover not called: %+v", h.fake.Calls())
 	}
 	h.fake.setRefusal("")
-	b.Do("close", chromedp.Click(chromedp.CSS("#confirm-cancel")))
-	b.Do("ask to rebalance", chromedp.Click(chromedp.CSS("#rebalance")), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.Press("close", "#confirm-cancel")
+	b.WaitFor("the dialog to close", `!document.querySelector('#confirm').open`)
+	b.Press("ask to rebalance", "#rebalance")
+	b.WaitFor("the rebalance plan", `document.querySelector('#plan-report') !== null`)
 	b.Shot("07-open-mode-271-shards-rebalance.png")
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#move-report")))
+	b.Press("confirm", "#confirm-ok")
+	b.Do("the report", chromedp.WaitVisible(chromedp.CSS("#move-report")))
 	if !hasCall(h.fake.Calls(), call{Op: "rebalance"}) || hasCall(h.fake.Calls(), call{Op: "failover", Node: "n3"}) {
 		t.Errorf("backend calls: %+v", h.fake.Calls())
 	}

@@ -775,7 +775,13 @@
     });
     $('#confirm-ok').addEventListener('click', runPendingAction);
     $('#confirm-cancel').addEventListener('click', () => { state.pendingAction = null; state.pendingForce = null; $('#confirm').close(); });
-    $('#confirm').addEventListener('close', () => { state.pendingAction = null; state.pendingForce = null; });
+    // The close event comes a task after close(): when the dialog was
+    // opened again in between, the pending action is the new one's.
+    $('#confirm').addEventListener('close', () => {
+      if ($('#confirm').open) return;
+      state.pendingAction = null;
+      state.pendingForce = null;
+    });
     window.addEventListener('resize', queueCharts);
     // A safety net when the stream is down: poll, so the page never freezes
     // on stale data without saying so.

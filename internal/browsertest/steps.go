@@ -53,6 +53,20 @@ func (b *Browser) Count(sel string) int {
 	return Eval[int](b, `document.querySelectorAll(`+JSString(sel)+`).length`)
 }
 
+// Press clicks the first element sel selects, from the page's own script
+// (element.click()), once it exists and is enabled. A mouse click aimed at
+// the element's box may land beside it when the page moves it between the
+// aim and the click: a row re-rendered on a stats tick, the buttons of a
+// dialog pushed down by a plan that just arrived. Tests of what a click
+// does use Press; chromedp.Click is for tests of where things are.
+func (b *Browser) Press(what, sel string) {
+	b.t.Helper()
+	b.WaitFor(what+": "+sel+" to be there", `(() => { const e = document.querySelector(`+JSString(sel)+`); return e !== null && !e.disabled; })()`)
+	if !Eval[bool](b, `(() => { const e = document.querySelector(`+JSString(sel)+`); if (e === null || e.disabled) return false; e.click(); return true; })()`) {
+		b.t.Fatalf("%s: %s went away before the click", what, sel)
+	}
+}
+
 // JSString quotes s as a JavaScript string literal.
 func JSString(s string) string {
 	q, _ := json.Marshal(s)
