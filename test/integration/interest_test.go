@@ -20,10 +20,11 @@ func TestPublicationsGoOnlyWhereSubscribed(t *testing.T) {
 	c := newCluster(t, nodes, nil)
 	// A subscribe waits for the peers its node sees alive, and a
 	// publication goes to the peers the publisher's node sees alive
-	// (node/interest.go): a peer missing from either view, as the last to
-	// join can be for a moment after the table is stable, lets a
-	// publication miss a subscriber whose subscribe was answered. Every
-	// subscribe below is made once every node sees every other.
+	// (node/interest.go): the publisher missing from the subscriber's
+	// node's view for a moment (memberlist or link health; a stable table
+	// does not say the views agree) lets a publication miss a subscriber
+	// whose subscribe was answered. Every subscribe below is made once
+	// every node sees every other.
 	c.waitAllSeeAll(30 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
