@@ -73,7 +73,9 @@ func TestTableTakesEffectWhenTheDiskIsFull(t *testing.T) {
 
 type brokenMeta struct{ metaStore }
 
-func (brokenMeta) PutMeta(string, []byte) error { return fmt.Errorf("store: put meta: checksum mismatch") }
+func (brokenMeta) PutMeta(string, []byte) error {
+	return fmt.Errorf("store: put meta: checksum mismatch")
+}
 
 func TestTableRefusedWhenItCannotBeSaved(t *testing.T) {
 	k, err := newTables(4, &brokenMeta{metaStore{vals: map[string][]byte{}}})
