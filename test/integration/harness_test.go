@@ -45,13 +45,22 @@ func (c *tcluster) add(name string) *app.Server {
 	cfg := app.DefaultConfig()
 	cfg.Name = name
 	cfg.DataDir = filepath.Join(c.dir, name)
-	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(c.t))
-	cfg.WSAddr = "127.0.0.1:0"
-	cfg.AdminAddr = "127.0.0.1:0"
+	// Every port from FreePort, none from the kernel (":0"): the tests run
+	// in parallel, and a port a killed node let go must not become another
+	// test's listener while clients and peers of the first still dial it.
+	cfg.GossipAddr = testutil.FreeAddr(c.t)
+	cfg.WSAddr = testutil.FreeAddr(c.t)
+	cfg.AdminAddr = testutil.FreeAddr(c.t)
 	cfg.Partitions = 64
 	cfg.Insecure = true
 	cfg.Local = true
 	cfg.NoSync = true
+	// These tests check what a cluster does, not how fast it refuses: they
+	// run beside each other under the race detector on a small machine,
+	// where one forwarded write can outlast the production budgets (900 ms
+	// forward, 600 ms replication) and a refused send fails most of them.
+	// Refusal timing is tested on the node kit. A test may set its own.
+	cfg.WriteTimeout, cfg.ReplicateTimeout = 3*time.Second, 2*time.Second
 	cfg.Logger = testutil.Logger(c.t)
 	c.mu.Lock()
 	if c.seed != "" {

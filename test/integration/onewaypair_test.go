@@ -37,6 +37,10 @@ func TestCutBetweenTwoOfThreeNodesHeals(t *testing.T) {
 	t.Parallel()
 	var cut atomic.Bool
 	c := newCluster(t, 3, func(cfg *app.Config) {
+		// The production write budgets: every probe below through a
+		// shard that is not writable yet is refused within one of them.
+		d := app.DefaultConfig()
+		cfg.WriteTimeout, cfg.ReplicateTimeout = d.WriteTimeout, d.ReplicateTimeout
 		cfg.LinkAllow = func(from, to string) bool {
 			pair := (from == "n1" && to == "n2") || (from == "n2" && to == "n1")
 			return !cut.Load() || !pair
