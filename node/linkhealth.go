@@ -48,6 +48,20 @@ func (h *linkHealth) ok(peer string, at time.Time) {
 	h.mu.Unlock()
 }
 
+// answered is ok for a peer the heartbeats already watch: a call answered
+// late by a peer that has left since must not bring it back.
+func (h *linkHealth) answered(peer string, at time.Time) {
+	h.mu.Lock()
+	if _, ok := h.lastOK[peer]; ok {
+		h.lastOK[peer] = at
+		if h.reached == nil {
+			h.reached = map[string]bool{}
+		}
+		h.reached[peer] = true
+	}
+	h.mu.Unlock()
+}
+
 // seen starts the clock of a peer heard of for the first time.
 func (h *linkHealth) seen(peer string, at time.Time) {
 	h.mu.Lock()
@@ -150,6 +164,25 @@ func (n *Node) reachesMajority() bool {
 		}
 	}
 	return reach >= len(t.Members)/2+1 && !n.cutFromElder(t.Members) // see linktiebreak.go
+}
+
+// answeredLinks counts every call a peer answers as proof that the link to
+// it works, as a heartbeat's answer is: under load a ping can wait behind a
+// shard copy or a burst of replication on the same link for longer than
+// LinkFailAfter while that link carries answered calls all along, and a
+// node must not be failed over for being busy. Only answers count: a call
+// that fails or is never answered proves nothing either way.
+type answeredLinks struct {
+	Links
+	answered func(peer string)
+}
+
+func (l answeredLinks) Call(ctx context.Context, peer, method string, req, resp any) error {
+	err := l.Links.Call(ctx, peer, method, req, resp)
+	if err == nil {
+		l.answered(peer)
+	}
+	return err
 }
 
 // heartbeatLoop calls every live peer over the links each

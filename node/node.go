@@ -91,6 +91,8 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.disk = n.newDiskGuard()
 	n.health = newLinkHealth()
+	links = answeredLinks{Links: links, answered: func(peer string) { n.health.answered(peer, cfg.Now()) }}
+	n.links = links
 	n.interest = newInterest(interestDeps{name: cfg.Name, ctx: ctx, log: n.log, links: links,
 		alive: n.aliveMembers, sent: m.InterestSummariesSent})
 	coord, err := newCoordinator(coordDeps{
