@@ -21,8 +21,9 @@ type stuckLinks struct {
 	got     []deliverMsg
 }
 
-func (l *stuckLinks) SetPeer(string, string) {}
-func (l *stuckLinks) RemovePeer(string)      {}
+func (l *stuckLinks) SetPeer(string, string)      {}
+func (l *stuckLinks) RemovePeer(string)           {}
+func (l *stuckLinks) QueueDepths() map[string]int { return nil }
 func (l *stuckLinks) Call(context.Context, string, string, any, any) error {
 	return shardgate.Errorf(shardgate.KindUnavailable, "not in this test")
 }

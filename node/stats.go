@@ -118,10 +118,8 @@ func (n *Node) refreshGauges() {
 	n.m.MemberlistHealth.Set(float64(n.mem.HealthScore()))
 	n.m.Members.Set(float64(len(alive)))
 	n.m.StoreSizeBytes.Set(float64(n.st.Size()))
-	if q, ok := n.links.(interface{ QueueDepths() map[string]int }); ok {
-		for peer, d := range q.QueueDepths() {
-			n.m.LinkQueueDepth.WithLabelValues(peer).Set(float64(d))
-		}
+	for peer, d := range n.links.QueueDepths() {
+		n.m.LinkQueueDepth.WithLabelValues(peer).Set(float64(d))
 	}
 	n.quorum()
 }

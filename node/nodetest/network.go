@@ -286,6 +286,18 @@ func (l *Links) RemovePeer(name string) {
 	l.mu.Unlock()
 }
 
+// QueueDepths reports every peer set with SetPeer at 0: the kit hands
+// requests to their peer at once and keeps no send queue to count.
+func (l *Links) QueueDepths() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.peers))
+	for name := range l.peers {
+		out[name] = 0
+	}
+	return out
+}
+
 // Close fails every later call from this node, as a closed link.Mesh does.
 func (l *Links) Close() {
 	l.mu.Lock()
