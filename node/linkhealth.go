@@ -174,13 +174,14 @@ func (n *Node) reachesMajority() bool {
 // that fails or is never answered proves nothing either way.
 type answeredLinks struct {
 	Links
-	answered func(peer string)
+	health *linkHealth
+	now    func() time.Time
 }
 
 func (l answeredLinks) Call(ctx context.Context, peer, method string, req, resp any) error {
 	err := l.Links.Call(ctx, peer, method, req, resp)
 	if err == nil {
-		l.answered(peer)
+		l.health.answered(peer, l.now())
 	}
 	return err
 }

@@ -91,7 +91,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.disk = n.newDiskGuard()
 	n.health = newLinkHealth()
-	links = answeredLinks{Links: links, answered: func(peer string) { n.health.answered(peer, cfg.Now()) }}
+	links = answeredLinks{Links: links, health: n.health, now: cfg.Now}
 	n.links = links
 	n.interest = newInterest(interestDeps{name: cfg.Name, ctx: ctx, log: n.log, links: links,
 		alive: n.aliveMembers, sent: m.InterestSummariesSent})
