@@ -49,6 +49,7 @@ type Cluster struct {
 
 	mu         sync.Mutex // guards the fields below
 	members    map[string]Member
+	sorted     []Member // members sorted by name, built on demand; nil after any change
 	peers      *peerBook
 	seedsArmed bool      // Join was called: the re-join loop may use the seeds
 	mismatch   *mismatch // last partition-count refusal seen in a merge
@@ -114,15 +115,21 @@ func (c *Cluster) goFunc(f func()) {
 func (c *Cluster) Events() <-chan Event { return c.events }
 
 // Members returns the live members, this node included, sorted by name.
+// The slice is shared by every caller until the membership changes: read
+// it, never modify it. It is asked on every write (the quorum check), so it
+// is built once per change rather than copied and sorted per call.
 func (c *Cluster) Members() []Member {
 	c.mu.Lock()
-	out := make([]Member, 0, len(c.members))
-	for _, m := range c.members {
-		out = append(out, m)
+	defer c.mu.Unlock()
+	if c.sorted == nil {
+		out := make([]Member, 0, len(c.members))
+		for _, m := range c.members {
+			out = append(out, m)
+		}
+		slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+		c.sorted = out
 	}
-	c.mu.Unlock()
-	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return c.sorted
 }
 
 // Member returns the named live member.

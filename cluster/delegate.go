@@ -85,6 +85,7 @@ func (h hooks) NotifyJoin(n *memberlist.Node) {
 	c := h.c
 	c.mu.Lock()
 	c.members[m.Name] = m
+	c.sorted = nil
 	if m.Name != c.cfg.Name {
 		c.peers.seen(m.Name, m.GossipAddr, time.Now())
 	}
@@ -102,6 +103,7 @@ func (h hooks) NotifyUpdate(n *memberlist.Node) {
 	c.mu.Lock()
 	old, had := c.members[m.Name]
 	c.members[m.Name] = m
+	c.sorted = nil
 	if m.Name != c.cfg.Name {
 		c.peers.seen(m.Name, m.GossipAddr, time.Now())
 	}
@@ -128,6 +130,7 @@ func (h hooks) NotifyLeave(n *memberlist.Node) {
 	}
 	c.mu.Lock()
 	delete(c.members, m.Name)
+	c.sorted = nil
 	if m.Name != c.cfg.Name {
 		c.peers.departed(m.Name, m.Status == StatusLeft, time.Now())
 	}

@@ -24,9 +24,11 @@ type linkHealth struct {
 	mu      sync.Mutex
 	lastOK  map[string]time.Time // peer → last successful heartbeat
 	reports map[string]report    // reporter → peers it cannot reach
+	naming  int                  // reports that name at least one peer
 	tied    map[string]bool      // peer ("self" for this node) → failed by the tie-break (linktiebreak.go)
 	reached map[string]bool      // peers a call has ever succeeded with (linktiebreak.go)
 	cuts    map[string]report    // reporter → peers it reached once and cannot reach now
+	cutting int                  // cuts that name at least one peer
 }
 
 type report struct {
@@ -74,8 +76,14 @@ func (h *linkHealth) seen(peer string, at time.Time) {
 func (h *linkHealth) forget(peer string) {
 	h.mu.Lock()
 	delete(h.lastOK, peer)
+	if len(h.reports[peer].peers) > 0 {
+		h.naming--
+	}
 	delete(h.reports, peer)
 	delete(h.reached, peer)
+	if len(h.cuts[peer].peers) > 0 {
+		h.cutting--
+	}
 	delete(h.cuts, peer)
 	h.mu.Unlock()
 }
@@ -101,8 +109,23 @@ func (h *linkHealth) setReport(from string, peers []string, at time.Time) {
 		set[p] = true
 	}
 	h.mu.Lock()
+	if len(h.reports[from].peers) > 0 {
+		h.naming--
+	}
+	if len(set) > 0 {
+		h.naming++
+	}
 	h.reports[from] = report{peers: set, at: at}
 	h.mu.Unlock()
+}
+
+// unreachableNow says whether peer is among unreachable(now, failAfter),
+// without listing them all: it is asked for every member on every write.
+func (h *linkHealth) unreachableNow(peer string, now time.Time, failAfter time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	at, ok := h.lastOK[peer]
+	return ok && now.Sub(at) > failAfter
 }
 
 // reporters counts the members other than self whose fresh report says
@@ -110,6 +133,9 @@ func (h *linkHealth) setReport(from string, peers []string, at time.Time) {
 func (h *linkHealth) reporters(peer, self string, members []string, now time.Time, fresh time.Duration) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.naming == 0 {
+		return 0 // no report names anyone: the usual case, asked per member per write
+	}
 	n := 0
 	for _, m := range members {
 		if m == self || m == peer {
@@ -129,21 +155,23 @@ func (n *Node) linkDead(peer string) bool {
 	if peer == n.name || n.cfg.LinkFailAfter <= 0 {
 		return false
 	}
-	t := n.currentTable()
-	if len(t.Members) == 0 {
+	return n.linkDeadIn(peer, n.currentTable().Members, n.cfg.Now())
+}
+
+// linkDeadIn is linkDead against the given table members at now, for
+// callers that ask it of every member in one pass.
+func (n *Node) linkDeadIn(peer string, members []string, now time.Time) bool {
+	if peer == n.name || n.cfg.LinkFailAfter <= 0 || len(members) == 0 {
 		return false
 	}
-	now := n.cfg.Now()
-	votes := n.health.reporters(peer, n.name, t.Members, now, 3*n.cfg.LinkFailAfter)
-	for _, p := range n.health.unreachable(now, n.cfg.LinkFailAfter) {
-		if p == peer {
-			votes++
-		}
+	votes := n.health.reporters(peer, n.name, members, now, 3*n.cfg.LinkFailAfter)
+	if n.health.unreachableNow(peer, now, n.cfg.LinkFailAfter) {
+		votes++
 	}
-	if votes >= len(t.Members)/2+1 {
+	if votes >= len(members)/2+1 {
 		return true
 	}
-	return n.outranked(peer, t.Members, now) // see linktiebreak.go
+	return n.outranked(peer, members, now) // see linktiebreak.go
 }
 
 // reachesMajority says whether this node completes calls with a majority

@@ -182,6 +182,9 @@ func (h *linkHealth) suspect(peer string, now time.Time, failAfter, fresh time.D
 	if at, ok := h.lastOK[peer]; ok && now.Sub(at) > failAfter && h.reached[peer] {
 		return true
 	}
+	if h.cutting == 0 {
+		return false // no cut report names anyone: the usual case
+	}
 	for _, c := range h.cuts {
 		if now.Sub(c.at) <= fresh && c.peers[peer] {
 			return true
@@ -212,6 +215,12 @@ func (h *linkHealth) setCut(from string, peers []string, at time.Time) {
 	h.mu.Lock()
 	if h.cuts == nil {
 		h.cuts = map[string]report{}
+	}
+	if len(h.cuts[from].peers) > 0 {
+		h.cutting--
+	}
+	if len(set) > 0 {
+		h.cutting++
 	}
 	h.cuts[from] = report{peers: set, at: at}
 	h.mu.Unlock()

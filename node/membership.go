@@ -17,7 +17,8 @@ import (
 // engine never calls it with a lock of its own held. Events is called
 // once, by Start; only the member loop reads the channel, and the channel
 // is closed when membership stops. A slow reader must never stall gossip
-// (cluster/ queues without blocking).
+// (cluster/ queues without blocking). The engine only reads the slice
+// Members returns, which may be shared between calls.
 type Membership interface {
 	LocalName() string
 	Members() []cluster.Member

@@ -153,8 +153,9 @@ func (n *Node) quorum() bool {
 	if containsName(t.Members, n.name) {
 		seen++
 	}
+	now := n.cfg.Now()
 	for _, m := range n.mem.Members() {
-		if m.Name != n.name && containsName(t.Members, m.Name) && isLive(m) && !n.linkDead(m.Name) {
+		if m.Name != n.name && containsName(t.Members, m.Name) && isLive(m) && !n.linkDeadIn(m.Name, t.Members, now) {
 			seen++
 		}
 	}

@@ -1,0 +1,81 @@
+package node
+
+import (
+	"testing"
+	"time"
+)
+
+// The shortcuts taken while no report names anyone must follow the reports
+// as they are replaced and forgotten.
+func TestLinkHealthReportsAfterReplaceAndForget(t *testing.T) {
+	h := newLinkHealth()
+	now := time.Unix(1000, 0)
+	members := []string{"a", "b", "c", "d"}
+	fresh := time.Minute
+	count := func() int { return h.reporters("d", "a", members, now, fresh) }
+
+	h.setReport("b", []string{"d"}, now)
+	h.setReport("c", nil, now)
+	if got := count(); got != 1 {
+		t.Fatalf("b names d: %d reporters, want 1", got)
+	}
+	h.setReport("c", []string{"d"}, now)
+	if got := count(); got != 2 {
+		t.Fatalf("b and c name d: %d reporters, want 2", got)
+	}
+	h.setReport("b", nil, now) // b reaches d again
+	if got := count(); got != 1 {
+		t.Fatalf("only c names d: %d reporters, want 1", got)
+	}
+	h.forget("c")
+	if got := count(); got != 0 {
+		t.Fatalf("c forgotten: %d reporters, want 0", got)
+	}
+	h.setReport("b", []string{"d"}, now)
+	h.setReport("c", nil, now)
+	h.forget("c") // its report named nobody
+	if got := count(); got != 1 {
+		t.Fatalf("b names d again: %d reporters, want 1", got)
+	}
+
+	// suspect: a fresh cut report naming the peer, followed the same way.
+	if h.suspect("d", now, time.Second, fresh) {
+		t.Fatal("no cut report yet, d must not be suspect")
+	}
+	h.setCut("b", []string{"d"}, now)
+	h.setCut("c", []string{"d"}, now)
+	if !h.suspect("d", now, time.Second, fresh) {
+		t.Fatal("b's cut names d: d must be suspect")
+	}
+	h.setCut("b", nil, now)
+	h.forget("c")
+	if h.suspect("d", now, time.Second, fresh) {
+		t.Fatal("no cut names d any more: d must not be suspect")
+	}
+	h.setCut("c", []string{"d"}, now)
+	h.setCut("b", nil, now)
+	h.forget("b") // its cut named nobody
+	if !h.suspect("d", now, time.Second, fresh) {
+		t.Fatal("c's new cut names d: d must be suspect")
+	}
+}
+
+// unreachableNow answers for one peer what unreachable lists for all.
+func TestUnreachableNowMatchesUnreachable(t *testing.T) {
+	h := newLinkHealth()
+	t0 := time.Unix(1000, 0)
+	h.ok("b", t0)
+	h.ok("c", t0.Add(2*time.Second))
+	h.seen("d", t0.Add(-time.Second))
+	for _, now := range []time.Time{t0, t0.Add(2 * time.Second), t0.Add(4 * time.Second), t0.Add(10 * time.Second)} {
+		list := map[string]bool{}
+		for _, p := range h.unreachable(now, 3*time.Second) {
+			list[p] = true
+		}
+		for _, p := range []string{"b", "c", "d", "e"} {
+			if got := h.unreachableNow(p, now, 3*time.Second); got != list[p] {
+				t.Fatalf("at %v, %s: unreachableNow %v, unreachable lists it: %v", now.Sub(t0), p, got, list[p])
+			}
+		}
+	}
+}
