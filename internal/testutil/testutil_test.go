@@ -103,6 +103,21 @@ func TestFreePortNeverTwice(t *testing.T) {
 	}
 }
 
+// Where the kernel says which ports outgoing connections take, FreePort
+// stays below them: a node restarted on its port must not find it taken
+// by some connection's local end.
+func TestFreePortIsOutsideTheEphemeralRange(t *testing.T) {
+	lo, hi, ok := ephemeralRange()
+	if !ok {
+		t.Skip("no /proc/sys/net/ipv4/ip_local_port_range on this system: FreePort falls back to the kernel's choice")
+	}
+	for range 50 {
+		if p := FreePort(t); p >= lo && p <= hi {
+			t.Fatalf("port %d is in the ephemeral range %d-%d", p, lo, hi)
+		}
+	}
+}
+
 func TestLoggerDropsOutputAfterTheTest(t *testing.T) {
 	t.Setenv(LogEnv, "debug")
 	var kept any
