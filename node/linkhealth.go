@@ -119,6 +119,20 @@ func (h *linkHealth) setReport(from string, peers []string, at time.Time) {
 	h.mu.Unlock()
 }
 
+// quiet says, under one lock, that nothing can make peer link-dead now:
+// no report or cut report names anyone, this node's calls to peer have not
+// stopped and the tie-break has not failed it. It is asked first for every
+// member on every write; when it is false the full verdict is worked out.
+func (h *linkHealth) quiet(peer string, now time.Time, failAfter time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.naming > 0 || h.cutting > 0 || h.tied[peer] {
+		return false
+	}
+	at, ok := h.lastOK[peer]
+	return !ok || now.Sub(at) <= failAfter
+}
+
 // unreachableNow says whether peer is among unreachable(now, failAfter),
 // without listing them all: it is asked for every member on every write.
 func (h *linkHealth) unreachableNow(peer string, now time.Time, failAfter time.Duration) bool {
@@ -163,6 +177,9 @@ func (n *Node) linkDead(peer string) bool {
 func (n *Node) linkDeadIn(peer string, members []string, now time.Time) bool {
 	if peer == n.name || n.cfg.LinkFailAfter <= 0 || len(members) == 0 {
 		return false
+	}
+	if n.health.quiet(peer, now, n.cfg.LinkFailAfter) {
+		return false // what follows would count no vote and find no tie
 	}
 	votes := n.health.reporters(peer, n.name, members, now, 3*n.cfg.LinkFailAfter)
 	if n.health.unreachableNow(peer, now, n.cfg.LinkFailAfter) {

@@ -79,3 +79,37 @@ func TestUnreachableNowMatchesUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// quiet, the shortcut of every write's quorum check, holds only while no
+// report, cut, tie or stopped call could make the peer link-dead.
+func TestLinkHealthQuiet(t *testing.T) {
+	h := newLinkHealth()
+	t0 := time.Unix(1000, 0)
+	fail := 3 * time.Second
+	h.ok("d", t0)
+	if !h.quiet("d", t0.Add(time.Second), fail) || !h.quiet("e", t0, fail) {
+		t.Fatal("nothing reported: d and an unknown peer must be quiet")
+	}
+	if h.quiet("d", t0.Add(4*time.Second), fail) {
+		t.Fatal("calls to d stopped 4 s ago: d must not be quiet")
+	}
+	h.setReport("b", []string{"x"}, t0)
+	if h.quiet("d", t0, fail) {
+		t.Fatal("a report names a peer: nothing is quiet until it is weighed")
+	}
+	h.setReport("b", nil, t0)
+	h.setCut("c", []string{"x"}, t0)
+	if h.quiet("d", t0, fail) {
+		t.Fatal("a cut report names a peer: nothing is quiet until it is weighed")
+	}
+	h.setCut("c", nil, t0)
+	h.mu.Lock()
+	h.tied = map[string]bool{"d": true}
+	h.mu.Unlock()
+	if h.quiet("d", t0, fail) {
+		t.Fatal("the tie-break failed d: d must not be quiet until it is undone")
+	}
+	if !h.quiet("e", t0, fail) {
+		t.Fatal("e is not tied and nothing names it: e must be quiet")
+	}
+}
