@@ -6,18 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/apptest"
 	"github.com/shardgate/shardgate/internal/testutil"
 )
 
@@ -30,41 +28,10 @@ const (
 // every node is ready and owns shards, as the CLI itself reports it.
 func startCluster(t *testing.T, n int) []*app.Server {
 	t.Helper()
-	dir := t.TempDir()
-	var servers []*app.Server
-	t.Cleanup(func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			servers[i].Kill()
-		}
-	})
-	var seed string
-	for i := 1; i <= n; i++ {
-		cfg := app.DefaultConfig()
-		cfg.Name = "n" + strconv.Itoa(i)
-		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
-		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	servers := apptest.Start(t, n, func(cfg *app.Config) {
 		cfg.Partitions = 64
-		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
 		cfg.AdminToken = testToken
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		if seed != "" {
-			cfg.Join = []string{seed}
-		} else {
-			seed = cfg.GossipAddr
-		}
-		s, err := app.New(cfg)
-		if err != nil {
-			t.Fatalf("node %s: %v", cfg.Name, err)
-		}
-		servers = append(servers, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err = s.Start(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("start %s: %v", cfg.Name, err)
-		}
-	}
+	})
 	waitSettled(t, servers[0].AdminURL(), n)
 	return servers
 }

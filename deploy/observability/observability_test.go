@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/shardgate/shardgate/app"
-	"github.com/shardgate/shardgate/internal/testutil"
+	"github.com/shardgate/shardgate/internal/apptest"
 )
 
 func TestMetricNames(t *testing.T) {
@@ -193,40 +189,7 @@ func scrape(t *testing.T, url string) map[string]bool {
 // and owns shards.
 func startNodes(t *testing.T, n int) []*app.Server {
 	t.Helper()
-	dir := t.TempDir()
-	var servers []*app.Server
-	t.Cleanup(func() {
-		for _, s := range servers {
-			s.Kill()
-		}
-	})
-	var seed string
-	for i := 1; i <= n; i++ {
-		cfg := app.DefaultConfig()
-		cfg.Name = "n" + strconv.Itoa(i)
-		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = testutil.FreeAddr(t)
-		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-		cfg.Partitions = 16
-		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		if seed != "" {
-			cfg.Join = []string{seed}
-		} else {
-			seed = cfg.GossipAddr
-		}
-		s, err := app.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		servers = append(servers, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err = s.Start(ctx)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	servers := apptest.Start(t, n, func(cfg *app.Config) { cfg.Partitions = 16 })
 	deadline := time.Now().Add(30 * time.Second)
 	for _, s := range servers {
 		for {
