@@ -18,9 +18,13 @@ const segmentExt = ".wal"
 
 // reserveBytes is how far past the end of the records the active segment's
 // space is reserved at a time, and reserveRoom the free space the file
-// system must have for it (see reserve).
+// system must have for it (see reserve). The reserve is small: when the
+// disk fills, the records already reserved for are still accepted, and a
+// node should start refusing writes within moments of its disk filling,
+// not after another megabyte. 64 KiB is some two hundred sends, so the
+// file's size still changes on one sync in a hundred or so.
 const (
-	reserveBytes = 1 << 20
+	reserveBytes = 64 << 10
 	reserveRoom  = 64 << 20
 )
 
