@@ -148,6 +148,10 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 		ops.Overrides[a.Shard] = a.Node
 	case shardgate.ActionFailover:
 		switch {
+		case !alive && slices.Contains(ops.Dead, a.Node):
+			// Listed as dead in /v1/cluster: an operator who asks to fail it
+			// over should learn it already was, not that it does not exist.
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is dead: its backups already took its shards over; remove it to forget it, or restart it to bring it back", a.Node)
 		case !alive:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
 		case isFailed(*ops, m):

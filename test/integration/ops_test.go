@@ -160,6 +160,10 @@ func TestOverridesSurviveACoordinatorChange(t *testing.T) {
 	if nodeState(cv, "n1") != shardgate.StateDead {
 		t.Errorf("the killed node is listed as %q, want dead", nodeState(cv, "n1"))
 	}
+	// Failing it over says it already was, not that it does not exist.
+	if status, body := post(t, c.node("n3").AdminURL()+"/v1/nodes/n1/failover", ""); status != http.StatusConflict || !strings.Contains(body, "n1 is dead") {
+		t.Errorf("failover of dead n1 = %d %s, want 409 saying it is dead", status, body)
+	}
 	// Until an operator removes it; a live node cannot be removed.
 	if status, body := post(t, c.node("n3").AdminURL()+"/v1/nodes/n2/remove", ""); status != http.StatusConflict {
 		t.Errorf("remove of live n2 = %d %s", status, body)
