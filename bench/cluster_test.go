@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/internal/apptest"
 	"github.com/shardgate/shardgate/internal/testutil"
 )
 
@@ -19,43 +19,13 @@ import (
 // table is stable. They are killed when the test ends.
 func MustCluster(tb testing.TB, n int, mut func(*app.Config)) []*app.Server {
 	tb.Helper()
-	dir := tb.TempDir()
-	var nodes []*app.Server
-	tb.Cleanup(func() {
-		for _, s := range nodes {
-			s.Kill()
+	nodes := apptest.Start(tb, n, func(cfg *app.Config) {
+		cfg.Partitions = 64
+		cfg.Logger = testutil.Logger(tb)
+		if mut != nil {
+			mut(cfg)
 		}
 	})
-	var seed string
-	for i := 1; i <= n; i++ {
-		cfg := app.DefaultConfig()
-		cfg.Name = fmt.Sprintf("n%d", i)
-		cfg.DataDir = filepath.Join(dir, cfg.Name)
-		cfg.GossipAddr = testutil.FreeAddr(tb)
-		cfg.WSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-		cfg.Partitions = 64
-		cfg.Insecure, cfg.Local, cfg.NoSync = true, true, true
-		cfg.Logger = testutil.Logger(tb)
-		if seed != "" {
-			cfg.Join = []string{seed}
-		}
-		seed = cfg.GossipAddr
-		if mut != nil {
-			mut(&cfg)
-		}
-		s, err := app.New(cfg)
-		if err != nil {
-			tb.Fatalf("node %s: %v", cfg.Name, err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err = s.Start(ctx)
-		cancel()
-		if err != nil {
-			s.Kill()
-			tb.Fatalf("start %s: %v", cfg.Name, err)
-		}
-		nodes = append(nodes, s)
-	}
 	testutil.EventuallyExplained(tb, 30*time.Second, "a stable table", func() string { return unstable(nodes) })
 	return nodes
 }

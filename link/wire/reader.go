@@ -85,15 +85,9 @@ func (r *Reader) Uvarint() uint64 {
 		return 0
 	}
 	x, n := binary.Uvarint(r.b)
-	switch {
-	case n == 0:
-		r.Fail(ErrShort)
-		return 0
-	case n < 0:
-		r.Fail(ErrOverflow)
+	if !r.skipVarint(n) {
 		return 0
 	}
-	r.b = r.b[n:]
 	return x
 }
 
@@ -103,15 +97,9 @@ func (r *Reader) Varint() int64 {
 		return 0
 	}
 	x, n := binary.Varint(r.b)
-	switch {
-	case n == 0:
-		r.Fail(ErrShort)
-		return 0
-	case n < 0:
-		r.Fail(ErrOverflow)
+	if !r.skipVarint(n) {
 		return 0
 	}
-	r.b = r.b[n:]
 	return x
 }
 
@@ -176,4 +164,20 @@ func (r *Reader) JSON(max int) json.RawMessage {
 		return nil
 	}
 	return bytes.Clone(b)
+}
+
+// skipVarint consumes the n bytes binary.Uvarint or binary.Varint read, or
+// fails the reader as their n says: 0 for too few bytes, below 0 for an
+// overflow.
+func (r *Reader) skipVarint(n int) bool {
+	switch {
+	case n == 0:
+		r.Fail(ErrShort)
+		return false
+	case n < 0:
+		r.Fail(ErrOverflow)
+		return false
+	}
+	r.b = r.b[n:]
+	return true
 }
