@@ -2,6 +2,8 @@ package shard
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -76,30 +78,69 @@ func TestAssignProperties(t *testing.T) {
 	})
 }
 
-// TestMinimalMovement: one join or one leave moves close to the minimum,
-// P/n owners. The bound holds for 3 ≤ n with at least 20 shards per member;
-// below about 10 per member, consistent's cap ceil(P/n×Load) is a small
-// integer and each step of it reshuffles many shards (see the benchmark).
+// TestMinimalMovement: no single join or leave reshuffles the table. A
+// reshuffle would move about (n-1)/n of all owners, n times the minimum
+// P/n; one event stays under 3× the minimum (in 3,000 seeded draws the
+// largest was 2.2×). How close to the minimum they are on average is
+// TestMovementAverage's figure, which a single random draw cannot check.
+// The bound holds with at least 20 shards per member; below about 10 per
+// member, consistent's cap ceil(P/n×Load) is a small integer and each step
+// of it reshuffles many shards (see the benchmark).
 func TestMinimalMovement(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := DefaultConfig()
 		cfg.Partitions = rapid.IntRange(100, 1024).Draw(t, "P")
 		members := genMembers(t, 3, min(cfg.Partitions/20, 40))
-		before := Assign(members, cfg)
-
-		joined := Assign(append(slices.Clone(members), "joiner-node"), cfg)
 		leaver := rapid.IntRange(0, len(members)-1).Draw(t, "leaver")
-		left := Assign(slices.Delete(slices.Clone(members), leaver, leaver+1), cfg)
-
-		n := float64(len(members))
-		joinRatio := float64(ownersMoved(before, joined)) / (float64(cfg.Partitions) / (n + 1))
-		leaveRatio := float64(ownersMoved(before, left)) / (float64(cfg.Partitions) / n)
-		// Single events scatter (p99 about 1.9× in 600 draws); their mean is
-		// what consistent keeps close to ideal.
-		if joinRatio > 2.5 || leaveRatio > 2.5 || (joinRatio+leaveRatio)/2 > 2 {
+		joinRatio, leaveRatio := movement(members, leaver, cfg)
+		if joinRatio > 3 || leaveRatio > 3 {
 			t.Fatalf("n=%d P=%d: join moved %.2f× ideal, leave %.2f×", len(members), cfg.Partitions, joinRatio, leaveRatio)
 		}
 	})
+}
+
+// TestMovementAverage: over many joins and leaves, owners move close to the
+// minimum. The draws come from a fixed seed, so the figure is the same on
+// every run (mean 1.24×, p99 1.9× over 3,000 draws of this generator).
+func TestMovementAverage(t *testing.T) {
+	draws := 400
+	if raceEnabled {
+		draws = 100
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	ratios := make([]float64, 0, 2*draws)
+	for range draws {
+		cfg := DefaultConfig()
+		cfg.Partitions = 100 + r.IntN(925)
+		members := make([]string, 3+r.IntN(min(cfg.Partitions/20, 40)-2))
+		for i := range members {
+			members[i] = fmt.Sprintf("m%x", r.Uint64())
+		}
+		j, l := movement(members, r.IntN(len(members)), cfg)
+		ratios = append(ratios, j, l)
+	}
+	slices.Sort(ratios)
+	sum := 0.0
+	for _, v := range ratios {
+		sum += v
+	}
+	mean, p99 := sum/float64(len(ratios)), ratios[len(ratios)*99/100]
+	t.Logf("%d joins and leaves: mean %.2f× the minimum, p99 %.2f×", len(ratios), mean, p99)
+	if mean > 1.4 || p99 > 2.3 {
+		t.Errorf("owners move %.2f× the minimum on average (p99 %.2f×), want at most 1.4× (p99 2.3×)", mean, p99)
+	}
+}
+
+// movement is how many owners one join (of "joiner-node") and one leave (of
+// members[leaver]) move, each as a multiple of the minimum P/n.
+func movement(members []string, leaver int, cfg Config) (join, leave float64) {
+	before := Assign(members, cfg)
+	joined := Assign(append(slices.Clone(members), "joiner-node"), cfg)
+	left := Assign(slices.Delete(slices.Clone(members), leaver, leaver+1), cfg)
+	n := float64(len(members))
+	join = float64(ownersMoved(before, joined)) / (float64(cfg.Partitions) / (n + 1))
+	leave = float64(ownersMoved(before, left)) / (float64(cfg.Partitions) / n)
+	return join, leave
 }
 
 // TestBackupSpread: when a node fails, Plan promotes its shards' backups;
@@ -120,13 +161,17 @@ func TestBackupSpread(t *testing.T) {
 				inherited[next.Shards[s].Owner]++
 			}
 		}
-		lost := cur.Owned(dead)
-		// A node owning only a handful of shards (bounded loads can leave
-		// one that light) may hand three of them to one survivor by chance.
-		limit := max(0.6*float64(lost), 3)
+		// Each lost shard's backup is a hash draw among the survivors, so
+		// one survivor's share is binomial: bound it six standard
+		// deviations above its mean, which chance crosses about once in a
+		// billion draws and which a placement that piles the shards on one
+		// survivor crosses from about 40 lost shards up.
+		lost := float64(cur.Owned(dead))
+		p := 1 / float64(len(survivors))
+		limit := lost*p + 6*math.Sqrt(lost*p*(1-p)) + 1
 		for node, c := range inherited {
 			if node == dead || float64(c) > limit {
-				t.Fatalf("%s inherited %d of the %d shards %s owned", node, c, lost, dead)
+				t.Fatalf("%s inherited %d of the %.0f shards %s owned (at most %.1f)", node, c, lost, dead, limit)
 			}
 		}
 	})
