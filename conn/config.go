@@ -67,7 +67,8 @@ type Config struct {
 	// is dropped. Defaults 30 s and 75 s.
 	PingInterval time.Duration
 	PongWait     time.Duration
-	// WriteTimeout bounds every single frame write. Default 10 s.
+	// WriteTimeout bounds every single frame write: each gets at least
+	// three quarters of it and at most all of it. Default 10 s.
 	WriteTimeout time.Duration
 	// RequestTimeout bounds every Backend call made for a client request.
 	// Default 10 s.

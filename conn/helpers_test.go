@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ type harness struct {
 	hs  *httptest.Server
 	m   *metrics.Metrics
 	url string // ws://…/v1/ws
+	// writeDeadlines counts the write deadlines set on the server's side
+	// of every connection's socket.
+	writeDeadlines atomic.Int64
 }
 
 // testConfig is fast and strict enough for tests.
@@ -56,7 +60,9 @@ func newHarness(t testing.TB, mutate func(*Config, *AuthConfig)) *harness {
 	h := &harness{be: newFakeBackend(), m: metrics.New()}
 	h.srv = NewServer(cfg, h.be, auth, h.m)
 	h.be.srv = h.srv
-	h.hs = httptest.NewServer(h.srv.Handler())
+	h.hs = httptest.NewUnstartedServer(h.srv.Handler())
+	h.hs.Listener = &countingListener{Listener: h.hs.Listener, n: &h.writeDeadlines}
+	h.hs.Start()
 	h.url = "ws" + strings.TrimPrefix(h.hs.URL, "http") + "/v1/ws"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
