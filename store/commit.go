@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -95,6 +96,15 @@ func (s *Store) runCommitter() {
 		if s.hookTook != nil {
 			s.hookTook()
 		}
+		// The request that woke the committer is seldom the only one on
+		// its way: the goroutines that will send the others are often
+		// runnable already, and the scheduler runs the woken committer
+		// before them. Yielding once lets them queue into this commit
+		// instead of waiting for the next one and its own log sync; it
+		// costs nothing when nothing else is runnable. In a loaded node
+		// this took a commit from 11 ops to 29 and cut the CPU per send
+		// by a fifth (docs/PERFORMANCE.md).
+		runtime.Gosched()
 		var batch []*request
 		batch, carry = s.gather(first)
 		s.commit(batch)
