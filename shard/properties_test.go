@@ -2,7 +2,6 @@ package shard
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -161,14 +160,16 @@ func TestBackupSpread(t *testing.T) {
 				inherited[next.Shards[s].Owner]++
 			}
 		}
-		// Each lost shard's backup is a hash draw among the survivors, so
-		// one survivor's share is binomial: bound it six standard
-		// deviations above its mean, which chance crosses about once in a
-		// billion draws and which a placement that piles the shards on one
-		// survivor crosses from about 40 lost shards up.
+		// No survivor takes most of them. The backups of one node's shards
+		// spread less evenly than independent draws would, so a binomial
+		// bound (six deviations) is crossed now and then: in 100,000 seeded
+		// draws of 4–20 members the largest share one survivor inherited
+		// was 58%, and random search has found 60%. A node owns at
+		// least 13 of the 271 shards here (the balance band at 20 members),
+		// so three quarters is no small-count accident, and a placement that
+		// piles the shards on one survivor still crosses it.
 		lost := float64(cur.Owned(dead))
-		p := 1 / float64(len(survivors))
-		limit := lost*p + 6*math.Sqrt(lost*p*(1-p)) + 1
+		limit := 0.75 * lost
 		for node, c := range inherited {
 			if node == dead || float64(c) > limit {
 				t.Fatalf("%s inherited %d of the %.0f shards %s owned (at most %.1f)", node, c, lost, dead, limit)
