@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,9 +32,9 @@ type harness struct {
 	hs  *httptest.Server
 	m   *metrics.Metrics
 	url string // ws://…/v1/ws
-	// writeDeadlines counts the write deadlines set on the server's side
-	// of every connection's socket.
-	writeDeadlines atomic.Int64
+	// sockets watches the write deadlines set on the server's side of
+	// every connection's socket.
+	sockets socketStats
 }
 
 // testConfig is fast and strict enough for tests.
@@ -61,7 +60,7 @@ func newHarness(t testing.TB, mutate func(*Config, *AuthConfig)) *harness {
 	h.srv = NewServer(cfg, h.be, auth, h.m)
 	h.be.srv = h.srv
 	h.hs = httptest.NewUnstartedServer(h.srv.Handler())
-	h.hs.Listener = &countingListener{Listener: h.hs.Listener, n: &h.writeDeadlines}
+	h.hs.Listener = &countingListener{Listener: h.hs.Listener, st: &h.sockets}
 	h.hs.Start()
 	h.url = "ws" + strings.TrimPrefix(h.hs.URL, "http") + "/v1/ws"
 	t.Cleanup(func() {

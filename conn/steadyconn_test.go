@@ -2,19 +2,40 @@ package conn
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/client"
 )
 
-// countingListener counts, in n, the write deadlines set on the sockets
-// it accepts.
+// countingListener counts, in st, the write deadlines set on the sockets
+// it accepts, and records how far ahead of each write its deadline was.
 type countingListener struct {
 	net.Listener
-	n *atomic.Int64
+	st *socketStats
+}
+
+type socketStats struct {
+	sets      atomic.Int64
+	mu        sync.Mutex
+	minMargin time.Duration // the least time any write had left until its deadline
+}
+
+// resetMargin forgets the margins seen so far.
+func (st *socketStats) resetMargin() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.minMargin = time.Hour
+}
+
+func (st *socketStats) margin() time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.minMargin
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -22,22 +43,42 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c, n: l.n}, nil
+	return &countingConn{Conn: c, st: l.st}, nil
 }
 
 type countingConn struct {
 	net.Conn
-	n *atomic.Int64
+	st *socketStats
+	mu sync.Mutex
+	dl time.Time
 }
 
 func (c *countingConn) SetWriteDeadline(t time.Time) error {
-	c.n.Add(1)
+	c.st.sets.Add(1)
+	c.mu.Lock()
+	c.dl = t
+	c.mu.Unlock()
 	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *countingConn) SetDeadline(t time.Time) error {
-	c.n.Add(1)
+	c.st.sets.Add(1)
+	c.mu.Lock()
+	c.dl = t
+	c.mu.Unlock()
 	return c.Conn.SetDeadline(t)
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	dl := c.dl
+	c.mu.Unlock()
+	if !dl.IsZero() {
+		c.st.mu.Lock()
+		c.st.minMargin = min(c.st.minMargin, time.Until(dl))
+		c.st.mu.Unlock()
+	}
+	return c.Conn.Write(b)
 }
 
 // TestFramesShareTheSocketDeadline: a connection's frames leave under one
@@ -49,7 +90,7 @@ func TestFramesShareTheSocketDeadline(t *testing.T) {
 	if err := bob.Subscribe(ctxT(t), "news"); err != nil {
 		t.Fatal(err)
 	}
-	before := h.writeDeadlines.Load()
+	before := h.sockets.sets.Load()
 	const n = 200
 	for i := range n {
 		// One at a time, each read before the next, so that each leaves
@@ -63,7 +104,39 @@ func TestFramesShareTheSocketDeadline(t *testing.T) {
 			t.Fatalf("publication %d never arrived", i)
 		}
 	}
-	if sets := h.writeDeadlines.Load() - before; sets > 2 {
+	if sets := h.sockets.sets.Load() - before; sets > 2 {
 		t.Errorf("%d frames set the socket's write deadline %d times, want at most 2", n, sets)
+	}
+}
+
+// TestEveryWriteHasMostOfTheTimeout: a frame written soon after a control
+// frame (a pong, under its own deadline) still gets at least three quarters
+// of WriteTimeout. The data frames' deadline is the one the writer armed,
+// which the library puts back on the socket before each of them.
+func TestEveryWriteHasMostOfTheTimeout(t *testing.T) {
+	const timeout = 2 * time.Second
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.WriteTimeout = timeout })
+	ws, _ := h.raw(t, "bob")
+	if resp := rpc(t, ws, `{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"topic":"news"}}`); resp["error"] != nil {
+		t.Fatalf("subscribe: %v", resp)
+	}
+	h.sockets.resetMargin()
+	publish := func() {
+		t.Helper()
+		if got := h.srv.DeliverPublication(shardgate.Publication{Topic: "news", From: "alice"}); got != 1 {
+			t.Fatalf("publication reached %d subscribers, want 1", got)
+		}
+		readFrame(t, ws) // also takes in any pong written before it
+	}
+	publish() // arms the deadline: now + 2 s
+	time.Sleep(700 * time.Millisecond)
+	if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the pong leaves under its own deadline
+	publish()                         // 750 ms after arming: 1.25 s left unless re-armed
+	// Scheduling between the check and the write may take a little of it.
+	if m := h.sockets.margin(); m < timeout*3/4-100*time.Millisecond {
+		t.Fatalf("a write had %v left until its deadline, want at least %v", m.Round(time.Millisecond), timeout*3/4)
 	}
 }

@@ -160,11 +160,11 @@ func (c *conn) write(f frame) error {
 	return err
 }
 
-// writeControl sends a ping, a pong or a close frame. Each sets the
-// socket's write deadline to its own.
+// writeControl sends a ping, a pong or a close frame, each under its own
+// write deadline. The next data frame puts the socket back on the armed
+// one (the library sets it before every frame), so writeDL stays as it is.
 func (c *conn) writeControl(f frame) error {
 	dl := deadline(c.s.cfg.WriteTimeout)
-	c.writeDL = dl
 	switch f.kind {
 	case framePing:
 		return c.ws.WriteControl(websocket.PingMessage, nil, dl)
