@@ -38,7 +38,7 @@ func (c *conn) writeNotices(run []frame) error {
 	if cap(b) <= 2*c.s.cfg.MaxBatchBytes {
 		c.batchBuf = b // only the writer goroutine touches it
 	}
-	c.armWriteDeadline()
+	c.ws.SetWriteDeadline(deadline(c.s.cfg.WriteTimeout))
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		return err
 	}

@@ -49,7 +49,6 @@ type conn struct {
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore
 	batchBuf  []byte        // the writer's buffer for batch frames; only it uses it
-	writeDL   time.Time     // the data frames' write deadline as the writer last armed it; only it uses it
 	queued    []pending     // admitted requests waiting for the handler
 	handling  bool          // a handler goroutine is running
 

@@ -62,7 +62,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(steadyHijacker{w}, r, nil)
+	ws, err := s.upgrader.Upgrade(steadyHijacker{ResponseWriter: w, slack: s.cfg.WriteTimeout / 4}, r, nil)
 	if err != nil {
 		return // the upgrader has answered already
 	}

@@ -143,11 +143,21 @@ func (c *conn) writeBatch(batch []frame) error {
 
 // write sends one frame under a write deadline.
 func (c *conn) write(f frame) error {
+	dl := deadline(c.s.cfg.WriteTimeout)
 	switch f.kind {
-	case framePing, framePong, frameClose:
-		return c.writeControl(f)
+	case framePing:
+		return c.ws.WriteControl(websocket.PingMessage, nil, dl)
+	case framePong:
+		return c.ws.WriteControl(websocket.PongMessage, f.data, dl)
+	case frameClose:
+		err := c.ws.WriteControl(websocket.CloseMessage, f.data, dl)
+		// The peer has a moment to answer; then the reader gives up.
+		c.mu.Lock()
+		c.ws.SetReadDeadline(time.Now().Add(min(c.s.cfg.WriteTimeout, 5*time.Second)))
+		c.mu.Unlock()
+		return err
 	}
-	c.armWriteDeadline()
+	c.ws.SetWriteDeadline(dl)
 	var err error
 	if f.kind == framePrepared {
 		err = c.ws.WritePreparedMessage(f.pm)
@@ -157,25 +167,6 @@ func (c *conn) write(f frame) error {
 	if err == nil {
 		c.s.m.MessagesOut.Inc()
 	}
-	return err
-}
-
-// writeControl sends a ping, a pong or a close frame, each under its own
-// write deadline. The next data frame puts the socket back on the armed
-// one (the library sets it before every frame), so writeDL stays as it is.
-func (c *conn) writeControl(f frame) error {
-	dl := deadline(c.s.cfg.WriteTimeout)
-	switch f.kind {
-	case framePing:
-		return c.ws.WriteControl(websocket.PingMessage, nil, dl)
-	case framePong:
-		return c.ws.WriteControl(websocket.PongMessage, f.data, dl)
-	}
-	err := c.ws.WriteControl(websocket.CloseMessage, f.data, dl)
-	// The peer has a moment to answer; then the reader gives up.
-	c.mu.Lock()
-	c.ws.SetReadDeadline(time.Now().Add(min(c.s.cfg.WriteTimeout, 5*time.Second)))
-	c.mu.Unlock()
 	return err
 }
 
@@ -208,17 +199,3 @@ func (c *conn) roomLocked() int {
 }
 
 func deadline(d time.Duration) time.Time { return time.Now().Add(d) }
-
-// armWriteDeadline gives the next data frame between three quarters of
-// WriteTimeout and all of it. Setting a socket's deadline takes a lock of
-// the runtime's timers: done for every frame, it was a sixth of a fan-out
-// node's CPU. Re-set only when a quarter of the timeout has gone by, it
-// costs a lock every few seconds of writing instead.
-func (c *conn) armWriteDeadline() {
-	now := time.Now()
-	if c.writeDL.Sub(now) >= c.s.cfg.WriteTimeout-c.s.cfg.WriteTimeout/4 {
-		return
-	}
-	c.writeDL = now.Add(c.s.cfg.WriteTimeout)
-	c.ws.SetWriteDeadline(c.writeDL)
-}
