@@ -73,6 +73,11 @@ type Config struct {
 	// In that mode Conns is their sum.
 	Subscribers, Publishers int
 	Topic                   string
+	// Route opens each connection on its key's home, found with GET
+	// /v1/route on its round-robin node, as a one-hop client does: a
+	// delivery then never crosses a node link. Reconnects still go round
+	// the nodes (a home may have moved by then). Send mode only.
+	Route bool
 	// Metrics are the nodes' /metrics URLs (an admin listener's base URL
 	// is enough). Each node's process_cpu_seconds_total is read before and
 	// after the run, and the report gives node CPU per message. Name each
@@ -184,6 +189,9 @@ func (c Config) validateMode() error {
 	}
 	if c.Mode == ModeFanout && (c.Subscribers < 1 || c.Publishers < 1) {
 		return fmt.Errorf("--mode fanout needs at least one subscriber and one publisher, got --subscribers %d --publishers %d", c.Subscribers, c.Publishers)
+	}
+	if c.Mode == ModeFanout && c.Route {
+		return errors.New("--route applies to --mode send: a fan-out run places its subscribers on the first node")
 	}
 	if c.Mode == ModeFanout && c.Topic == "" {
 		return errors.New("--topic cannot be empty")

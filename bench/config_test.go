@@ -30,6 +30,9 @@ func TestValidate(t *testing.T) {
 		"negative in-flight":        {func(c *Config) { c.InFlight = -1 }, "--in-flight"},
 		"fanout without publishers": {func(c *Config) { c.Mode, c.Subscribers = ModeFanout, 10 }, "--publishers"},
 		"metrics not http":          {func(c *Config) { c.Metrics = []string{"ws://x/metrics"} }, "--metrics"},
+		"routed fan-out": {func(c *Config) {
+			c.Mode, c.Subscribers, c.Publishers, c.Route = ModeFanout, 10, 1, true
+		}, "--route"},
 	}
 	for name, tc := range cases {
 		c := DefaultConfig()

@@ -28,6 +28,7 @@ type peer struct {
 	urls  []string // its own node first, then the others to fall back on
 	opts  client.Options
 	inbox *inbox // nil when the key receives nothing
+	route bool   // open the first connection on the key's home
 
 	mu sync.Mutex
 	cl *client.Conn
@@ -47,7 +48,7 @@ func newPeers(cfg Config, runID string) ([]*peer, error) {
 	ttl := cfg.Warmup + cfg.Duration + cfg.Grace + cfg.ConnectTimeout + time.Hour
 	peers := make([]*peer, cfg.Conns)
 	for i := range peers {
-		p := &peer{key: fmt.Sprintf("bench-%s-%d", runID, i)}
+		p := &peer{key: fmt.Sprintf("bench-%s-%d", runID, i), route: cfg.Route}
 		for j := range cfg.Nodes {
 			p.urls = append(p.urls, cfg.Nodes[(i+j)%len(cfg.Nodes)])
 		}
@@ -131,6 +132,11 @@ feed:
 // dial opens the first connection. A recipient asks for nothing older
 // than what it sees now, and remembers that seq as its base.
 func (p *peer) dial(ctx context.Context) error {
+	if p.route {
+		if err := p.routeHome(ctx); err != nil {
+			return err
+		}
+	}
 	cl, err := client.Dial(ctx, p.urls[0], p.opts)
 	if err != nil {
 		return fmt.Errorf("connect %s to %s: %w", p.key, p.urls[0], err)
@@ -141,6 +147,26 @@ func (p *peer) dial(ctx context.Context) error {
 	p.mu.Lock()
 	p.cl = cl
 	p.mu.Unlock()
+	return nil
+}
+
+// routeHome puts the key's home first among the peer's URLs. The home's
+// URL is the one it advertises; the others keep their order after it.
+func (p *peer) routeHome(ctx context.Context) error {
+	r, err := client.Route(ctx, p.urls[0], p.key)
+	if err != nil {
+		return fmt.Errorf("--route: where does %s live: %w", p.key, err)
+	}
+	if r.WSURL == "" {
+		return fmt.Errorf("--route: %s named no WebSocket URL for the home of %s", p.urls[0], p.key)
+	}
+	urls := []string{r.WSURL}
+	for _, u := range p.urls {
+		if u != r.WSURL {
+			urls = append(urls, u)
+		}
+	}
+	p.urls = urls
 	return nil
 }
 

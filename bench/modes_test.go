@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardgate/shardgate/app"
 	"github.com/shardgate/shardgate/internal/testutil"
 )
 
@@ -15,7 +16,10 @@ func TestModes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	nodes := MustCluster(t, 2, nil)
+	// A closed loop on a fast machine goes past the default 200 frames a
+	// second per connection, and the refusals (1002) would count as
+	// failed sends; these tests are about the bench, not the limits.
+	nodes := MustCluster(t, 2, func(c *app.Config) { c.ConnRate, c.UserSendRate = 1e6, 1e6 })
 	base := func() Config {
 		cfg := DefaultConfig()
 		cfg.Nodes = []string{nodes[0].WSURL(), nodes[1].WSURL()}
@@ -39,7 +43,7 @@ func TestModes(t *testing.T) {
 		// At 1 send/s an open loop would send one or two; four always
 		// outstanding send many more.
 		if rep.Acked < 20 || rep.Acked != rep.Sent || rep.Delivered != rep.Acked {
-			t.Errorf("closed loop: sent %d acked %d delivered %d", rep.Sent, rep.Acked, rep.Delivered)
+			t.Errorf("closed loop: sent %d acked %d delivered %d failed %d errors %v", rep.Sent, rep.Acked, rep.Delivered, rep.Failed, rep.ErrorKinds)
 		}
 		checkCPU(t, rep)
 		checkReports(t, rep)
@@ -76,6 +80,46 @@ func TestModes(t *testing.T) {
 			if !strings.Contains(table.String(), want) {
 				t.Errorf("table lacks %q:\n%s", want, table.String())
 			}
+		}
+		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
+	})
+
+	t.Run("routed", func(t *testing.T) {
+		cfg := base()
+		cfg.Conns, cfg.InFlight, cfg.Route = 12, 4, true
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConsistent(t, rep)
+		if !rep.Routed || rep.Acked < 20 || rep.Delivered != rep.Acked {
+			t.Errorf("routed closed loop: routed %v, sent %d acked %d delivered %d", rep.Routed, rep.Sent, rep.Acked, rep.Delivered)
+		}
+		var table strings.Builder
+		if err := rep.WriteTable(&table); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(table.String(), "each on its key's home") {
+			t.Errorf("the table does not say the connections were routed:\n%s", table.String())
+		}
+		// Round robin puts about half of these on the other node; routed,
+		// every one is welcomed by its key's home.
+		peers, err := newPeers(cfg, "routed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dialAll(context.Background(), peers); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range peers {
+			r, err := nodes[0].Node().Route(context.Background(), p.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.client().Welcome().Node; got != r.Owner {
+				t.Errorf("%s is connected to %s, its home is %s", p.key, got, r.Owner)
+			}
+			p.client().Close()
 		}
 		testutil.EventuallyExplained(t, 5*time.Second, "end of the bench's goroutines", ownGoroutines)
 	})

@@ -15,6 +15,7 @@ type Report struct {
 	// concurrency (0: open loop at TargetRate).
 	Mode        string   `json:"mode"`
 	InFlight    int      `json:"in_flight"`
+	Routed      bool     `json:"routed,omitempty"` // each connection opened on its key's home
 	Subscribers int      `json:"subscribers,omitempty"`
 	Publishers  int      `json:"publishers,omitempty"`
 	Nodes       []string `json:"nodes"`
@@ -129,7 +130,7 @@ func (r *runner) report(win window, interrupted bool) *Report {
 	cfg := r.cfg
 	rep := &Report{
 		Mode: cfg.Mode, InFlight: cfg.InFlight,
-		Nodes: cfg.Nodes, Conns: cfg.Conns, Keys: len(r.recips), TargetRate: cfg.Rate,
+		Routed: cfg.Route, Nodes: cfg.Nodes, Conns: cfg.Conns, Keys: len(r.recips), TargetRate: cfg.Rate,
 		Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(), Size: cfg.Size,
 		Interrupted: interrupted, ElapsedSec: win.seconds(0),
 		AckSpanSec: win.seconds(r.c.lastAck.Load()), DeliverySpanSec: win.seconds(r.c.lastDelivery.Load()),
@@ -200,8 +201,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rep.Mode == ModeFanout {
 		who = fmt.Sprintf("topic fan-out: %d subscribers, %d publishers", rep.Subscribers, rep.Publishers)
 	}
-	fmt.Fprintf(&b, "shardgate bench%s: %d connections over %d node(s), %s, %s, %.1fs measured",
-		status, rep.Conns, len(rep.Nodes), who, load, rep.ElapsedSec)
+	where := ""
+	if rep.Routed {
+		where = " (each on its key's home)"
+	}
+	fmt.Fprintf(&b, "shardgate bench%s: %d connections over %d node(s)%s, %s, %s, %.1fs measured",
+		status, rep.Conns, len(rep.Nodes), where, who, load, rep.ElapsedSec)
 	if rep.WarmupCounts.Sent > 0 {
 		fmt.Fprintf(&b, " after %s warm-up (%d sent, %d acked)", rep.Warmup, rep.WarmupCounts.Sent, rep.WarmupCounts.Acked)
 	}

@@ -77,6 +77,9 @@ for r in $runs; do
 	case $r in
 	send64) run send64 --nodes "$nodes" --conns 256 --in-flight 64 ;;
 	send256) run send256 --nodes "$nodes" --conns 256 --in-flight 256 ;;
+	# The same loads with one-hop clients: each connection on its key's home.
+	routed64) run routed64 --nodes "$nodes" --conns 256 --in-flight 64 --route ;;
+	routed256) run routed256 --nodes "$nodes" --conns 256 --in-flight 256 --route ;;
 	# Subscribers and publishers all on one node.
 	fanout) run fanout --mode fanout --nodes "${ws[0]}" --subscribers 1000 --publishers 8 --in-flight 8 --grace 2s ;;
 	# Open loop at a fixed offered rate: rate2000 offers 2,000 sends/s.

@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Subscribers, "subscribers", 1000, "fanout: connections subscribed to --topic")
 	fs.IntVar(&cfg.Publishers, "publishers", 8, "fanout: connections publishing to --topic in turn")
 	fs.StringVar(&cfg.Topic, "topic", cfg.Topic, "fanout: the topic")
+	fs.BoolVar(&cfg.Route, "route", false, "send: open each connection on its key's home (GET /v1/route), as a one-hop client does")
 	metrics := fs.String("metrics", "", "comma-separated /metrics URLs (or admin URLs) of the node processes: reports node CPU per message")
 	jsonFile := fs.String("json", "", "also write the JSON report to this file")
 	format := fs.String("format", "table", "report on stdout: table or json")
