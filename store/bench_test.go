@@ -6,19 +6,10 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime is the CPU time (user and system) this process has used so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/shardgate/shardgate/internal/testutil"
+)
 
 // BenchmarkApplyFsync measures durable appends, one OpMessage per call, with
 // real fsync, from 1, 64, 256 and 1024 concurrent writers spread over the
@@ -35,7 +26,7 @@ func BenchmarkApplyFsync(b *testing.B) {
 			ctx := context.Background()
 			var handed atomic.Int64
 			var wg sync.WaitGroup
-			cpu0 := cpuTime(b)
+			cpu0 := testutil.ProcessCPU(b)
 			b.ResetTimer()
 			for w := range writers {
 				wg.Go(func() {
@@ -50,7 +41,7 @@ func BenchmarkApplyFsync(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 			b.ReportMetric(float64(b.N)/float64(max(cc.commits.Load(), 1)), "ops/commit")
 		})

@@ -9,17 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
-)
 
-// processCPU is the user and system time this process has used.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/shardgate/shardgate/internal/testutil"
+)
 
 // BenchmarkLoopbackWrite writes 200-byte chunks (a send's frame) on a
 // loopback TCP connection whose other end a goroutine drains. The CPU is
@@ -48,7 +40,7 @@ func BenchmarkLoopbackWrite(b *testing.B) {
 	}
 	msg := make([]byte, 200)
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := testutil.ProcessCPU(b)
 	for b.Loop() {
 		if _, err := c.Write(msg); err != nil {
 			b.Fatal(err)
@@ -60,7 +52,7 @@ func BenchmarkLoopbackWrite(b *testing.B) {
 	if err := <-drained; err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/write")
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/write")
 }
 
 // BenchmarkAppendFdatasync appends 8 KiB (a group commit of about forty
@@ -74,7 +66,7 @@ func BenchmarkAppendFdatasync(b *testing.B) {
 	defer f.Close()
 	rec := make([]byte, 8<<10)
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := testutil.ProcessCPU(b)
 	for b.Loop() {
 		if _, err := f.Write(rec); err != nil {
 			b.Fatal(err)
@@ -83,5 +75,5 @@ func BenchmarkAppendFdatasync(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/commit")
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/commit")
 }

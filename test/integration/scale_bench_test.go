@@ -6,11 +6,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate/client"
+	"github.com/shardgate/shardgate/internal/testutil"
 )
 
 // idleCPU is the share of a core the cluster uses with nothing to do
@@ -23,22 +23,13 @@ import (
 func idleCPU(b *testing.B) float64 {
 	var shares []float64
 	for i := 0; i < 6; i++ {
-		cpu0, t0 := processCPU(b), time.Now()
+		cpu0, t0 := testutil.ProcessCPU(b), time.Now()
 		time.Sleep(time.Second)
-		shares = append(shares, float64(processCPU(b)-cpu0)/float64(time.Since(t0)))
+		shares = append(shares, float64(testutil.ProcessCPU(b)-cpu0)/float64(time.Since(t0)))
 	}
 	last := shares[2:]
 	slices.Sort(last)
 	return (last[1] + last[2]) / 2
-}
-
-// processCPU is this process's user and system CPU time so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // netMicros is the CPU per message once the idle cost over the same time
@@ -69,7 +60,7 @@ func BenchmarkScaleSend(b *testing.B) {
 			var firstErr atomic.Value
 			var retries atomic.Int64
 			b.ResetTimer()
-			cpu0, start := processCPU(b), time.Now()
+			cpu0, start := testutil.ProcessCPU(b), time.Now()
 			var wg sync.WaitGroup
 			for _, cl := range clients {
 				wg.Add(1)
@@ -95,7 +86,7 @@ func BenchmarkScaleSend(b *testing.B) {
 				}()
 			}
 			wg.Wait()
-			cpu, el := processCPU(b)-cpu0, time.Since(start)
+			cpu, el := testutil.ProcessCPU(b)-cpu0, time.Since(start)
 			b.StopTimer()
 			if f := failed.Load(); f > 0 {
 				b.Fatalf("%d of %d sends failed, the first with: %v", f, b.N, firstErr.Load())
@@ -147,7 +138,7 @@ func BenchmarkScalePublish(b *testing.B) {
 			idle := idleCPU(b)
 			var next atomic.Int64
 			b.ResetTimer()
-			cpu0, start := processCPU(b), time.Now()
+			cpu0, start := testutil.ProcessCPU(b), time.Now()
 			var wg sync.WaitGroup
 			for _, p := range pubs {
 				wg.Add(1)
@@ -167,7 +158,7 @@ func BenchmarkScalePublish(b *testing.B) {
 			for delivered.Load() < want && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
-			cpu, el := processCPU(b)-cpu0, time.Since(start)
+			cpu, el := testutil.ProcessCPU(b)-cpu0, time.Since(start)
 			b.StopTimer()
 			got := delivered.Load()
 			b.ReportMetric(float64(got)/el.Seconds(), "deliveries/s")
