@@ -134,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 	ccfg.MaxInFlightBytes = cfg.ConnInFlightBytes
 	sends := inflight.New(int64(cfg.NodeInFlight), cfg.NodeInFlightBytes)
 	s.m.SendsInFlight(sends.InFlight)
+	s.m.LinkTraffic(func() metrics.LinkCounts { return metrics.LinkCounts(s.mesh.Traffic()) })
 	ccfg.NodeSends = sends
 	ccfg.Logger = s.log
 	s.conns = conn.NewServer(ccfg, s.node, auth, s.m)

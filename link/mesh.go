@@ -197,6 +197,24 @@ func (m *Mesh) invoke(ctx context.Context, from, method string, body json.RawMes
 	return m.cfg.Handler.HandleLink(ctx, from, method, body)
 }
 
+// Traffic is what a Mesh has carried since it started, over every peer.
+// EnvelopesOut over FramesOut is how many requests and replies a frame
+// carries on average: the batching that makes a link cheap under load.
+type Traffic struct {
+	FramesOut, EnvelopesOut, FramesIn int64
+	// BadEnvelopes are undecodable envelopes and frames from peers;
+	// QueueFull are envelopes refused because a peer's queue was full.
+	BadEnvelopes, QueueFull int64
+}
+
+// Traffic reads the mesh's counters; it never blocks.
+func (m *Mesh) Traffic() Traffic {
+	return Traffic{
+		FramesOut: m.stats.framesOut.Load(), EnvelopesOut: m.stats.envelopesOut.Load(), FramesIn: m.stats.framesIn.Load(),
+		BadEnvelopes: m.stats.badEnvelopes.Load(), QueueFull: m.stats.queueFull.Load(),
+	}
+}
+
 // QueueDepths reports, per peer, the envelopes queued and not yet written on
 // its connections (both directions). Peers set with SetPeer appear even
 // when idle.

@@ -118,6 +118,28 @@ func New() *Metrics {
 	return m
 }
 
+// LinkCounts are a node's link counters (link.Traffic).
+type LinkCounts struct {
+	FramesOut, EnvelopesOut, FramesIn int64
+	BadEnvelopes, QueueFull           int64
+}
+
+// LinkTraffic exports the node links' counters as read by fn: frames and
+// envelopes (requests and replies) written, frames read, and envelopes a
+// peer sent that could not be decoded or that a full queue refused.
+func (m *Metrics) LinkTraffic(fn func() LinkCounts) {
+	counter := func(name, help string, get func(LinkCounts) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(get(fn())) })
+	}
+	m.Registry.MustRegister(
+		counter("shardgate_link_frames_out_total", "Frames written to other nodes.", func(c LinkCounts) int64 { return c.FramesOut }),
+		counter("shardgate_link_envelopes_out_total", "Requests and replies written to other nodes; over shardgate_link_frames_out_total, how many a frame carries.", func(c LinkCounts) int64 { return c.EnvelopesOut }),
+		counter("shardgate_link_frames_in_total", "Frames read from other nodes.", func(c LinkCounts) int64 { return c.FramesIn }),
+		counter("shardgate_link_bad_envelopes_total", "Envelopes and frames from other nodes that could not be decoded (each fails alone).", func(c LinkCounts) int64 { return c.BadEnvelopes }),
+		counter("shardgate_link_queue_full_total", "Envelopes refused because the queue to a peer was full (--link-queue, --link-queue-bytes).", func(c LinkCounts) int64 { return c.QueueFull }),
+	)
+}
+
 // SendsInFlight exports the sends a node has taken in and not yet
 // answered, and their bytes, as read by fn (--node-in-flight).
 func (m *Metrics) SendsInFlight(fn func() (n, bytes int64)) {

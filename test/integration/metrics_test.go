@@ -101,6 +101,12 @@ func TestMetricsOfRealNodes(t *testing.T) {
 		{"shardgate_memberlist_health_score", onEvery("unhealthy", func(_ string, nf nodeFamily) bool { return nf.value >= 0 })},
 		{"shardgate_store_commit_latency_seconds", onEvery("no commit observed", func(_ string, nf nodeFamily) bool { return nf.count > 0 })},
 		{"shardgate_store_size_bytes", onEvery("size 0", func(_ string, nf nodeFamily) bool { return nf.value > 0 })},
+		// Every send forwarded from n1 crossed the link, in frames of at
+		// least one envelope each.
+		{"shardgate_link_frames_out_total", atLeast(1, value)},
+		{"shardgate_link_envelopes_out_total", atLeast(10, value)},
+		{"shardgate_link_frames_in_total", atLeast(1, value)},
+		{"shardgate_link_bad_envelopes_total", exactly(0, value)},
 		{"shardgate_link_queue_depth", onEvery("no series for the peer", func(name string, nf nodeFamily) bool {
 			peer := map[string]string{"n1": "n2", "n2": "n1"}[name]
 			_, ok := nf.byLabel["peer="+peer]
