@@ -22,7 +22,9 @@ type pending struct {
 // time, in order, so a client's sends are stored in the order it made
 // them. The reader itself never waits for the engine: a client that sends
 // faster than it is answered gets 1002 for the excess instead of a queue
-// growing in the socket, and pings and pongs keep flowing meanwhile.
+// growing in the socket, and pings and pongs keep flowing meanwhile. It
+// waits only for the writer, while answers fill half the send queue
+// (waitForRoom): a client is paced by how fast it reads its answers.
 func (c *conn) admit(data []byte) {
 	if !c.lim.Allow() {
 		c.refused++

@@ -139,3 +139,38 @@ func TestQueuedRequestsReleasedOnClose(t *testing.T) {
 		t.Fatalf("%d sends stored after the connection closed; only the one already running may be", stored)
 	}
 }
+
+// A client that pipelines requests faster than its answers can be written
+// is slowed by its own reading, not closed: the reader takes no new frame
+// while half the send queue is taken, so answers to its own requests can
+// never overflow the queue (4009 is for clients that do not read).
+func TestPipelinedRequestsAreAllAnswered(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.SendQueue = 16; c.HistoryPage = 8 })
+	ws, _ := h.raw(t, "alice")
+	const n = 400
+	written := make(chan error, 1)
+	go func() {
+		for id := 1; id <= n; id++ {
+			if err := ws.WriteMessage(websocket.TextMessage, sendFrame(id, "bob")); err != nil {
+				written <- err
+				return
+			}
+		}
+		written <- nil
+	}()
+	answered := map[float64]bool{}
+	for len(answered) < n {
+		resp := readFrame(t, ws)
+		id, ok := resp["id"].(float64)
+		if !ok || answered[id] {
+			t.Fatalf("after %d answers: %v", len(answered), resp)
+		}
+		answered[id] = true
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if got := counter(h.m, "shardgate_slow_consumer_disconnects_total", ""); got != 0 {
+		t.Fatalf("%v slow-consumer closes", got)
+	}
+}

@@ -45,6 +45,7 @@ type conn struct {
 	inflight  int           // frames the writer took and has not finished
 	writing   bool          // a writer goroutine is running
 	roomWait  chan struct{} // closed by the writer when the filler may go on
+	readWait  chan struct{} // closed by the writer when the reader may go on
 	closing   bool          // a close frame is queued or sent
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore
@@ -121,6 +122,7 @@ func (c *conn) readLoop() error {
 		if c.isClosing() {
 			continue // drain until the peer answers our close
 		}
+		c.waitForRoom()
 		if typ != websocket.TextMessage {
 			c.reply(nullID, nil, &rpcError{shardgate.CodeInvalidRequest, "invalid request: frames must be text frames holding JSON"})
 			continue

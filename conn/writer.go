@@ -96,7 +96,7 @@ func (c *conn) writeLoop() {
 			c.writing = false
 			c.inflight = 0
 			c.queue = nil
-			c.wakeFillerLocked()
+			c.wakeWaitersLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -110,7 +110,7 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Lock()
 		c.inflight = 0
-		c.wakeFillerLocked()
+		c.wakeWaitersLocked()
 		c.mu.Unlock()
 	}
 }
@@ -178,17 +178,54 @@ func (c *conn) writeFailed(err error) {
 	c.inflight = 0
 	c.queue = nil
 	c.closing = true
-	c.wakeFillerLocked()
+	c.wakeWaitersLocked()
 	c.mu.Unlock()
 	c.s.log.Debug("client write failed", "key", c.key, "err", err)
 	c.ws.NetConn().Close()
 }
 
-// wakeFillerLocked releases a filler waiting for room in the queue.
-func (c *conn) wakeFillerLocked() {
-	if c.roomWait != nil && (c.closing || c.closed || c.roomLocked() >= c.s.cfg.HistoryPage) {
+// wakeWaitersLocked releases the filler and the reader when the queue has
+// room for them again, or the connection is closing.
+func (c *conn) wakeWaitersLocked() {
+	done := c.closing || c.closed
+	if c.roomWait != nil && (done || c.roomLocked() >= c.s.cfg.HistoryPage) {
 		close(c.roomWait)
 		c.roomWait = nil
+	}
+	if c.readWait != nil && (done || !c.answersFullLocked()) {
+		close(c.readWait)
+		c.readWait = nil
+	}
+}
+
+// answersFullLocked reports whether the frames waiting to be written and
+// the requests still to be answered (one frame each, and one more for an
+// answer on its way from the handler) take half the send queue: the reader
+// then takes no new request until the writer has written some, so that a
+// client's own answers never overflow its queue. A client that pipelines
+// requests is paced by how fast it reads (the rest waits in its socket);
+// one that stops reading is closed when a write times out. Notifications
+// keep the other half.
+func (c *conn) answersFullLocked() bool {
+	unanswered, _ := c.reqs.InFlight()
+	return len(c.queue)+c.inflight+int(unanswered)+1 >= c.s.cfg.SendQueue/2
+}
+
+// waitForRoom holds the reader while answersFullLocked. Whenever it holds,
+// a writer is running (the queue is not empty), and the writer wakes the
+// reader after each batch and when it fails, so the wait is bounded by
+// WriteTimeout.
+func (c *conn) waitForRoom() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.closing && !c.closed && c.answersFullLocked() {
+		if c.readWait == nil {
+			c.readWait = make(chan struct{})
+		}
+		wait := c.readWait
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
 	}
 }
 
