@@ -282,6 +282,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s %q is not a host:port address", a.flag, a.addr)
 		}
 	}
+	for _, addr := range c.Join {
+		if !joinable(addr) {
+			return fmt.Errorf("--join %q is not a host:port address of a node's gossip listener", addr)
+		}
+	}
 	if c.MaxConnections < 0 || c.MaxConnectionsPerAddr < 0 {
 		return errors.New("--max-connections and --max-connections-per-addr must be 0 (no cap) or more")
 	}
@@ -400,6 +405,25 @@ func (c Config) allLoopback() bool {
 }
 
 // validPort reports whether p is a port number, 0 (any free port) to 65535.
+// joinable reports whether addr can name a node to join: a host (an IP
+// address or a DNS name) and a port other than 0. A name that does not
+// resolve yet is joinable: the node retries until it does.
+func joinable(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || !validPort(port) || port == "0" || host == "" {
+		return false
+	}
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return len(host) <= 253
+}
+
 func validPort(p string) bool {
 	n, err := strconv.ParseUint(p, 10, 16)
 	return err == nil && n <= 65535

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,38 @@ func TestConfigBadGossipAddrNamed(t *testing.T) {
 		err := c.Validate()
 		if err == nil || !strings.HasPrefix(err.Error(), `--gossip-addr "nonsense"`) {
 			t.Fatalf("error %v, want it to name --gossip-addr", err)
+		}
+	}
+}
+
+// TestConfigJoinAddresses: an address --join can never reach ends the
+// process at once with its flag named, instead of a node that retries it
+// forever; a DNS name that does not resolve yet is accepted (it is retried).
+func TestConfigJoinAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:7946", true},
+		{"[::1]:7946", true},
+		{"node-2.shardgate.svc.cluster.local:7946", true},
+		{"127.0.0.1:notaport", false},
+		{"127.0.0.1:99999", false},
+		{"127.0.0.1:0", false},
+		{"[:::]:7946", false},
+		{":7946", false},
+		{"no port", false},
+		{"bad/host:7946", false},
+	} {
+		c := DefaultConfig()
+		c.Name, c.Insecure, c.Join = "n1", true, []string{tc.addr}
+		c.fill()
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("--join %s: %v", tc.addr, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("--join %q", tc.addr))) {
+			t.Errorf("--join %s: %v, want an error naming it", tc.addr, err)
 		}
 	}
 }
