@@ -99,7 +99,7 @@ func Run(ctx context.Context, env Env, args []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("ctl: unknown command %q (commands: %s)", args[0], names())
+	return fmt.Errorf("ctl: unknown command %q (see 'shardgate ctl -h'; commands: %s)", args[0], names())
 }
 
 func names() string {

@@ -80,7 +80,7 @@ func runEvents(ctx context.Context, s *session, args []string) error {
 			continue
 		}
 		if _, err := strconv.ParseUint(v, 10, 64); err != nil {
-			return fmt.Errorf("--%s %q is not a number", name, v)
+			return fmt.Errorf("--%s %q is not a number (see 'shardgate ctl events -h')", name, v)
 		}
 		f.query.Set(name, v)
 	}

@@ -247,7 +247,7 @@ func (s *session) parseShard(args []string) (int, error) {
 	}
 	id, err := strconv.Atoi(pos[0])
 	if err != nil || id < 0 {
-		return 0, fmt.Errorf("SHARD %q is not a shard number", pos[0])
+		return 0, fmt.Errorf("SHARD %q is not a shard number (see 'shardgate ctl %s -h')", pos[0], s.cmd.name)
 	}
 	return id, nil
 }

@@ -40,6 +40,23 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
+// A ctl command line that cannot be right exits 2 before any request is
+// made (docs/ctl.md), so a script can tell it from a call that failed.
+func TestCtlUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"ctl", "frob"},
+		{"ctl", "history", "abc"},
+		{"ctl", "events", "--since", "x"},
+		{"ctl", "drain"},
+		{"ctl", "--bogus", "status"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(args, &errOut, &errOut); code != 2 || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 {
+			t.Errorf("%v: exit %d, %q; want exit 2 and one line", args, code, errOut.String())
+		}
+	}
+}
+
 func TestVersionLine(t *testing.T) {
 	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/shardgate/shardgate", Version: "v0.3.0"},
 		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abcd"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
