@@ -80,6 +80,27 @@ func TestBadTokensRefusedWith401(t *testing.T) {
 	}
 }
 
+// A plain request with a good token (a browser's address bar, curl) is
+// told in one sentence that this is a WebSocket endpoint, not in the
+// library's terms of headers.
+func TestPlainRequestToldItIsAWebSocket(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, err := http.Get(h.hs.URL + "/v1/ws?token=" + url.QueryEscape(h.token(t, "alice")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body.Error.Message, "WebSocket endpoint") || strings.Contains(body.Error.Message, "token not found") {
+		t.Errorf("HTTP %d %+v, want 400 saying this is a WebSocket endpoint", resp.StatusCode, body)
+	}
+}
+
 func TestTokenInQueryAccepted(t *testing.T) {
 	h := newHarness(t, nil)
 	u := h.url + "?token=" + url.QueryEscape(h.token(t, "alice"))

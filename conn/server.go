@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -81,12 +82,23 @@ func NewServer(cfg Config, backend Backend, auth *Authenticator, m *metrics.Metr
 		// serveWS checks the origin itself and refuses with a reason; the
 		// upgrader only ever sees allowed origins or refusals.
 		CheckOrigin: func(*http.Request) bool { return true },
-		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-			writeHTTPError(w, status, reason.Error())
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeHTTPError(w, status, upgradeRefusal(r, reason))
 		},
 	}
 	s.wg.Go(s.pingLoop)
 	return s
+}
+
+// upgradeRefusal says in one sentence why a request to the WebSocket
+// endpoint could not be upgraded: most often it is a plain request (a
+// browser's address bar, curl), which the library's own text describes in
+// terms of headers.
+func upgradeRefusal(r *http.Request, reason error) string {
+	if !websocket.IsWebSocketUpgrade(r) {
+		return "this is the WebSocket endpoint: connect with a WebSocket client (a GET with Connection: Upgrade and Upgrade: websocket)"
+	}
+	return "cannot open a WebSocket: " + strings.TrimPrefix(reason.Error(), "websocket: ")
 }
 
 // OriginAllowed reports whether r comes from an origin allowed on this
