@@ -24,6 +24,10 @@ func TestRoutesAnswerTheSpecShapes(t *testing.T) {
 		{"POST", "/v1/users/bob/messages", `{"data":{"x":1},"from":"alice","id":"m-1"}`, []string{"to", "seq"},
 			call{Op: "send", Key: "bob", From: "alice", Data: `{"x":1}`, ID: "m-1"}},
 		{"POST", "/v1/users/bob/messages", `{"data":"hi"}`, []string{"to", "seq"}, call{Op: "send", Key: "bob", Data: `"hi"`}},
+		// null is a JSON value, as over a client connection; only a missing
+		// "data" is refused.
+		{"POST", "/v1/users/bob/messages?null", `{"data":null}`, []string{"to", "seq"}, call{Op: "send", Key: "bob", Data: `null`}},
+		{"POST", "/v1/topics/news/messages?null", `{"data":null}`, []string{"delivered_nodes"}, call{Op: "publish", Topic: "news", Data: `null`}},
 		{"GET", "/v1/users/bob/messages?since=5&limit=10", "", []string{"messages", "last_seq"},
 			call{Op: "history", Key: "bob", Data: "since=5 limit=10"}},
 		{"GET", "/v1/users/bob/messages", "", []string{"messages", "last_seq"}, call{Op: "history", Key: "bob", Data: "since=0 limit=0"}},

@@ -105,9 +105,11 @@ func tooLarge(err error) error {
 	return nil
 }
 
+// requireData refuses a body without "data". null is a value like any
+// other, as in a client's send.
 func requireData(d json.RawMessage) error {
-	if len(d) == 0 || bytes.Equal(d, []byte("null")) {
-		return shardgate.Errorf(shardgate.KindInvalid, "\"data\" is required: any JSON value but null")
+	if len(d) == 0 {
+		return shardgate.Errorf(shardgate.KindInvalid, "\"data\" is required: any JSON value")
 	}
 	return nil
 }

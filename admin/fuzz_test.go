@@ -29,7 +29,7 @@ func fuzzBody(f *testing.F, path string, seeds ...string) {
 			if len(calls) != 1 {
 				t.Fatalf("accepted %q but the backend saw %d calls", body, len(calls))
 			}
-			if d := calls[0].Data; d != "" && (!json.Valid([]byte(d)) || d == "null") {
+			if d := calls[0].Data; d != "" && !json.Valid([]byte(d)) {
 				t.Fatalf("accepted %q and passed on data %q", body, d)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:

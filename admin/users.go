@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shardgate/shardgate"
 )
 
 // sendMessage is the server-side send: same durability and idempotency as
@@ -38,6 +39,11 @@ func (s *Server) history(c echo.Context) error {
 	limit, err := queryUint(c, "limit", maxHistoryLimit)
 	if err != nil {
 		return err
+	}
+	if c.QueryParam("limit") != "" && limit == 0 {
+		// As a client's history: an absent limit takes the default, a
+		// limit of 0 asks for nothing and is refused.
+		return shardgate.Errorf(shardgate.KindInvalid, "limit must be at least 1 (leave it out for the default page)")
 	}
 	ctx, cancel := s.backendCtx(c)
 	defer cancel()
