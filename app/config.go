@@ -90,6 +90,10 @@ type Config struct {
 	ConnRate             float64
 	SendQueue            int
 	MaxConnectionsPerKey int
+	// WriteDelay is how long a client connection's writer lets
+	// notifications gather before writing them as one frame
+	// (conn.Config.WriteDelay); 0 writes at once.
+	WriteDelay time.Duration
 
 	// In-flight bounds (backpressure). ConnInFlight and ConnInFlightBytes
 	// bound the requests one client connection has sent and not had
@@ -319,6 +323,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--conn-rate must be more than 0 frames per second, got %v", c.ConnRate)
 	case c.SendQueue < 2:
 		return fmt.Errorf("--send-queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.WriteDelay < 0 || c.WriteDelay > conn.MaxWriteDelay:
+		return fmt.Errorf("--write-delay must be between 0 and %v, got %v", conn.MaxWriteDelay, c.WriteDelay)
 	case c.MaxConnectionsPerKey < 1:
 		return fmt.Errorf("--max-connections-per-key must be at least 1, got %d", c.MaxConnectionsPerKey)
 	case c.ConnInFlight < 1:

@@ -126,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 	ccfg.RateLimit = rate.Limit(cfg.ConnRate)
 	ccfg.RateBurst = max(1, int(2*cfg.ConnRate))
 	ccfg.SendQueue = cfg.SendQueue
+	ccfg.WriteDelay = cfg.WriteDelay
 	ccfg.HistoryPage = min(ccfg.HistoryPage, cfg.SendQueue/2) // a replay page must fit the queue
 	ccfg.MaxConnsPerKey = cfg.MaxConnectionsPerKey
 	ccfg.UserSendRate = rate.Limit(cfg.UserSendRate)

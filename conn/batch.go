@@ -18,6 +18,16 @@ func noticeRun(batch []frame, i, maxBytes int) int {
 	return end
 }
 
+// onlyNotices reports whether every frame of q may share a frame.
+func onlyNotices(q []frame) bool {
+	for _, f := range q {
+		if !f.isNotice() {
+			return false
+		}
+	}
+	return true
+}
+
 // isNotice reports whether f is a notification that may share a frame.
 func (f frame) isNotice() bool {
 	return (f.kind == frameNotice || f.kind == framePrepared) && len(f.data) > 0

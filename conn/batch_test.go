@@ -68,6 +68,7 @@ func TestQueuedNotificationsShareAFrame(t *testing.T) {
 type batchedNote struct {
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
+	ID     json.RawMessage `json:"id"` // set on a response
 }
 
 // readNotes reads one frame, a single batchedNote or a batch.
@@ -114,5 +115,42 @@ func TestNoticeRun(t *testing.T) {
 		if got := noticeRun(tt.batch, tt.i, tt.max); got != tt.wantEnd {
 			t.Errorf("%s: end %d, want %d", tt.name, got, tt.wantEnd)
 		}
+	}
+}
+
+// TestWriteDelayGathersDeliveries: with a write delay, deliveries that
+// arrive one by one within it leave in one frame; a response to the
+// client's own request is not held by the delay, and takes the waiting
+// deliveries with it.
+func TestWriteDelayGathersDeliveries(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.WriteDelay = MaxWriteDelay })
+	h.be.manualDelivery = true
+	ws, _ := h.raw(t, "bob")
+	msgs := h.be.storeN("bob", 5)
+	for _, m := range msgs {
+		// Apart, so that a writer that does not wait writes each alone.
+		h.srv.Deliver("bob", []shardgate.Message{m})
+		time.Sleep(10 * time.Millisecond)
+	}
+	if notes := readNotes(t, ws); len(notes) != 5 {
+		t.Fatalf("first frame holds %d deliveries, want all 5", len(notes))
+	}
+
+	more := h.be.storeN("bob", 1)
+	start := time.Now()
+	h.srv.Deliver("bob", more)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":7,"method":"presence","params":{"keys":["bob"]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	var sawMessage, sawAnswer bool
+	for !sawAnswer {
+		for _, n := range readNotes(t, ws) {
+			sawMessage = sawMessage || n.Method == "message"
+			sawAnswer = sawAnswer || (n.Method == "" && string(n.ID) == "7")
+		}
+	}
+	// A held answer would wait out the whole second.
+	if el := time.Since(start); el > MaxWriteDelay*4/5 || !sawMessage {
+		t.Errorf("answer after %v (delivery seen before it: %v), want it at once and the delivery with it", el, sawMessage)
 	}
 }

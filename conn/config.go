@@ -35,6 +35,13 @@ type Config struct {
 	// than it still leaves, alone. 1 sends every notification in a frame
 	// of its own. Default 64 KiB.
 	MaxBatchBytes int
+	// WriteDelay is how long a connection's writer waits, once only
+	// notifications are queued, before it writes them: deliveries that
+	// arrive meanwhile leave in the same frame. Under a heavy fan-out
+	// that is fewer frames and write system calls per delivery, for up to
+	// WriteDelay more latency; a response or a control frame queued
+	// meanwhile ends the wait at once. 0 (the default) writes at once.
+	WriteDelay time.Duration
 	// MaxInFlight is how many requests one connection may have read and
 	// not yet answered, MaxInFlightBytes their frame bytes; a request
 	// beyond either is answered 1002 at once (the connection's requests are
@@ -88,6 +95,10 @@ type Config struct {
 	// Logger receives connection events. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// MaxWriteDelay bounds Config.WriteDelay: a delivery may wait for company
+// that long at most, far under the ping interval and any write timeout.
+const MaxWriteDelay = time.Second
 
 // DefaultConfig is the configuration of a production node.
 func DefaultConfig() Config {
@@ -183,6 +194,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max JSON depth must be between 1 and %d, got %d", shardgate.MaxJSONDepthSetting, c.MaxJSONDepth)
 	case c.SendQueue < 2:
 		return fmt.Errorf("send queue must hold at least 2 frames, got %d", c.SendQueue)
+	case c.WriteDelay < 0 || c.WriteDelay > MaxWriteDelay:
+		return fmt.Errorf("write delay must be between 0 and %v, got %v", MaxWriteDelay, c.WriteDelay)
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("in-flight requests per connection must be at least 1, got %d", c.MaxInFlight)
 	case c.MaxInFlightBytes < 1:

@@ -46,6 +46,8 @@ type conn struct {
 	writing   bool          // a writer goroutine is running
 	roomWait  chan struct{} // closed by the writer when the filler may go on
 	readWait  chan struct{} // closed by the writer when the reader may go on
+	hurry     chan struct{} // closed by enqueue to end the writer's WriteDelay
+	lingered  bool          // the writer has waited WriteDelay for this batch
 	closing   bool          // a close frame is queued or sent
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore

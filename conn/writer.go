@@ -44,6 +44,10 @@ func (c *conn) enqueueLocked(f frame) bool {
 		return false
 	}
 	c.queue = append(c.queue, f)
+	if c.hurry != nil && !f.isNotice() {
+		close(c.hurry) // a response or a control frame does not wait
+		c.hurry = nil
+	}
 	c.startWriterLocked()
 	return true
 }
@@ -94,11 +98,15 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.closed {
 			c.writing = false
+			c.lingered = false
 			c.inflight = 0
 			c.queue = nil
 			c.wakeWaitersLocked()
 			c.mu.Unlock()
 			return
+		}
+		if c.lingerLocked() {
+			continue
 		}
 		batch := c.queue
 		c.queue = nil
@@ -113,6 +121,36 @@ func (c *conn) writeLoop() {
 		c.wakeWaitersLocked()
 		c.mu.Unlock()
 	}
+}
+
+// lingerLocked waits Config.WriteDelay, without the lock, when only
+// notifications are queued, so that the deliveries arriving meanwhile share
+// their frame; enqueue cuts the wait short for anything else. It reports
+// whether it waited (the caller then looks at the queue again, with the
+// lock held). A writer waits once per batch: what arrives while it writes
+// starts the next wait.
+func (c *conn) lingerLocked() bool {
+	d := c.s.cfg.WriteDelay
+	if d <= 0 || c.lingered || c.closing || !onlyNotices(c.queue) {
+		c.lingered = false
+		return false
+	}
+	hurry := make(chan struct{})
+	c.hurry = hurry
+	c.mu.Unlock()
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-hurry:
+		t.Stop()
+	}
+	c.mu.Lock()
+	if c.hurry == hurry {
+		c.hurry = nil
+	}
+	c.lingered = true
+	c.mu.Unlock()
+	return true
 }
 
 // writeBatch writes what the writer took from the queue. Notifications

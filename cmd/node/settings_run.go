@@ -66,6 +66,7 @@ func runSettings(o *runOptions) *settings {
 		intSetting(&c.MaxJSONDepth, "max-json-depth", "levels of arrays and objects a message's data may nest (client frames and admin bodies, 1-1000); deeper input is refused where it enters").notZero(),
 		sizeSetting(&c.MaxFrameBytes, "max-frame-bytes", "largest client frame (1KiB-1MiB); a larger one closes the connection with 1009").notZero(),
 		floatSetting(&c.ConnRate, "conn-rate", "frames per second one client connection may send, bursts of twice as many; more get 1002, and 1000 refused in a row close it with 4008").notZero(),
+		durationSetting(&c.WriteDelay, "write-delay", "how long a client connection lets deliveries gather before writing them as one frame: less CPU per delivery under heavy fan-out, up to that much more latency (0: write at once; at most 1s)"),
 		intSetting(&c.SendQueue, "send-queue", "frames that may wait for a client that does not read; when it overflows the connection is closed with 4009").notZero(),
 		intSetting(&c.MaxConnectionsPerKey, "max-connections-per-key", "open connections of one key to a node; more are closed with 4008").notZero(),
 		intSetting(&c.ConnInFlight, "conn-in-flight", "requests one client connection may have sent and not had answered (they run one at a time, in order); more are answered 1002 at once"),

@@ -245,7 +245,7 @@ func TestZeroNeverSilentlyDefault(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"max-connections", "max-connections-per-addr", "retention-messages", "retention-age",
-		"max-storage-bytes", "node-in-flight", "node-in-flight-bytes", "jwt-max-ttl", "idle-timeout"} {
+		"max-storage-bytes", "node-in-flight", "node-in-flight-bytes", "jwt-max-ttl", "idle-timeout", "write-delay"} {
 		if _, err := parseRunIn(t, nil, "--"+name, "0"); err != nil {
 			t.Errorf("--%s 0 refused: %v", name, err)
 		}
