@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -410,16 +411,19 @@ func (c Config) allLoopback() bool {
 	return true
 }
 
-// validPort reports whether p is a port number, 0 (any free port) to 65535.
 // joinable reports whether addr can name a node to join: a host (an IP
-// address or a DNS name) and a port other than 0. A name that does not
+// address, zone included, or a DNS name) and a port other than 0, after
+// the optional "nodename/" prefix memberlist takes. A name that does not
 // resolve yet is joinable: the node retries until it does.
 func joinable(addr string) bool {
+	if _, rest, ok := strings.Cut(addr, "/"); ok {
+		addr = rest
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || !validPort(port) || port == "0" || host == "" {
 		return false
 	}
-	if net.ParseIP(host) != nil {
+	if _, err := netip.ParseAddr(host); err == nil {
 		return true
 	}
 	for _, r := range host {
@@ -430,6 +434,7 @@ func joinable(addr string) bool {
 	return len(host) <= 253
 }
 
+// validPort reports whether p is a port number, 0 (any free port) to 65535.
 func validPort(p string) bool {
 	n, err := strconv.ParseUint(p, 10, 16)
 	return err == nil && n <= 65535

@@ -60,7 +60,10 @@ func TestConfigJoinAddresses(t *testing.T) {
 		{"[:::]:7946", false},
 		{":7946", false},
 		{"no port", false},
-		{"bad/host:7946", false},
+		{"n2/10.0.0.2:7946", true}, // memberlist's node-name prefix
+		{"[fe80::1%eth0]:7946", true},
+		{"bad host:7946", false},
+		{"n2/host!:7946", false},
 	} {
 		c := DefaultConfig()
 		c.Name, c.Insecure, c.Join = "n1", true, []string{tc.addr}

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,48 @@ func TestPipelinedRequestsAreAllAnswered(t *testing.T) {
 	}
 	if got := counter(h.m, "shardgate_slow_consumer_disconnects_total", ""); got != 0 {
 		t.Fatalf("%v slow-consumer closes", got)
+	}
+}
+
+// The smallest send queue still answers requests one after another: the
+// reader's wait for room counts answers and unanswered requests, and a
+// connection with neither never waits.
+func TestTinySendQueueAnswers(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.SendQueue = 2; c.HistoryPage = 1 })
+	ws, _ := h.raw(t, "alice")
+	for id := 1; id <= 3; id++ {
+		resp := rpc(t, ws, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"presence","params":{"keys":["bob"]}}`, id))
+		if resp["id"] != float64(id) || errCode(resp) != 0 {
+			t.Fatalf("request %d: %v", id, resp)
+		}
+	}
+}
+
+// Deliveries waiting to be written never hold a request back: only answers
+// and unanswered requests fill the reader's half of the queue.
+func TestAnswersFullCountsOnlyAnswers(t *testing.T) {
+	notice := frame{kind: frameNotice, data: []byte(`{}`)}
+	tests := []struct {
+		name       string
+		queue      []frame
+		answers    int
+		unanswered int64
+		full       bool
+	}{
+		{"idle", nil, 0, 0, false},
+		{"a backlog of deliveries", slices.Repeat([]frame{notice}, 12), 0, 0, false},
+		{"answers below half", nil, 7, 0, false},
+		{"answers at half", nil, 8, 0, true},
+		{"answers and requests at half", nil, 5, 3, true},
+	}
+	for _, tt := range tests {
+		h := newHarness(t, func(c *Config, _ *AuthConfig) { c.SendQueue = 16; c.HistoryPage = 8 })
+		c := &conn{s: h.srv, queue: tt.queue, answers: tt.answers, reqs: inflight.New(100, 0)}
+		for range tt.unanswered {
+			c.reqs.Acquire(1)
+		}
+		if got := c.answersFullLocked(); got != tt.full {
+			t.Errorf("%s: full = %v, want %v", tt.name, got, tt.full)
+		}
 	}
 }

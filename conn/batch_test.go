@@ -2,6 +2,7 @@ package conn
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -118,27 +119,41 @@ func TestNoticeRun(t *testing.T) {
 	}
 }
 
+// lingering reports whether key's one connection has a writer waiting out
+// its WriteDelay.
+func lingering(h *harness, key string) bool {
+	cs := h.srv.connsOf(key)
+	if len(cs) != 1 {
+		return false
+	}
+	cs[0].mu.Lock()
+	defer cs[0].mu.Unlock()
+	return cs[0].hurry != nil
+}
+
 // TestWriteDelayGathersDeliveries: with a write delay, deliveries that
-// arrive one by one within it leave in one frame; a response to the
-// client's own request is not held by the delay, and takes the waiting
-// deliveries with it.
+// arrive while the writer waits leave in one frame with the first; a
+// response to the client's own request is not held by the delay, and takes
+// the waiting deliveries with it; nor is a close frame.
 func TestWriteDelayGathersDeliveries(t *testing.T) {
 	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.WriteDelay = MaxWriteDelay })
 	h.be.manualDelivery = true
 	ws, _ := h.raw(t, "bob")
 	msgs := h.be.storeN("bob", 5)
-	for _, m := range msgs {
-		// Apart, so that a writer that does not wait writes each alone.
+	h.srv.Deliver("bob", msgs[:1])
+	// A writer that does not wait has written the first alone by now.
+	testutil.Eventually(t, 5*time.Second, "the writer to wait for more", func() bool { return lingering(h, "bob") })
+	for _, m := range msgs[1:] {
 		h.srv.Deliver("bob", []shardgate.Message{m})
-		time.Sleep(10 * time.Millisecond)
 	}
 	if notes := readNotes(t, ws); len(notes) != 5 {
 		t.Fatalf("first frame holds %d deliveries, want all 5", len(notes))
 	}
 
-	more := h.be.storeN("bob", 1)
+	// A held answer or close would wait out the whole second.
+	h.srv.Deliver("bob", h.be.storeN("bob", 1))
+	testutil.Eventually(t, 5*time.Second, "the writer to wait again", func() bool { return lingering(h, "bob") })
 	start := time.Now()
-	h.srv.Deliver("bob", more)
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":7,"method":"presence","params":{"keys":["bob"]}}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +164,52 @@ func TestWriteDelayGathersDeliveries(t *testing.T) {
 			sawAnswer = sawAnswer || (n.Method == "" && string(n.ID) == "7")
 		}
 	}
-	// A held answer would wait out the whole second.
 	if el := time.Since(start); el > MaxWriteDelay*4/5 || !sawMessage {
 		t.Errorf("answer after %v (delivery seen before it: %v), want it at once and the delivery with it", el, sawMessage)
+	}
+
+	h.srv.Deliver("bob", h.be.storeN("bob", 1))
+	testutil.Eventually(t, 5*time.Second, "the writer to wait once more", func() bool { return lingering(h, "bob") })
+	start = time.Now()
+	h.srv.connsOf("bob")[0].closeWith(closePolicy, "test", true)
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != closePolicy {
+				t.Fatalf("read: %v, want close 4008", err)
+			}
+			break
+		}
+	}
+	if el := time.Since(start); el > MaxWriteDelay*4/5 {
+		t.Errorf("close frame after %v, want it at once", el)
+	}
+}
+
+// TestWriteDelayEndsBeforeTheQueueFills: deliveries that pile up during
+// the wait end it once they take a quarter of the send queue, long before
+// they could fill it: a client that reads is never closed as a slow
+// consumer because of the delay.
+func TestWriteDelayEndsBeforeTheQueueFills(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.WriteDelay = MaxWriteDelay; c.SendQueue = 16; c.HistoryPage = 8 })
+	h.be.manualDelivery = true
+	ws, _ := h.raw(t, "bob")
+	msgs := h.be.storeN("bob", 12)
+	h.srv.Deliver("bob", msgs[:1])
+	testutil.Eventually(t, 5*time.Second, "the writer to wait for more", func() bool { return lingering(h, "bob") })
+	start := time.Now()
+	for _, m := range msgs[1:] {
+		h.srv.Deliver("bob", []shardgate.Message{m})
+	}
+	got := len(readNotes(t, ws))
+	if el := time.Since(start); el > MaxWriteDelay*4/5 {
+		t.Errorf("first frame after %v: 12 queued deliveries waited out the delay", el)
+	}
+	for got < len(msgs) {
+		got += len(readNotes(t, ws))
+	}
+	if n := counter(h.m, "shardgate_slow_consumer_disconnects_total", ""); n != 0 {
+		t.Fatalf("%v slow-consumer closes of a client that reads", n)
 	}
 }

@@ -39,8 +39,9 @@ type Config struct {
 	// notifications are queued, before it writes them: deliveries that
 	// arrive meanwhile leave in the same frame. Under a heavy fan-out
 	// that is fewer frames and write system calls per delivery, for up to
-	// WriteDelay more latency; a response or a control frame queued
-	// meanwhile ends the wait at once. 0 (the default) writes at once.
+	// WriteDelay more latency. A response or a control frame (close,
+	// pong) queued meanwhile ends the wait at once, and so do deliveries
+	// that fill a quarter of SendQueue. 0 (the default) writes at once.
 	WriteDelay time.Duration
 	// MaxInFlight is how many requests one connection may have read and
 	// not yet answered, MaxInFlightBytes their frame bytes; a request

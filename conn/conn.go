@@ -48,6 +48,7 @@ type conn struct {
 	readWait  chan struct{} // closed by the writer when the reader may go on
 	hurry     chan struct{} // closed by enqueue to end the writer's WriteDelay
 	lingered  bool          // the writer has waited WriteDelay for this batch
+	answers   int           // responses queued or being written (answersFullLocked)
 	closing   bool          // a close frame is queued or sent
 	closeCode int           // the code we closed with, 0 if the peer did
 	closed    bool          // the reader has ended; nothing starts anymore
@@ -186,6 +187,7 @@ func (c *conn) closeWith(code int, reason string, flush bool) {
 		c.queue = nil
 	}
 	c.queue = append(c.queue, f)
+	c.hurryLocked()
 	c.startWriterLocked()
 }
 

@@ -44,12 +44,24 @@ func (c *conn) enqueueLocked(f frame) bool {
 		return false
 	}
 	c.queue = append(c.queue, f)
-	if c.hurry != nil && !f.isNotice() {
-		close(c.hurry) // a response or a control frame does not wait
-		c.hurry = nil
+	if f.kind == frameText {
+		c.answers++
+	}
+	// A response or a control frame does not wait for company, nor does
+	// a queue that is filling up: held longer it would overflow.
+	if !f.isNotice() || len(c.queue) >= c.s.cfg.SendQueue/4 {
+		c.hurryLocked()
 	}
 	c.startWriterLocked()
 	return true
+}
+
+// hurryLocked ends the writer's WriteDelay wait, if it is waiting.
+func (c *conn) hurryLocked() {
+	if c.hurry != nil {
+		close(c.hurry)
+		c.hurry = nil
+	}
 }
 
 func (c *conn) slowConsumerLocked() {
@@ -59,6 +71,7 @@ func (c *conn) slowConsumerLocked() {
 	c.closeCode = closeSlowConsumer
 	c.abandon.Store(true)
 	c.queue = append(c.queue[:0:0], frame{kind: frameClose, data: websocket.FormatCloseMessage(closeSlowConsumer, "slow consumer: send queue overflowed")})
+	c.hurryLocked()
 	c.startWriterLocked()
 }
 
@@ -111,6 +124,12 @@ func (c *conn) writeLoop() {
 		batch := c.queue
 		c.queue = nil
 		c.inflight = len(batch)
+		answers := 0
+		for _, f := range batch {
+			if f.kind == frameText {
+				answers++
+			}
+		}
 		c.mu.Unlock()
 		if err := c.writeBatch(batch); err != nil {
 			c.writeFailed(err)
@@ -118,6 +137,7 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Lock()
 		c.inflight = 0
+		c.answers = max(0, c.answers-answers) // a close may have reset it meanwhile
 		c.wakeWaitersLocked()
 		c.mu.Unlock()
 	}
@@ -236,23 +256,24 @@ func (c *conn) wakeWaitersLocked() {
 	}
 }
 
-// answersFullLocked reports whether the frames waiting to be written and
-// the requests still to be answered (one frame each, and one more for an
-// answer on its way from the handler) take half the send queue: the reader
-// then takes no new request until the writer has written some, so that a
-// client's own answers never overflow its queue. A client that pipelines
-// requests is paced by how fast it reads (the rest waits in its socket);
-// one that stops reading is closed when a write times out. Notifications
-// keep the other half.
+// answersFullLocked reports whether the answers not yet written and the
+// requests not yet answered (each will be an answer) take half the send
+// queue: the reader then takes no new request until the writer has
+// written some, so that a client's own answers never overflow its queue.
+// A client that pipelines requests is paced by how fast it reads (the rest
+// waits in its socket); one that stops reading is dropped when a write to
+// it times out. Notifications do not count: they have the other half, and
+// a backlog of them never holds a request back.
 func (c *conn) answersFullLocked() bool {
 	unanswered, _ := c.reqs.InFlight()
-	return len(c.queue)+c.inflight+int(unanswered)+1 >= c.s.cfg.SendQueue/2
+	return c.answers+int(unanswered) >= max(1, c.s.cfg.SendQueue/2)
 }
 
-// waitForRoom holds the reader while answersFullLocked. Whenever it holds,
-// a writer is running (the queue is not empty), and the writer wakes the
-// reader after each batch and when it fails, so the wait is bounded by
-// WriteTimeout.
+// waitForRoom holds the reader while answersFullLocked. Each request it
+// counts becomes an answer, or is dropped when the connection closes; each
+// answer is written by a writer that wakes the reader after every batch and
+// when it fails or the connection closes, so the wait ends within the
+// handler's answer and WriteTimeout.
 func (c *conn) waitForRoom() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -125,8 +125,9 @@ type LinkCounts struct {
 }
 
 // LinkTraffic exports the node links' counters as read by fn: frames and
-// envelopes (requests and replies) written, frames read, and envelopes a
-// peer sent that could not be decoded or that a full queue refused.
+// envelopes (requests and replies) written, frames read, envelopes from
+// peers that could not be decoded, and this node's envelopes that a full
+// queue to a peer refused.
 func (m *Metrics) LinkTraffic(fn func() LinkCounts) {
 	counter := func(name, help string, get func(LinkCounts) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(get(fn())) })

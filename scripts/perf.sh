@@ -10,6 +10,8 @@
 # NODE_BIN is the node binary (default: built from this tree), BENCH_BIN the
 # bench binary (default: the same). DURATION (default 10s) is each run's
 # measured part. RUNS (default "send64 send256 fanout") picks the runs;
+# routed64 and routed256 are send64 and send256 with --route (each
+# connection on its key's home);
 # rateN is an open-loop run offering N sends/s (scripts/latency-curve.sh);
 # inflightN is a closed loop keeping N sends outstanding (inflight512 and
 # inflight768 offer two and three times send256's concurrency: overload,
