@@ -49,6 +49,11 @@ type homeDeps struct {
 	publish func(e shardgate.Event)
 	// reportCopied tells the coordinator a copy is complete.
 	reportCopied func(ctx context.Context, req copiedReq) error
+	// fence is the newest table version another node's writes to a shard
+	// held here were stamped with (replicaSet); lockShard takes the lock
+	// under which such writes are applied.
+	fence     func(id int) (uint64, error)
+	lockShard func(id int) (unlock func())
 }
 
 func newHome(d homeDeps) (*home, error) {
@@ -65,7 +70,7 @@ func newHome(d homeDeps) (*home, error) {
 		d.cfg.Now = time.Now
 	}
 	if d.ctx == nil || d.store == nil || d.commitLocal == nil || d.links == nil || d.table == nil || d.canWrite == nil ||
-		d.deliver == nil || d.publish == nil || d.reportCopied == nil {
+		d.deliver == nil || d.publish == nil || d.reportCopied == nil || d.fence == nil || d.lockShard == nil {
 		return nil, errors.New("shard home: a dependency is missing")
 	}
 	if d.cfg.WriterQueue <= 0 || d.cfg.WriterQueueBytes <= 0 || d.cfg.MaxBatch <= 0 || d.cfg.SnapshotChunkBytes <= 0 {

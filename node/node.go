@@ -116,6 +116,9 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		name: cfg.Name, cfg: cfg, log: n.log, m: m, ctx: ctx, store: st, commitLocal: n.apply, links: links,
 		table: n.currentTable, canWrite: n.canWrite, deliver: n.conns.deliverTo, publish: n.events.publish,
 		reportCopied: n.reportCopied,
+		// The replica side is built next; both run only once Start begins.
+		fence:     func(id int) (uint64, error) { return n.replica.fenceOf(id) },
+		lockShard: func(id int) func() { return n.replica.lock(id) },
 	})
 	if err != nil {
 		cancel()

@@ -1,17 +1,14 @@
 package node
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/shard"
 	"github.com/shardgate/shardgate/store"
-	"go.uber.org/goleak"
 )
 
 // unreadable is a store whose reads fail.
@@ -27,14 +24,7 @@ func (unreadable) Read(int, string, uint64, int) ([]shardgate.Message, uint64, e
 // was read and is the retried send's: a read that fails refuses the retry
 // instead of acknowledging it unchecked.
 func TestRetryIsNotAnsweredWhenItsMessageCannotBeRead(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	st, err := store.Open(store.Config{Path: filepath.Join(t.TempDir(), "shardgate.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	st, ctx := openStore(t)
 	other := shardgate.Message{Seq: 1, From: "b", ID: "y", Data: json.RawMessage(`2`), TS: 1}
 	if err := st.Apply(ctx, []store.Op{
 		{Kind: store.OpMessage, Shard: 0, Key: "k", Msg: other},

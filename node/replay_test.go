@@ -1,16 +1,13 @@
 package node
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/shard"
 	"github.com/shardgate/shardgate/store"
-	"go.uber.org/goleak"
 )
 
 // A home's write that never reached its backups can be replaced there by
@@ -20,14 +17,7 @@ import (
 // (the chaos suite saw that as an acknowledged message missing from the
 // inbox).
 func TestRetryWhoseRecordOutlivedItsMessageIsStoredAnew(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	st, err := store.Open(store.Config{Path: filepath.Join(t.TempDir(), "shardgate.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	st, ctx := openStore(t)
 	other := shardgate.Message{Seq: 1, From: "b", ID: "y", Data: json.RawMessage(`2`), TS: 1}
 	if err := st.Apply(ctx, []store.Op{
 		{Kind: store.OpMessage, Shard: 0, Key: "k", Msg: other},

@@ -57,6 +57,9 @@ type primary struct {
 	batchMu  sync.Mutex
 	lastSeq  map[string]uint64
 	fencedAt uint64
+	// seenFence is the shard's replica fence when lastSeq was last known
+	// to match the store (see checkFence). Writer goroutine only.
+	seenFence uint64
 
 	copyMu sync.Mutex
 	copies map[string]*copyJob // pending holder → its copy
@@ -183,6 +186,15 @@ func (p *primary) process(batch []*writeReq) {
 		fail(batch, err)
 		return
 	}
+	// Held until the batch is committed: a copy or write from another
+	// home cannot land in this shard between the fence check and the
+	// commit. Only a stale home ever contends for it.
+	unlock := p.d.lockShard(p.shard)
+	defer unlock()
+	if err := p.checkFence(t); err != nil {
+		fail(batch, err)
+		return
+	}
 	ops, seqs, err := p.assign(t, batch)
 	if err != nil {
 		p.lastSeq = map[string]uint64{}
@@ -219,6 +231,30 @@ func (p *primary) process(batch []*writeReq) {
 		}
 	}
 	p.deliver(ops)
+}
+
+// checkFence refuses the batch when another node has written this shard
+// here as its home under a newer table than this node's: a node cut off
+// while it was home still runs its writer after the partition heals, until
+// it learns the newer table, and by then the new home may have copied the
+// shard into this store. Whenever the fence has moved, the seqs the writer
+// remembers are forgotten: the store may have been reset and refilled
+// beneath it, and a seq from before would overwrite the new home's
+// messages (the chaos suite saw a healed node do so, losing the
+// acknowledged writes made while it was cut off).
+func (p *primary) checkFence(t shard.Table) error {
+	f, err := p.d.fence(p.shard)
+	if err != nil {
+		return fmt.Errorf("node: fence of shard %d: %w", p.shard, err)
+	}
+	if f != p.seenFence {
+		p.lastSeq = map[string]uint64{}
+		p.seenFence = f
+	}
+	if f > t.Version {
+		return shardgate.Errorf(shardgate.KindUnavailable, "shard %d was written by a newer home (table v%d) than this node knows (v%d): retry once it has caught up", p.shard, f, t.Version)
+	}
+	return nil
 }
 
 // dropAbandoned answers the writes whose callers stopped waiting: they are
