@@ -119,8 +119,8 @@ func (c *coordinator) recordNow(e shardgate.LogEntry, reason string) {
 
 func (c *coordinator) copiedReport(r copiedReq) {
 	cur := c.table()
-	if r.Shard < 0 || r.Shard >= len(cur.Shards) || !slices.Contains(cur.Shards[r.Shard].Pending, r.Node) {
-		return // a late repeat: the table has moved on
+	if r.Shard < 0 || r.Shard >= len(cur.Shards) || !slices.Contains(cur.Shards[r.Shard].Pending, r.Node) || !fromHome(r, cur.Shards[r.Shard]) {
+		return // a late repeat, or a copy by a former home: the table has moved on
 	}
 	c.mu.Lock()
 	if !slices.ContainsFunc(c.completed, func(o copiedReq) bool {

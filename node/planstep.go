@@ -151,7 +151,7 @@ func nextTable(in planInput) planOutput {
 		for _, r := range in.completed {
 			// A completion stays until the table no longer lists the node
 			// as pending: it may take more than one step to publish.
-			if r.Shard >= 0 && r.Shard < len(base.Shards) && slices.Contains(base.Shards[r.Shard].Pending, r.Node) {
+			if r.Shard >= 0 && r.Shard < len(base.Shards) && slices.Contains(base.Shards[r.Shard].Pending, r.Node) && fromHome(r, base.Shards[r.Shard]) {
 				base = shard.Complete(base, r.Shard, r.Node)
 				kept = append(kept, r)
 			}
@@ -170,6 +170,15 @@ func nextTable(in planInput) planOutput {
 	nt.EventSeq, nt.Events = cur.EventSeq, nil
 	changed := cur.Version == 0 || !nt.SameAssignment(cur) || !slices.Equal(nt.Members, cur.Members) || !nt.Ops.Equal(cur.Ops)
 	return planOutput{next: nt, desired: desired, changed: changed, completed: kept}
+}
+
+// fromHome reports whether r was made by the shard's home in a: a copy
+// made by an earlier home is void, since the home that took over resets the
+// holder and copies again, and applying the earlier report while that copy
+// is half done would make a holder of a node missing messages. A report
+// that names no home (an older node's) is taken as before.
+func fromHome(r copiedReq, a shard.Assignment) bool {
+	return r.From == "" || r.From == a.Owner
 }
 
 // departureOf says why name is no longer a member of the table.

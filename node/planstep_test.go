@@ -61,4 +61,22 @@ func TestNextTableIsPure(t *testing.T) {
 	if slices.Contains(out1.next.Shards[pend].Pending, "c") {
 		t.Fatalf("shard %d: the completed copy to c is still pending", pend)
 	}
+
+	// A copy made by a node that is no longer the shard's home does not
+	// count: the home now copies again, and c holds only part of it.
+	owner := cur2.Shards[pend].Owner
+	former := "b"
+	if owner == "b" {
+		former = "a"
+	}
+	stale := []copiedReq{{Shard: pend, Node: "c", Version: 2, From: former}}
+	out3 := nextTable(planInput{cur: cur2, view: viewOf("a", "a", "b", "c"), completed: stale, shard: cfg, maxPending: 4})
+	if !slices.Contains(out3.next.Shards[pend].Pending, "c") || len(out3.completed) != 0 {
+		t.Fatalf("shard %d (home %s): a copy reported by %s completed c (pending %v, kept %v)", pend, owner, former, out3.next.Shards[pend].Pending, out3.completed)
+	}
+	fresh := []copiedReq{{Shard: pend, Node: "c", Version: 2, From: owner}}
+	out4 := nextTable(planInput{cur: cur2, view: viewOf("a", "a", "b", "c"), completed: fresh, shard: cfg, maxPending: 4})
+	if slices.Contains(out4.next.Shards[pend].Pending, "c") {
+		t.Fatalf("shard %d: the home's own report did not complete the copy to c", pend)
+	}
 }
