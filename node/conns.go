@@ -193,18 +193,17 @@ func (c *connections) reattach(key string) error {
 	return nil
 }
 
-// reattachHomedOn re-registers every local connection whose key is at home
-// on node home: home forgot them (it saw this node fail, which failure
-// detection may do to a node that is only slow) and asked for them again.
-func (c *connections) reattachHomedOn(home string) {
-	t := c.table()
-	if t.Shards == nil {
-		return
-	}
+// reattachAll re-registers every local connection with its key's home:
+// home forgot this node's connections (it saw this node fail, which
+// failure detection may do to a node that is only slow) and asked for them
+// again. All of them, not only those this node's table homes on the asker:
+// around a failover the two tables may differ, and a key the asker is home
+// of by its table but not by this node's would stay unregistered there,
+// its new messages pushed nowhere. Registering a key again is harmless, and
+// each goes to its home as this node's table says.
+func (c *connections) reattachAll() {
 	for key := range c.local.snapshot() {
-		if t.Shards[c.shardOf(key)].Owner == home {
-			c.reattachQ.mark(key)
-		}
+		c.reattachQ.mark(key)
 	}
 }
 
@@ -271,8 +270,8 @@ func (c *connections) linkRoutes() []linkRoute {
 			}
 			return struct{}{}, nil
 		})},
-		{methodReattach, func(_ context.Context, from string, _ json.RawMessage) (any, error) {
-			c.reattachHomedOn(from)
+		{methodReattach, func(_ context.Context, _ string, _ json.RawMessage) (any, error) {
+			c.reattachAll()
 			return struct{}{}, nil
 		}},
 		{methodPublish, typed(func(_ context.Context, _ string, r publication) (any, error) {
