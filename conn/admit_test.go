@@ -207,8 +207,8 @@ func TestAnswersFullCountsOnlyAnswers(t *testing.T) {
 		{"answers at half", nil, 8, 0, true},
 		{"answers and requests at half", nil, 5, 3, true},
 	}
+	h := newHarness(t, func(c *Config, _ *AuthConfig) { c.SendQueue = 16; c.HistoryPage = 8 })
 	for _, tt := range tests {
-		h := newHarness(t, func(c *Config, _ *AuthConfig) { c.SendQueue = 16; c.HistoryPage = 8 })
 		c := &conn{s: h.srv, queue: tt.queue, answers: tt.answers, reqs: inflight.New(100, 0)}
 		for range tt.unanswered {
 			c.reqs.Acquire(1)
