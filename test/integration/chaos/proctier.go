@@ -167,6 +167,12 @@ func (t *procTier) signalAndWait(ctx context.Context, name string, sig syscall.S
 	p.expected = true
 	t.mu.Unlock()
 	if err := p.cmd.Process.Signal(sig); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			// A drained node leaves and exits by itself, and may do so
+			// before it is told to stop: it has ended, as asked.
+			<-p.done
+			return nil
+		}
 		return fmt.Errorf("%s %s: %w", sig, name, err)
 	}
 	if sig == syscall.SIGTERM {
