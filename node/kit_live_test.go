@@ -94,3 +94,33 @@ func TestLiveDeliveryAfterSlowReregistration(t *testing.T) {
 		l.finish()
 	})
 }
+
+// A node holding connections is killed (its peers are refused at once,
+// failure detection reports it only later), and its clients reconnect to
+// another node at once, each resuming after the last seq it took, while
+// the cluster does not yet know the node is gone and sends go on. The
+// reconnected connections must then take every message acknowledged to
+// their keys, through the failover that follows, and through n1 seeing n2
+// fail for a moment at the same time (it forgets n2's registrations and
+// asks for them again, while the two tables may still differ).
+func TestLiveDeliveryOfConnectionsMovedOffAKilledNode(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		c := nodetest.Start(t, 3, nodetest.Options{})
+		l := startLoad(t, c, []string{"n1", "n2", "n3"}, []string{"n1", "n2", "n3"}, 4, 30)
+		l.waitAcked(100, 20*time.Second)
+		l.checkLive("steady load")
+
+		c.Crash("n3")
+		l.reconnect("n3", "n2")
+		l.waitAcked(20, 30*time.Second)
+		time.Sleep(2 * time.Second) // failure detection takes its time
+		c.Gossip.Fail("n3")
+		c.Gossip.Hide("n1", "n2")
+		time.Sleep(time.Second) // failure detection that is wrong for a while
+		c.Gossip.Show("n1", "n2")
+		c.WaitSettled(30 * time.Second)
+		l.waitAcked(100, 30*time.Second)
+		l.checkLive("n3 killed, its connections moved to n2")
+		l.finish()
+	})
+}

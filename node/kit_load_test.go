@@ -28,6 +28,10 @@ type load struct {
 	wg    sync.WaitGroup
 	acked atomic.Int64
 	gate  gate // checkLive pauses sending through it
+
+	connMu sync.Mutex
+	conns  map[string]*nodetest.Conn // key → its open connection
+	connOn map[string]string         // key → the node holding it
 }
 
 // gate lets sends through until paused; pause waits for those in flight.
@@ -79,19 +83,56 @@ func (g *gate) resume() {
 // via. It stops when the test ends, before the cluster does.
 func startLoad(t *testing.T, c *nodetest.Cluster, conns, via []string, nSenders, nKeys int) *load {
 	t.Helper()
-	l := &load{t: t, c: c, rec: checker.NewRecorder(), via: via, stop: make(chan struct{})}
+	l := &load{t: t, c: c, rec: checker.NewRecorder(), via: via, stop: make(chan struct{}),
+		conns: map[string]*nodetest.Conn{}, connOn: map[string]string{}}
 	l.gate.init()
 	for i := range nKeys {
 		k := fmt.Sprintf("user-%d", i)
 		l.keys = append(l.keys, k)
 		l.rec.Watch(k)
-		connect(t, c.Node(conns[i%len(conns)]), k, func(m shardgate.Message) { l.rec.Delivered(k, m.Seq) })
+		on := conns[i%len(conns)]
+		l.conns[k], l.connOn[k] = connect(t, c.Node(on), k, l.onMsg(k)), on
 	}
 	for i := range nSenders {
 		l.wg.Go(func() { l.send(i) })
 	}
 	t.Cleanup(l.halt)
 	return l
+}
+
+func (l *load) onMsg(key string) func(shardgate.Message) {
+	return func(m shardgate.Message) { l.rec.Delivered(key, m.Seq) }
+}
+
+// reconnect opens the connections held by node from on node to, each
+// resuming after the last seq it took, as a client does whose node went
+// away. A connect refused as unavailable (the key's home is changing) is
+// tried again, as a client would.
+func (l *load) reconnect(from, to string) {
+	l.t.Helper()
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	for _, k := range l.keys {
+		if l.connOn[k] != from {
+			continue
+		}
+		since := l.conns[k].Delivered()
+		var err error
+		for range 100 {
+			var nc *nodetest.Conn
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			nc, err = l.c.Node(to).Deliverer.Connect(ctx, k, since, l.onMsg(k))
+			cancel()
+			if err == nil {
+				l.conns[k], l.connOn[k] = nc, to
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			l.t.Fatalf("reconnect %s on %s after seq %d: %v", k, to, since, err)
+		}
+	}
 }
 
 func (l *load) halt() {
