@@ -72,7 +72,9 @@ const (
 	StateLeft     = "left"
 	StateDead     = "dead"
 	// StateFailed: an operator failed the node over while it was still
-	// alive. It serves nothing until it is readmitted or restarted.
+	// alive. It serves nothing until it is readmitted or restarted. The
+	// engine tells it apart; views show it as StateDead with FailedOver
+	// set, keeping to the five states clients know.
 	StateFailed = "failed"
 )
 
@@ -110,6 +112,10 @@ type NodeView struct {
 	// DiskFull is true while the node refuses writes because its disk is
 	// full; it recovers by itself when space returns.
 	DiskFull bool `json:"disk_full,omitempty"`
+	// FailedOver is true for a node an operator failed over while it
+	// still runs: its state reads dead, as the cluster treats it, until
+	// it is readmitted or restarted.
+	FailedOver bool `json:"failed_over,omitempty"`
 }
 
 // ClusterView is GET /v1/cluster.

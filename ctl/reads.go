@@ -122,7 +122,11 @@ func runNodes(ctx context.Context, s *session, args []string) error {
 		if n.Coordinator {
 			coord = "*"
 		}
-		t.row(n.Name, n.State, coord, strconv.Itoa(n.Owned), strconv.Itoa(n.BackedUp), strconv.Itoa(n.Connections),
+		state := n.State
+		if n.FailedOver {
+			state += " (failed over)"
+		}
+		t.row(n.Name, state, coord, strconv.Itoa(n.Owned), strconv.Itoa(n.BackedUp), strconv.Itoa(n.Connections),
 			strconv.FormatFloat(n.MessagesPerSec, 'f', 1, 64), humanBytes(int64(n.MemoryBytes)), orDash(n.AdminURL), orDash(n.WSURL))
 	}
 	return t.flush()

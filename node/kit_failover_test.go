@@ -48,7 +48,7 @@ func TestFailoverOfTheCoordinator(t *testing.T) {
 		}
 		testutil.Eventually(t, 30*time.Second, "another coordinator and "+coord+" failed", func() bool {
 			cv, _ := other.Engine.Cluster(ctx)
-			return nodeState(cv, coord) == shardgate.StateFailed && cv.Coordinator != "" && cv.Coordinator != coord
+			return failedOver(cv, coord) && cv.Coordinator != "" && cv.Coordinator != coord
 		})
 		settled(t, c, coord)
 		if _, err := c.Node(coord).Engine.Send(ctx, "x", key, json.RawMessage(`"hi"`), ""); !errors.Is(err, shardgate.ErrUnavailable) {

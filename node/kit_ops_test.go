@@ -109,11 +109,11 @@ func TestReadmit(t *testing.T) {
 		n3 := c.Node("n3")
 		testutil.Eventually(t, 20*time.Second, "n3 to know it was failed over", func() bool {
 			cv, _ := n3.Engine.Cluster(ctx)
-			return nodeState(cv, "n3") == shardgate.StateFailed && n3.Engine.Ready() != nil
+			return failedOver(cv, "n3") && n3.Engine.Ready() != nil
 		})
 		testutil.Eventually(t, 20*time.Second, "the others to see n3 failed", func() bool {
 			cv, _ := api.Cluster(ctx)
-			return nodeState(cv, "n3") == shardgate.StateFailed && cv.Coordinator == "n1"
+			return failedOver(cv, "n3") && cv.Coordinator == "n1"
 		})
 		if _, err := n3.Engine.Send(ctx, "x", "user-1", json.RawMessage(`"hi"`), ""); !errors.Is(err, shardgate.ErrUnavailable) {
 			t.Errorf("a failed-over node took a write: %v", err)
@@ -171,6 +171,17 @@ func nodeState(cv shardgate.ClusterView, name string) string {
 		}
 	}
 	return ""
+}
+
+// failedOver tells whether the view shows name as failed over: dead, the
+// state clients know, and marked.
+func failedOver(cv shardgate.ClusterView, name string) bool {
+	for _, n := range cv.Nodes {
+		if n.Name == name {
+			return n.State == shardgate.StateDead && n.FailedOver
+		}
+	}
+	return false
 }
 
 // settled waits until every running node has one table in which no shard

@@ -209,8 +209,13 @@ func (n *Node) setState(ctx context.Context, s string) {
 	n.mu.Lock()
 	n.state = s
 	n.mu.Unlock()
-	if err := n.mem.UpdateMeta(ctx, func(m *cluster.Meta) { m.State = s }); err != nil {
-		n.log.Warn("gossip state", "state", s, "err", err)
+	// Gossip carries the states a node gives itself. Failed over is the
+	// table's verdict, which every node reads there (isFailed); gossiping
+	// it would be refused, and would outlive a readmit in peers' views.
+	if s != shardgate.StateFailed {
+		if err := n.mem.UpdateMeta(ctx, func(m *cluster.Meta) { m.State = s }); err != nil {
+			n.log.Warn("gossip state", "state", s, "err", err)
+		}
 	}
 	n.events.publish(shardgate.Event{Type: "member", At: n.nowMS(), Data: map[string]string{"name": n.name, "state": s}})
 }

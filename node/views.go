@@ -32,8 +32,9 @@ func nonNil(s []string) []string {
 }
 
 // Cluster describes every node this node knows: the live members (a node
-// an operator failed over shows as failed), and the members that died,
-// listed as dead until they return or an operator removes them.
+// an operator failed over shows as dead, marked failed_over), and the
+// members that died, listed as dead until they return or an operator
+// removes them.
 func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	t := n.currentTable()
 	coord := n.coordinatorName()
@@ -43,11 +44,11 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	seen := map[string]bool{}
 	for name, m := range alive {
 		seen[name] = true
-		state := m.Meta.State
+		state, failedOver := m.Meta.State, false
 		if isFailed(t.Ops, m) {
-			state = shardgate.StateFailed
+			state, failedOver = shardgate.StateDead, true
 		}
-		nv := shardgate.NodeView{Name: name, State: state, Coordinator: name == coord,
+		nv := shardgate.NodeView{Name: name, State: state, FailedOver: failedOver, Coordinator: name == coord,
 			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
 		nv.WSURL = shardgate.WSURL(m.Meta.WSAddr, n.cfg.TLS)
 		if m.Meta.AdminAddr != "" {

@@ -291,7 +291,7 @@
     if (sample) recordSample(cv);
   }
 
-  const isGone = (n) => n.state === 'dead' || n.state === 'left';
+  const isGone = (n) => (n.state === 'dead' && !n.failed_over) || n.state === 'left';
 
   function updateRow(n) {
     let row = state.rows.get(n.name);
@@ -315,8 +315,10 @@
       state.rows.set(n.name, row);
     }
     const c = row.c;
-    setText(c.state, n.state);
-    c.state.className = 'state ' + n.state;
+    // A node failed over while it runs reads dead, as the cluster treats
+    // it; the mark says why, and that readmit can bring it back.
+    setText(c.state, n.failed_over ? 'dead · failed over' : n.state);
+    c.state.className = 'state ' + (n.failed_over ? 'failed' : n.state);
     if (n.coordinator !== row.coordinator) {
       row.coordinator = n.coordinator;
       c.role.replaceChildren(n.coordinator ? el('span', { class: 'badge', title: 'coordinator: computes and publishes the table' }, 'coordinator') : '');
@@ -330,8 +332,8 @@
     setText(c.rate, gone ? '–' : fmtNum(n.messages_per_sec));
     setText(c.mem, gone ? '–' : fmtBytes(n.memory_bytes));
     c.drain.disabled = n.state !== 'active';
-    c.failover.disabled = n.state === 'left' || n.state === 'dead' || n.state === 'failed';
-    c.readmit.hidden = n.state !== 'failed' && n.state !== 'draining';
+    c.failover.disabled = n.state === 'left' || n.state === 'dead';
+    c.readmit.hidden = !n.failed_over && n.state !== 'draining';
     row.tr.classList.toggle('gone', gone);
     row.node = n;
   }

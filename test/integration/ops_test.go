@@ -181,3 +181,50 @@ func TestOverridesSurviveACoordinatorChange(t *testing.T) {
 		return true
 	})
 }
+
+// An operator fails over a node that still runs: over the admin API the
+// cluster lists it as dead, the state clients know, marked failed_over,
+// and readmit makes it active again with the mark gone.
+func TestFailedOverNodeReadsDeadUntilReadmitted(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, nil)
+	admin := c.node("n1").AdminURL()
+	view := func() map[string]map[string]any {
+		res, err := http.Get(admin + "/v1/cluster")
+		if err != nil {
+			t.Fatalf("GET /v1/cluster: %v", err)
+		}
+		defer res.Body.Close()
+		var cv struct {
+			Nodes []map[string]any `json:"nodes"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&cv); err != nil {
+			t.Fatalf("decode /v1/cluster: %v", err)
+		}
+		out := map[string]map[string]any{}
+		for _, n := range cv.Nodes {
+			name, _ := n["name"].(string)
+			out[name] = n
+		}
+		return out
+	}
+	if status, body := post(t, admin+"/v1/nodes/n3/failover", ""); status != http.StatusOK {
+		t.Fatalf("failover of live n3 = %d %s", status, body)
+	}
+	testutil.Eventually(t, 30*time.Second, "n3 listed as dead and failed over", func() bool {
+		n := view()["n3"]
+		return n["state"] == shardgate.StateDead && n["failed_over"] == true
+	})
+	for name, n := range view() {
+		if name != "n3" && (n["state"] != shardgate.StateActive || n["failed_over"] != nil) {
+			t.Errorf("%s is listed as %v (failed_over %v) after n3's failover", name, n["state"], n["failed_over"])
+		}
+	}
+	if status, body := post(t, admin+"/v1/nodes/n3/readmit", ""); status != http.StatusOK {
+		t.Fatalf("readmit of n3 = %d %s", status, body)
+	}
+	testutil.Eventually(t, 30*time.Second, "n3 active again, unmarked", func() bool {
+		n := view()["n3"]
+		return n["state"] == shardgate.StateActive && n["failed_over"] == nil
+	})
+}
