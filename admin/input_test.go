@@ -259,3 +259,24 @@ func TestPanicBecomesAJSONErrorAndALogLine(t *testing.T) {
 		t.Errorf("the panic and its stack were not logged: %s", logs)
 	}
 }
+
+// A body that is not valid UTF-8 is refused before anything is called: a
+// message whose data held such bytes would break every client reading
+// the inbox.
+func TestBodyMustBeUTF8(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/users/bob/messages", "{\"data\":\"a\xffb\"}"},
+		{"/v1/users/bob/messages", "{\"data\":1,\"from\":\"\xc3\"}"},
+		{"/v1/topics/news/messages", "{\"data\":\"\xfe\"}"},
+		{"/v1/partitions/1/move", "{\"to\":\"n\xff\"}"},
+	} {
+		r := h.do(t, "POST", tc.path, tc.body, testToken)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "UTF-8") {
+			t.Errorf("%s %q: %d %s, want 400 about UTF-8", tc.path, tc.body, r.Status, r.Body)
+		}
+	}
+	if len(h.fake.Calls()) != 0 {
+		t.Errorf("the backend was called: %+v", h.fake.Calls())
+	}
+}

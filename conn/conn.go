@@ -130,6 +130,14 @@ func (c *conn) readLoop() error {
 			c.reply(nullID, nil, &rpcError{shardgate.CodeInvalidRequest, "invalid request: frames must be text frames holding JSON"})
 			continue
 		}
+		if !utf8.Valid(data) {
+			// RFC 6455 fails a connection whose text is not UTF-8. encoding/json
+			// would let such bytes through inside a message's data, and the
+			// stored message would then break every reader of the inbox:
+			// standard clients fail on a text frame that is not UTF-8.
+			c.closeWith(websocket.CloseInvalidFramePayloadData, "a text frame must hold valid UTF-8", false)
+			continue
+		}
 		c.admit(data)
 	}
 }

@@ -281,3 +281,31 @@ func TestBinaryFrameRefused(t *testing.T) {
 		t.Fatalf("binary frame: %v", resp)
 	}
 }
+
+// A text frame that is not valid UTF-8 closes the connection with 1007, as
+// RFC 6455 asks, and nothing of it is stored: a message whose data held
+// such bytes would break every standard client that reads the inbox.
+func TestInvalidUTF8Closes1007(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, frame := range []string{
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"send\",\"params\":{\"to\":\"bob\",\"data\":\"\xff\xfe\"}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"send\",\"params\":{\"to\":\"b\xffb\",\"data\":1}}",
+	} {
+		ws, _ := h.raw(t, "alice")
+		ws.WriteMessage(websocket.TextMessage, []byte(frame))
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, data, err := ws.ReadMessage()
+		ws.Close()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseInvalidFramePayloadData || !strings.Contains(ce.Text, "UTF-8") {
+			t.Errorf("frame %q: %s %v, want close 1007 about UTF-8", frame, data, err)
+		}
+	}
+	h.be.mu.Lock()
+	defer h.be.mu.Unlock()
+	for key, msgs := range h.be.inbox {
+		if len(msgs) > 0 {
+			t.Errorf("%d messages stored for %q from frames that were not UTF-8", len(msgs), key)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -35,13 +36,17 @@ var clearCodes = map[int]bool{
 // the result to the guarantees of docs/PROTOCOL.md: a refused frame gets a clear error and stores
 // nothing; an acknowledged send is stored at the next seq and reads back,
 // through the link, equal to what was sent; the node link is never cut;
-// the client connection survives everything but an oversized frame.
+// the client connection survives everything but an oversized frame or a
+// frame that is not UTF-8.
 func FuzzWholePath(f *testing.F) {
 	for _, s := range seeds() {
 		f.Add([]byte(s))
 	}
 	r := newRig(f)
 	c := dial(f, r)
+	// The connection outlives each input, and is replaced when one closes
+	// it: the fuzz target's own cleanup closes whichever is current.
+	f.Cleanup(func() { c.ws.Close() })
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var claim struct {
 			Method string `json:"method"`
@@ -57,10 +62,16 @@ func FuzzWholePath(f *testing.F) {
 
 		resp, closed := c.call(t, frame)
 		if closed {
-			if len(frame) <= readLimit {
+			// Only a frame over the limit (1009) or one that is not UTF-8
+			// (1007, RFC 6455) may end the connection, and neither stores.
+			if len(frame) <= readLimit && utf8.Valid(frame) {
 				t.Fatalf("a %d-byte frame closed the connection", len(frame))
 			}
+			c.ws.Close()
 			c = dial(t, r)
+			if after := r.lastSeq(t, to); after != before {
+				t.Fatalf("frame %q closed the connection and changed %q from seq %d to %d", frame, to, before, after)
+			}
 			return
 		}
 		if n := r.linkDials.Load(); n > 1 {
@@ -108,7 +119,6 @@ func dial(tb testing.TB, r *rig) *client {
 	if err != nil {
 		tb.Fatalf("dial: %v", err)
 	}
-	tb.Cleanup(func() { ws.Close() })
 	c := &client{ws: ws}
 	if m, _ := c.next(tb); m.Method != "welcome" {
 		tb.Fatalf("first frame %+v, want welcome", m)
