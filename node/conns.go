@@ -110,8 +110,10 @@ func (c *connections) attach(ctx context.Context, key string) (shardgate.Attachm
 	res, err := c.attachAtHome(ctx, key, count)
 	if err != nil {
 		c.local.add(key, -1)
+		c.reattachQ.mark(key) // the home may have taken the count before the call failed
 		return shardgate.Attachment{}, err
 	}
+	c.reportAgainIfChanged(key, count)
 	return shardgate.Attachment{Node: c.name, Shard: c.shardOf(key), LastSeq: res.LastSeq, FirstSeq: max(res.FirstSeq, 1)}, nil
 }
 
@@ -142,19 +144,23 @@ func (c *connections) localAttach(r attachReq) (attachResp, error) {
 	return attachResp{Shard: id, LastSeq: last, FirstSeq: first}, err
 }
 
-// detach undoes one attach. It does not wait: presence catches up.
+// detach undoes one attach. It does not wait: the reattacher reports the
+// new count to the home, retrying until it lands, and presence catches up.
 func (c *connections) detach(key string) {
-	count := c.local.add(key, -1)
-	id := c.shardOf(key)
-	req := attachReq{Key: key, Node: c.name, Count: count}
-	c.goFunc(func() {
-		ctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
-		defer cancel()
-		_ = c.routeCall(ctx, id, methodAttach, req, nil, func(context.Context) error {
-			c.registry.set(key, c.name, count)
-			return nil
-		})
-	})
+	c.local.add(key, -1)
+	c.reattachQ.mark(key)
+}
+
+// reportAgainIfChanged queues key for another report when its count
+// changed while a report of count was on its way. Each report carries the
+// absolute count, and concurrent reports may reach the home in any order:
+// the one that lands last may be stale (30 connections closed at once left
+// a home counting 29). The sender of every report looks again once it has
+// landed, so the last report to land is always a current one.
+func (c *connections) reportAgainIfChanged(key string, count int) {
+	if c.local.count(key) != count {
+		c.reattachQ.mark(key)
+	}
 }
 
 // deliverTo hands committed messages to every node with connections of key:
@@ -178,18 +184,19 @@ func (c *connections) presence(key string) shardgate.Presence {
 
 // reattach registers this node's connections of key with key's home and
 // has them catch up with what the home stored before it knew of them.
+// A count of 0 tells the home that the last of them closed.
 func (c *connections) reattach(key string) error {
 	count := c.local.count(key)
-	if count == 0 {
-		return nil // the connections are gone; detach told the home
-	}
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 	defer cancel()
 	res, err := c.attachAtHome(ctx, key, count)
 	if err != nil {
 		return err
 	}
-	c.deliverer().CatchUp(key, res.LastSeq)
+	if count > 0 {
+		c.deliverer().CatchUp(key, res.LastSeq)
+	}
+	c.reportAgainIfChanged(key, count)
 	return nil
 }
 
