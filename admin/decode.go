@@ -208,7 +208,7 @@ func bindBody[T any, PT interface {
 	if !utf8.Valid(raw) {
 		// encoding/json would keep such bytes inside a message's data, and
 		// the stored message would break every client reading the inbox.
-		return body, shardgate.Errorf(shardgate.KindInvalid, "the request body is not valid UTF-8")
+		return body, shardgate.Errorf(shardgate.KindParse, "the request body is not valid UTF-8")
 	}
 	if d := shardgate.JSONDepth(raw); d > maxDepth+1 {
 		return body, shardgate.Errorf(shardgate.KindInvalid,

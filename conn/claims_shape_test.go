@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -60,6 +61,44 @@ func TestPermissionClaimShapes(t *testing.T) {
 		_, err := auth(bad)
 		if msg := shardgate.UserMessage(err); err == nil || !strings.Contains(msg, name) || strings.Contains(msg, "malformed") {
 			t.Errorf("%s claim %v: got %v, want a refusal naming the claim", name, bad[name], err)
+		}
+	}
+}
+
+// A registered claim of the wrong JSON type is refused with a message that
+// names it: sub must be a string, exp, nbf and iat numbers (RFC 7519). The
+// jwt library alone called a numeric sub a malformed token and took an exp
+// written as a string.
+func TestRegisteredClaimTypes(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a, err := NewAuthenticator(AuthConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, tc := range []struct {
+		name   string
+		claims jwt.MapClaims
+		want   string // "" when the token is good
+	}{
+		{"good", jwt.MapClaims{"sub": "alice", "exp": exp}, ""},
+		{"negative iat", jwt.MapClaims{"sub": "alice", "exp": exp, "iat": -1}, ""},
+		{"numeric sub", jwt.MapClaims{"sub": 5, "exp": exp}, `"sub" must be a string`},
+		{"list sub", jwt.MapClaims{"sub": []string{"alice"}, "exp": exp}, `"sub" must be a string`},
+		{"exp as a string", jwt.MapClaims{"sub": "alice", "exp": fmt.Sprint(exp)}, `"exp" must be a number`},
+		{"nbf as a string", jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": "0"}, `"nbf" must be a number`},
+		{"iat as null", jwt.MapClaims{"sub": "alice", "exp": exp, "iat": nil}, `"iat" must be a number`},
+	} {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc.claims).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Authenticate(httptest.NewRequest("GET", "/v1/ws?token="+s, nil))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(shardgate.UserMessage(err), tc.want) || strings.Contains(shardgate.UserMessage(err), "malformed")):
+			t.Errorf("%s: got %v, want a refusal saying %s", tc.name, err, tc.want)
 		}
 	}
 }

@@ -131,6 +131,8 @@ func jsonType(kind string) string {
 		return "a boolean"
 	case "uint64", "uint", "uint32":
 		return "a non-negative integer"
+	case "int", "int64", "int32":
+		return "an integer"
 	default:
 		return "a number"
 	}

@@ -309,3 +309,21 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 		}
 	}
 }
+
+// A param of the wrong JSON type is refused with a message that says what
+// it must be, in the client's terms.
+func TestParamTypeMessages(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	for _, tc := range []struct{ frame, want string }{
+		{`{"jsonrpc":"2.0","id":1,"method":"history","params":{"since":0,"limit":2.5}}`, "params.limit must be an integer, got number 2.5"},
+		{`{"jsonrpc":"2.0","id":2,"method":"history","params":{"since":1.5}}`, "params.since must be a non-negative integer"},
+		{`{"jsonrpc":"2.0","id":3,"method":"send","params":{"to":7,"data":1}}`, "params.to must be a string"},
+	} {
+		resp := rpc(t, ws, tc.frame)
+		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		if errCode(resp) != -32602 || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: %v, want -32602 saying %q", tc.frame, resp, tc.want)
+		}
+	}
+}

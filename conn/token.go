@@ -23,6 +23,9 @@ type tokenClaims struct {
 // permission claim is a list of patterns, or one pattern as a string (as
 // aud may be); anything else is refused with a claimError naming it.
 func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
+	if err := registeredClaimTypes(b); err != nil {
+		return err
+	}
 	var raw struct {
 		jwt.RegisteredClaims
 		Send      json.RawMessage `json:"send"`
@@ -65,11 +68,37 @@ func patternClaim(name string, raw json.RawMessage) ([]string, error) {
 	return list, nil
 }
 
-// claimError is a permission claim of the wrong JSON type.
-type claimError struct{ name string }
+// claimError is a claim of the wrong JSON type; want says what it must be
+// (empty: a permission claim's list of patterns).
+type claimError struct{ name, want string }
 
 func (e *claimError) Error() string {
-	return fmt.Sprintf("token claim %q must be a list of patterns (strings) or one pattern", e.name)
+	want := e.want
+	if want == "" {
+		want = "a list of patterns (strings) or one pattern"
+	}
+	return fmt.Sprintf("token claim %q must be %s", e.name, want)
+}
+
+// registeredClaimTypes refuses a payload whose sub is not a JSON string or
+// whose exp, nbf or iat is not a JSON number (RFC 7519). The jwt library
+// would call a numeric sub a malformed token, which sends a client
+// developer looking at the wrong thing, and would take a time written as
+// a string.
+func registeredClaimTypes(b []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return err
+	}
+	if v, ok := top["sub"]; ok && (len(v) == 0 || v[0] != '"') {
+		return &claimError{name: "sub", want: "a string (the key)"}
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := top[name]; ok && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+			return &claimError{name: name, want: "a number (seconds since 1970)"}
+		}
+	}
+	return nil
 }
 
 // verify checks a client token: HS256 only, exp required and in the future,
