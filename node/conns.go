@@ -144,11 +144,20 @@ func (c *connections) localAttach(r attachReq) (attachResp, error) {
 	return attachResp{Shard: id, LastSeq: last, FirstSeq: first}, err
 }
 
-// detach undoes one attach. It does not wait: the reattacher reports the
-// new count to the home, retrying until it lands, and presence catches up.
+// detach undoes one attach. It does not wait: presence catches up. A
+// report that fails is left to the reattacher, which retries until one
+// lands.
 func (c *connections) detach(key string) {
-	c.local.add(key, -1)
-	c.reattachQ.mark(key)
+	count := c.local.add(key, -1)
+	c.goFunc(func() {
+		ctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
+		defer cancel()
+		if _, err := c.attachAtHome(ctx, key, count); err != nil {
+			c.reattachQ.mark(key)
+			return
+		}
+		c.reportAgainIfChanged(key, count)
+	})
 }
 
 // reportAgainIfChanged queues key for another report when its count
