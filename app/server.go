@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,7 @@ type Server struct {
 	linkTLS     *link.TLS     // nil: plain node links (no cluster key)
 
 	wsAddr, adminAddr string
+	dataID            string // the data dir's identity (cluster.Meta.ID)
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -230,9 +233,28 @@ func (s *Server) openStore() error {
 		return fmt.Errorf("data dir %s belongs to node %q, not %q: node names must stay the same across restarts", s.cfg.DataDir, name, s.cfg.Name)
 	}
 	if name == nil {
-		return st.PutMeta("name", []byte(s.cfg.Name))
+		if err := st.PutMeta("name", []byte(s.cfg.Name)); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.loadDataID()
+}
+
+// loadDataID reads the data dir's identity, making it on first use: the
+// cluster tells this node's own restarts from a second node given the
+// same name (cluster.Meta.ID).
+func (s *Server) loadDataID() error {
+	id, err := s.st.GetMeta("id")
+	if err != nil || id != nil {
+		s.dataID = string(id)
+		return err
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("data dir %s: make its identity: %w", s.cfg.DataDir, err)
+	}
+	s.dataID = hex.EncodeToString(b)
+	return s.st.PutMeta("id", []byte(s.dataID))
 }
 
 func (s *Server) newCluster(key []byte) error {
@@ -250,7 +272,7 @@ func (s *Server) newCluster(key []byte) error {
 		s.cfg.ClusterHook(&ccfg)
 	}
 	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
-		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli()}
+		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID}
 	cl, err := cluster.New(ccfg)
 	if err != nil {
 		return err

@@ -53,6 +53,7 @@ type Cluster struct {
 	peers      *peerBook
 	seedsArmed bool      // Join was called: the re-join loop may use the seeds
 	mismatch   *mismatch // last partition-count refusal seen in a merge
+	nameTaken  string    // address of a live node using this name on other data
 
 	queue  *eventQueue
 	events chan Event

@@ -198,3 +198,35 @@ func TestJoinWithoutSeedsAndCloseTwice(t *testing.T) {
 		t.Errorf("UpdateMeta after Close: %v", err)
 	}
 }
+
+// A second node given a live node's name, on data of its own, is refused
+// at once when it joins, and the cluster keeps the first one. (The same
+// name on the same data is that node's own restart, which memberlist lets
+// in once the old address is declared dead: TestRestartAtNewAddress.)
+func TestSecondNodeWithATakenNameIsRefused(t *testing.T) {
+	checkLeaks(t)
+	mk := func(name, id string, seeds ...string) cluster.Config {
+		c := localConfig(name, seeds...)
+		c.Meta.ID = id
+		return c
+	}
+	n1 := MustStart(t, mk("n1", "a1"))
+	n2 := MustStart(t, mk("n2", "b2", n1.AdvertiseAddr()))
+	MustJoin(t, n2)
+	waitMembers(t, 5*time.Second, []string{"n1", "n2"}, n1, n2)
+
+	impostor := MustStart(t, mk("n2", "c3", n1.AdvertiseAddr()))
+	start := time.Now()
+	err := impostor.Join(context.Background())
+	if !errors.Is(err, cluster.ErrNameTaken) || !strings.Contains(err.Error(), n2.AdvertiseAddr()) {
+		t.Fatalf("Join of a second n2: %v, want ErrNameTaken naming %s", err, n2.AdvertiseAddr())
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a taken name is permanent, yet Join retried for %v", took)
+	}
+	t.Logf("Join error: %v", err)
+	impostor.Close()
+	if m, ok := n1.Member("n2"); !ok || m.GossipAddr != n2.AdvertiseAddr() {
+		t.Errorf("n1 sees n2 as %+v, want the first n2 at %s", m, n2.AdvertiseAddr())
+	}
+}

@@ -71,6 +71,15 @@ func (h hooks) NotifyMerge(peers []*memberlist.Node) error {
 // and never while it is alive (two nodes configured with one name).
 func (h hooks) NotifyConflict(existing, other *memberlist.Node) {
 	if existing.Name == h.c.cfg.Name {
+		theirs, err := decodeMeta(other.Meta)
+		if own := h.c.cfg.Meta.ID; err == nil && own != "" && theirs.ID != "" && theirs.ID != own {
+			// Not this node's previous process (that would have the same
+			// data), but a second node given this name.
+			h.c.log.Error("another node, with a data dir of its own, uses this node's name; every node needs its own name",
+				"name", existing.Name, "other_addr", other.Address())
+			h.c.recordNameTaken(other.Address())
+			return
+		}
 		h.c.log.Error("another node uses this node's name (or this node's previous process, not yet declared dead); every node needs its own name",
 			"name", existing.Name, "other_addr", other.Address())
 		return

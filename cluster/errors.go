@@ -11,6 +11,11 @@ var (
 	// refuse each other, and retrying cannot help.
 	ErrPartitionMismatch = errors.New("nodes with different partition counts cannot form one cluster")
 
+	// ErrNameTaken is wrapped by the error Join returns when a live node
+	// of the cluster already uses this node's name with a data dir of its
+	// own: two nodes configured with one name. Retrying cannot help.
+	ErrNameTaken = errors.New("the node name is taken by another node")
+
 	// ErrMetaTooLarge is wrapped when node metadata does not fit in a
 	// gossip message.
 	ErrMetaTooLarge = errors.New("node metadata too large")

@@ -35,6 +35,22 @@ func (c *Cluster) recordMismatch(m mismatch) {
 	c.mismatch = &m
 }
 
+// recordNameTaken remembers the address of a live node that uses this
+// node's name with another data dir; Join refuses to go on.
+func (c *Cluster) recordNameTaken(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nameTaken = addr
+}
+
+func (c *Cluster) takeNameTaken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addr := c.nameTaken
+	c.nameTaken = ""
+	return addr
+}
+
 func (c *Cluster) takeMismatch() *mismatch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,6 +85,7 @@ func (c *Cluster) Join(ctx context.Context) error {
 	backoff := joinBackoffMin
 	for attempt := 1; ; attempt++ {
 		c.takeMismatch()
+		c.takeNameTaken()
 		n, err := c.joinOnce(seeds)
 		if errors.Is(err, ErrClosed) {
 			return err
@@ -84,6 +101,13 @@ func (c *Cluster) Join(ctx context.Context) error {
 			c.mu.Unlock()
 			return fmt.Errorf("cluster: partition count %d differs from the cluster's %d (node %s at %s); every node must use the same partition count: %w",
 				c.cfg.Meta.Partitions, m.partitions, m.name, m.addr, ErrPartitionMismatch)
+		}
+		if addr := c.takeNameTaken(); addr != "" {
+			c.mu.Lock()
+			c.seedsArmed = false
+			c.mu.Unlock()
+			return fmt.Errorf("cluster: a node at %s already uses the name %q with a data dir of its own; every node needs its own --name: %w",
+				addr, c.cfg.Name, ErrNameTaken)
 		}
 		if n > 0 {
 			c.log.Info("joined the cluster", "seeds_reached", n, "members", len(c.Members()), "attempts", attempt)

@@ -29,6 +29,10 @@ type Meta struct {
 	// under the same name means the node restarted.
 	StartedAt    int64  `json:"t"`
 	TableVersion uint64 `json:"v"` // newest partition table this node has
+	// ID names the node's data dir, made when the dir was: a process that
+	// restarts on the same data keeps it, a second node given the same
+	// name on other data does not, and is refused (ErrNameTaken).
+	ID string `json:"i,omitempty"`
 }
 
 // encode returns the gossip form, refusing what memberlist could not carry.

@@ -3,14 +3,19 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/app"
+	"github.com/shardgate/shardgate/cluster"
 	"github.com/shardgate/shardgate/internal/testutil"
 	"github.com/shardgate/shardgate/shard"
 )
@@ -227,4 +232,48 @@ func TestFailedOverNodeReadsDeadUntilReadmitted(t *testing.T) {
 		n := view()["n3"]
 		return n["state"] == shardgate.StateActive && n["failed_over"] == nil
 	})
+}
+
+// An operator starts a second node with a running node's name on a data
+// dir of its own. It is refused with one sentence and ends, and the first
+// node keeps its place: the second one once joined, took the first's
+// shards in its own view and acknowledged writes that overwrote theirs.
+func TestSecondNodeWithATakenNameIsRefused(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, nil)
+	c.mu.Lock()
+	cfg := c.cfgs["n2"]
+	c.mu.Unlock()
+	cfg.DataDir = filepath.Join(t.TempDir(), "copy")
+	cfg.GossipAddr, cfg.WSAddr, cfg.AdminAddr = testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	cfg.Join = []string{c.node("n1").GossipAddr()}
+	s, err := app.New(cfg)
+	if err != nil {
+		t.Fatalf("new second n2: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = s.Start(ctx)
+	s.Kill()
+	if !errors.Is(err, cluster.ErrNameTaken) || !strings.Contains(err.Error(), `"n2"`) {
+		t.Fatalf("start of a second n2: %v, want a refusal naming the taken name", err)
+	}
+	t.Logf("refused: %v", err)
+	cv, err := c.node("n1").Node().Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodeState(cv, "n2") != shardgate.StateActive {
+		t.Errorf("n2 is %q after the second n2 was refused", nodeState(cv, "n2"))
+	}
+	// The first n2 still serves its keys.
+	key := ""
+	for i := 0; key == ""; i++ {
+		if r, err := c.node("n1").Node().Route(ctx, fmt.Sprintf("k%d", i)); err == nil && r.Owner == "n2" {
+			key = r.Key
+		}
+	}
+	if _, err := c.node("n2").Node().Send(ctx, "x", key, json.RawMessage(`"hi"`), ""); err != nil {
+		t.Errorf("the first n2 refuses a write after the second was refused: %v", err)
+	}
 }
