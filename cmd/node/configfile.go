@@ -15,6 +15,7 @@ import (
 // source goes through the same parsers.
 type configFile struct {
 	values map[string]string
+	arrays map[string]bool   // keys given as TOML arrays
 	pos    map[string]string // key → "FILE: key" for error messages
 	order  []string          // keys, sorted, for deterministic errors
 }
@@ -39,8 +40,9 @@ func loadConfigFile(path string) (*configFile, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f := &configFile{values: map[string]string{}, pos: map[string]string{}}
+	f := &configFile{values: map[string]string{}, pos: map[string]string{}, arrays: map[string]bool{}}
 	for k, v := range raw {
+		_, f.arrays[k] = v.([]any)
 		f.order = append(f.order, k)
 		f.pos[k] = path
 		s, err := configText(v)

@@ -22,6 +22,7 @@ type setting struct {
 	noFile  bool   // not accepted as a config-file key (--config itself)
 	parse   func(string) error
 	isZero  func() bool // whether the target holds 0 (numbers and durations)
+	list    bool        // takes several values (a TOML array in a file)
 }
 
 // fileVariant is the name of the --…-file form of a secret.
@@ -135,6 +136,11 @@ func (ss *settings) resolve(configPath string) error {
 			s, ok := ss.byKey[k]
 			if !ok || s.noFile {
 				return fmt.Errorf("%s: unknown key %q (keys are the flag names of 'shardgate run -h')", file.pos[k], k)
+			}
+			// A one-item array would otherwise read as its item: partitions
+			// = [1] set a cluster's partition count, fixed for its life, to 1.
+			if file.arrays[k] && !s.list {
+				return fmt.Errorf("%s: %s: is a list; %s takes one value", file.pos[k], k, k)
 			}
 		}
 		layers = append(layers, source{values: file.values, where: func(k, v string, secret bool) string {

@@ -114,6 +114,8 @@ func TestSettingsErrors(t *testing.T) {
 		{"file not a number", nil, []string{"--config", badFile}, badFile + ": partitions: abc: not a number"},
 		{"file unknown key", nil, []string{"--config", typo}, typo + `: unknown key "partitons"`},
 		{"file nested table", nil, []string{"--config", nested}, nested + ": limits: is a table"},
+		{"file list for a word", nil, []string{"--config", writeFile(t, "list2.toml", "name = [\"n1\"]\n")}, ": name: is a list; name takes one value"},
+		{"file one-item list for a number", nil, []string{"--config", writeFile(t, "list.toml", "partitions = [1]\n")}, ": partitions: is a list; partitions takes one value"},
 		{"file syntax", nil, []string{"--config", syntax}, syntax + ":1:"},
 		{"file missing", nil, []string{"--config", noFile}, "--config " + noFile + ": no such file or directory"},
 		{"config key in file", nil, []string{"--config", writeFile(t, "c.toml", "config = \"x\"\n")}, `unknown key "config"`},

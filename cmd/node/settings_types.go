@@ -79,7 +79,7 @@ func sizeSetting(p *int64, name, help string) *setting {
 // listSetting takes comma-separated values (or a list in a config file);
 // each is passed through each, which may rewrite or refuse it.
 func listSetting(p *[]string, name, arg, help string, each func(string) (string, error)) *setting {
-	return &setting{name: name, arg: arg, help: help, def: strings.Join(*p, ","), parse: func(v string) error {
+	return &setting{name: name, arg: arg, help: help, def: strings.Join(*p, ","), list: true, parse: func(v string) error {
 		var out []string
 		for _, item := range strings.Split(v, ",") {
 			if item = strings.TrimSpace(item); item == "" {
