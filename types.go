@@ -136,7 +136,9 @@ type PartitionView struct {
 	Pending  []string `json:"pending,omitempty"`
 	State    string   `json:"state"`
 	Replicas int      `json:"replicas"`
-	// UnderReplicated: fewer live committed copies than 1+B.
+	// UnderReplicated: fewer live committed copies than 1+B, or than the
+	// live nodes when there are fewer of them (no node could hold another;
+	// the nodes log a warning while the table has fewer members than 1+B).
 	UnderReplicated bool  `json:"under_replicated"`
 	Messages        int64 `json:"messages"`
 	Bytes           int64 `json:"bytes"`

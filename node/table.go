@@ -34,6 +34,7 @@ func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 	n.mu.RUnlock()
 
 	n.logInstalled(t, peer)
+	n.warnFewCopies(t)
 	n.checkFailed(t)
 	n.m.TableVersion.Set(float64(t.Version))
 	n.m.ShardsOwned.Set(float64(t.Owned(n.name)))
@@ -49,6 +50,23 @@ func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 	n.events.publish(shardgate.Event{Type: "table", At: n.nowMS(), Data: map[string]any{"version": t.Version, "coordinator": t.Coordinator, "reason": reason}})
 	n.log.Info("table installed", "version", t.Version, "coordinator", t.Coordinator, "reason", reason, "owned", t.Owned(n.name), "backed_up", t.BackedUp(n.name))
 	return true, nil
+}
+
+// warnFewCopies says, once per member count, that the table has fewer
+// members than the copies --backups asks for: each shard is then kept on
+// every member, and writes are acknowledged with that many copies. The
+// partition view does not count it as under-replicated, since no node
+// could hold another copy.
+func (n *Node) warnFewCopies(t shard.Table) {
+	members, want := int64(len(t.Members)), int64(1+n.cfg.Shard.Backups)
+	if members == 0 || members >= want {
+		n.fewCopies.Store(0)
+		return
+	}
+	if n.fewCopies.Swap(members) != members {
+		n.log.Warn("fewer members than copies wanted: each shard is kept on every member, and writes are acknowledged with that many copies until more nodes join",
+			"members", members, "copies_wanted", want, "backups", n.cfg.Shard.Backups)
+	}
 }
 
 // applyRoles starts writers for shards this node now owns, stops writers of
