@@ -85,7 +85,7 @@ func signalContext() (context.Context, func()) {
 		if sig, ok := <-ch; ok {
 			// The drain is abandoned: say so, or the operator reads a
 			// node that vanished mid-drain as a crash.
-			fmt.Fprintf(os.Stderr, "shardgate: second %v: stopping now, without finishing the graceful stop; this node's shards fail over to their backups\n", sig)
+			fmt.Fprintf(os.Stderr, "shardgate: a second signal (%v): stopping now, without finishing the graceful stop; this node's shards fail over to their backups\n", sig)
 			os.Exit(1)
 		}
 	}()
