@@ -292,8 +292,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--join %q is not a host:port address of a node's gossip listener", addr)
 		}
 	}
-	if c.MaxConnections < 0 || c.MaxConnectionsPerAddr < 0 {
-		return errors.New("--max-connections and --max-connections-per-addr must be 0 (no cap) or more")
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("--max-connections must be 0 (no cap) or more, got %d", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerAddr < 0 {
+		return fmt.Errorf("--max-connections-per-addr must be 0 (no cap) or more, got %d", c.MaxConnectionsPerAddr)
 	}
 	if c.ReadHeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("--read-header-timeout, --body-timeout and --idle-timeout must be 0 (none) or more")

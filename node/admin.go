@@ -139,8 +139,14 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 	case shardgate.ActionRebalance:
 		ops.Overrides = nil
 	case shardgate.ActionMove:
-		if !alive || m.Meta.State != shardgate.StateActive || isFailed(*ops, m) {
-			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no active node named %q", a.Node)
+		if !alive {
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
+		}
+		if state := stateOf(m, *ops); state != shardgate.StateActive {
+			if state == shardgate.StateFailed {
+				state = "failed over"
+			}
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: shards can only be moved to an active node", a.Node, state)
 		}
 		if ops.Overrides == nil {
 			ops.Overrides = map[int]string{}

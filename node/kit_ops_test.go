@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,12 @@ func TestReadmit(t *testing.T) {
 			cv, _ := api.Cluster(ctx)
 			return failedOver(cv, "n3") && cv.Coordinator == "n1"
 		})
+		if _, err := api.MoveShard(ctx, 0, "n3"); shardgate.KindOf(err) != shardgate.KindConflict || !strings.Contains(shardgate.UserMessage(err), "n3 is failed over") {
+			t.Errorf("moving a shard to failed-over n3: %v, want a conflict that says why", err)
+		}
+		if _, err := api.MoveShard(ctx, 0, "n9"); shardgate.KindOf(err) != shardgate.KindNotFound {
+			t.Errorf("moving a shard to unknown n9: %v, want not found", err)
+		}
 		if _, err := n3.Engine.Send(ctx, "x", "user-1", json.RawMessage(`"hi"`), ""); !errors.Is(err, shardgate.ErrUnavailable) {
 			t.Errorf("a failed-over node took a write: %v", err)
 		}
