@@ -171,3 +171,18 @@ func expectClose4008(t *testing.T, url, reason string) {
 		t.Fatalf("over the cap: %v, want close 4008 naming %s", err, reason)
 	}
 }
+
+// An admin call sent to the public listener (ctl or curl given the wrong
+// port) is told where the admin API is.
+func TestAdminCallOnThePublicListenerIsRedirectedInWords(t *testing.T) {
+	s := startNode(t, nil)
+	res, err := http.Get(s.PublicURL() + "/v1/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "admin listener (--admin-addr)") {
+		t.Errorf("GET /v1/cluster on the public listener: %s %s, want 404 naming the admin listener", res.Status, body)
+	}
+}

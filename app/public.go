@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -36,6 +37,12 @@ func (s *Server) publicMux() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.cfg.Name})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			// Most likely an admin call (ctl, curl) sent to the wrong port.
+			writeError(w, shardgate.Errorf(shardgate.KindNotFound,
+				"no such endpoint on the public listener: %s %s; the admin API is served on the admin listener (--admin-addr)", r.Method, r.URL.Path))
+			return
+		}
 		writeError(w, shardgate.Errorf(shardgate.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux

@@ -73,6 +73,10 @@ func (c *Cluster) Join(ctx context.Context) error {
 	}
 	seeds := c.seeds()
 	if len(seeds) == 0 {
+		if len(c.cfg.Join) > 0 {
+			c.log.Warn("--join names only this node: it starts a cluster of its own; give the gossip address of another node to join its cluster",
+				"join", strings.Join(c.cfg.Join, ","))
+		}
 		return nil
 	}
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +105,23 @@ func TestUnreadEventsDoNotStallGossip(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+}
+
+// A --join list that names only this node starts a cluster of its own, and
+// says so: an operator who meant to join another node's cluster would
+// otherwise not know.
+func TestJoinNamingOnlyItselfWarns(t *testing.T) {
+	checkLeaks(t)
+	var logs testutil.Buffer
+	cfg := localConfig("n1")
+	cfg.BindAddr = testutil.FreeAddr(t)
+	cfg.Join = []string{cfg.BindAddr}
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	n := MustStart(t, cfg)
+	if err := n.Join(context.Background()); err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	if !strings.Contains(logs.String(), "--join names only this node") {
+		t.Errorf("no warning that --join names only this node:\n%s", logs.String())
+	}
 }
