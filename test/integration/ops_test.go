@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -195,16 +194,11 @@ func TestFailedOverNodeReadsDeadUntilReadmitted(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	admin := c.node("n1").AdminURL()
 	view := func() map[string]map[string]any {
-		res, err := http.Get(admin + "/v1/cluster")
-		if err != nil {
-			t.Fatalf("GET /v1/cluster: %v", err)
-		}
-		defer res.Body.Close()
 		var cv struct {
 			Nodes []map[string]any `json:"nodes"`
 		}
-		if err := json.NewDecoder(res.Body).Decode(&cv); err != nil {
-			t.Fatalf("decode /v1/cluster: %v", err)
+		if err := getJSON(context.Background(), admin+"/v1/cluster", &cv); err != nil {
+			t.Fatalf("GET /v1/cluster: %v", err)
 		}
 		out := map[string]map[string]any{}
 		for _, n := range cv.Nodes {
@@ -267,12 +261,7 @@ func TestSecondNodeWithATakenNameIsRefused(t *testing.T) {
 		t.Errorf("n2 is %q after the second n2 was refused", nodeState(cv, "n2"))
 	}
 	// The first n2 still serves its keys.
-	key := ""
-	for i := 0; key == ""; i++ {
-		if r, err := c.node("n1").Node().Route(ctx, fmt.Sprintf("k%d", i)); err == nil && r.Owner == "n2" {
-			key = r.Key
-		}
-	}
+	key := keyHomedOn(t, c, "n2", "k")
 	if _, err := c.node("n2").Node().Send(ctx, "x", key, json.RawMessage(`"hi"`), ""); err != nil {
 		t.Errorf("the first n2 refuses a write after the second was refused: %v", err)
 	}
