@@ -120,12 +120,14 @@ type NodeView struct {
 
 // ClusterView is GET /v1/cluster.
 type ClusterView struct {
-	Version     uint64     `json:"version"`
-	Partitions  int        `json:"partitions"`
-	Backups     int        `json:"backups"`
-	Coordinator string     `json:"coordinator"`
-	Quorum      bool       `json:"quorum"`
-	Nodes       []NodeView `json:"nodes"`
+	Version     uint64 `json:"version"`
+	Partitions  int    `json:"partitions"`
+	Backups     int    `json:"backups"`
+	Coordinator string `json:"coordinator"`
+	Quorum      bool   `json:"quorum"`
+	// Cluster is the cluster's identity, made with its first table ("" before it).
+	Cluster string     `json:"cluster,omitempty"`
+	Nodes   []NodeView `json:"nodes"`
 }
 
 // PartitionView is one shard in GET /v1/partitions.

@@ -52,6 +52,10 @@ type Server struct {
 
 	wsAddr, adminAddr string
 	dataID            string // the data dir's identity (cluster.Meta.ID)
+	// tableCluster and dataCluster are the cluster the data dir's table
+	// names and, if it holds messages, the one they belong to
+	// (cluster.Meta Cluster and Data).
+	tableCluster, dataCluster string
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -237,7 +241,14 @@ func (s *Server) openStore() error {
 			return err
 		}
 	}
-	return s.loadDataID()
+	if err := s.loadDataID(); err != nil {
+		return err
+	}
+	s.tableCluster, s.dataCluster, err = node.DataCluster(st)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+	}
+	return nil
 }
 
 // loadDataID reads the data dir's identity, making it on first use: the
@@ -272,7 +283,8 @@ func (s *Server) newCluster(key []byte) error {
 		s.cfg.ClusterHook(&ccfg)
 	}
 	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
-		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID}
+		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID,
+		Cluster: s.tableCluster, Data: s.dataCluster}
 	cl, err := cluster.New(ccfg)
 	if err != nil {
 		return err

@@ -164,6 +164,66 @@ func TestPartitionCountMismatchIsRefused(t *testing.T) {
 	waitMembers(t, time.Second, []string{"n2"}, n2)
 }
 
+// A node restarted on a data dir that holds messages of one cluster
+// (Meta.Data) must not merge into another: it would take that cluster's
+// table and its messages would be gone. Whichever side starts the join,
+// the two stay apart, and Join says why at once. A node of that data's own
+// cluster, and a node that holds no data, join as before.
+func TestDataOfAnotherClusterIsRefused(t *testing.T) {
+	checkLeaks(t)
+	member := func(name, clusterID string, seeds ...string) cluster.Config {
+		cfg := localConfig(name, seeds...)
+		cfg.Meta.Cluster = clusterID
+		return cfg
+	}
+	withData := func(name, clusterID string, seeds ...string) cluster.Config {
+		cfg := member(name, clusterID, seeds...)
+		cfg.Meta.Data = clusterID
+		return cfg
+	}
+	b1 := MustStart(t, member("b1", "bbbb"))
+
+	// A node with data of cluster aaaa joins a member of bbbb.
+	a1 := MustStart(t, withData("a1", "aaaa", b1.AdvertiseAddr()))
+	start := time.Now()
+	err := a1.Join(context.Background())
+	if !errors.Is(err, cluster.ErrClusterMismatch) {
+		t.Fatalf("Join of data of another cluster: %v, want ErrClusterMismatch", err)
+	}
+	for _, want := range []string{"b1 at " + b1.AdvertiseAddr(), "belongs to cluster bbbb", "data dir belong to cluster aaaa", "would discard them"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Join error %q does not say %q", err, want)
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a cluster mismatch is permanent, yet Join retried for %v", took)
+	}
+
+	// A member of bbbb joins a node holding data of cccc.
+	c1 := MustStart(t, withData("c1", "cccc"))
+	b2 := MustStart(t, member("b2", "bbbb", c1.AdvertiseAddr()))
+	err = b2.Join(context.Background())
+	if !errors.Is(err, cluster.ErrClusterMismatch) || !strings.Contains(err.Error(), "c1 at "+c1.AdvertiseAddr()+" holds messages of cluster cccc, and this node is a member of cluster bbbb") {
+		t.Fatalf("Join of a member of bbbb to data of cccc: %v", err)
+	}
+
+	// Data of bbbb's own, and a node not yet in any cluster, join b1.
+	b3 := MustStart(t, withData("b3", "bbbb", b1.AdvertiseAddr()))
+	if err := b3.Join(context.Background()); err != nil {
+		t.Fatalf("Join of data of the same cluster: %v", err)
+	}
+	fresh := MustStart(t, localConfig("fresh", b1.AdvertiseAddr()))
+	if err := fresh.Join(context.Background()); err != nil {
+		t.Fatalf("Join of a node in no cluster yet: %v", err)
+	}
+
+	time.Sleep(2 * cluster.DefaultLocalConfig().RejoinInterval)
+	waitMembers(t, 5*time.Second, []string{"b1", "b3", "fresh"}, b1, b3, fresh)
+	waitMembers(t, time.Second, []string{"a1"}, a1)
+	waitMembers(t, time.Second, []string{"c1"}, c1)
+	waitMembers(t, time.Second, []string{"b2"}, b2)
+}
+
 func TestNewReportsAddressInUse(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

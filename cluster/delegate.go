@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,7 +42,7 @@ func (hooks) LocalState(bool) []byte          { return nil }
 func (hooks) MergeRemoteState([]byte, bool)   {}
 
 // NotifyAlive keeps nodes with another partition count (or no shardgate
-// metadata) out, whichever way their alive message arrives: a merge delegate
+// metadata, or of a cluster that must stay apart: dataCluster) out, whichever way their alive message arrives: a merge delegate
 // alone would not stop one that sneaks in through ordinary gossip.
 func (h hooks) NotifyAlive(peer *memberlist.Node) error {
 	return h.c.compatible(peer.Name, peer.Meta)
@@ -57,7 +58,11 @@ func (h hooks) NotifyMerge(peers []*memberlist.Node) error {
 		}
 		if err := h.c.compatible(p.Name, p.Meta); err != nil {
 			if m, derr := decodeMeta(p.Meta); derr == nil {
-				h.c.recordMismatch(mismatch{name: p.Name, addr: p.Address(), partitions: m.Partitions})
+				mm := mismatch{name: p.Name, addr: p.Address(), partitions: m.Partitions}
+				if errors.Is(err, ErrClusterMismatch) {
+					mm.data, mm.other = h.c.dataCluster(m)
+				}
+				h.c.recordMismatch(mm)
 			}
 			return err
 		}
@@ -166,7 +171,26 @@ func (c *Cluster) compatible(name string, raw []byte) error {
 	if ours := c.cfg.Meta.Partitions; m.Partitions != ours {
 		return fmt.Errorf("node %s has partition count %d, this node has %d: %w", name, m.Partitions, ours, ErrPartitionMismatch)
 	}
+	if ours, theirs := c.dataCluster(m); ours != "" {
+		return fmt.Errorf("node %s belongs to cluster %s, and the messages in this node's data dir to cluster %s: %w", name, theirs, ours, ErrClusterMismatch)
+	}
 	return nil
+}
+
+// dataCluster says whether this node and the node described by m are of
+// two clusters that must stay apart: one of them holds messages of one
+// cluster (Meta.Data) and the other is a member of another. It returns the
+// two identities (the data's first), or "" when they may meet. A node not
+// yet in any cluster, or of a version that has no identities, meets anyone.
+func (c *Cluster) dataCluster(m Meta) (data, other string) {
+	own := c.meta.Load().meta
+	switch {
+	case own.Data != "" && m.Cluster != "" && m.Cluster != own.Data:
+		return own.Data, m.Cluster
+	case m.Data != "" && own.Cluster != "" && own.Cluster != m.Data:
+		return m.Data, own.Cluster
+	}
+	return "", ""
 }
 
 func (c *Cluster) emit(e Event) {

@@ -16,6 +16,12 @@ var (
 	// own: two nodes configured with one name. Retrying cannot help.
 	ErrNameTaken = errors.New("the node name is taken by another node")
 
+	// ErrClusterMismatch is wrapped by the error Join returns when this
+	// node's data dir holds messages of one cluster and the seeds belong to
+	// another (Meta.Data): joining would replace this node's table by
+	// theirs and its messages would be lost. Retrying cannot help.
+	ErrClusterMismatch = errors.New("the node's data belongs to another cluster")
+
 	// ErrMetaTooLarge is wrapped when node metadata does not fit in a
 	// gossip message.
 	ErrMetaTooLarge = errors.New("node metadata too large")

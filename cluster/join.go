@@ -27,6 +27,9 @@ const maxRejoinPerRound = 3
 type mismatch struct {
 	name, addr string
 	partitions int
+	// data and other are set when the refusal was for the cluster's
+	// identity (dataCluster), not the partition count.
+	data, other string
 }
 
 func (c *Cluster) recordMismatch(m mismatch) {
@@ -49,6 +52,17 @@ func (c *Cluster) takeNameTaken() string {
 	addr := c.nameTaken
 	c.nameTaken = ""
 	return addr
+}
+
+// clusterMismatchErr says which side holds the messages that keep two
+// clusters apart, and what the operator can do.
+func (c *Cluster) clusterMismatchErr(m *mismatch) error {
+	if c.meta.Load().meta.Data == m.data {
+		return fmt.Errorf("cluster: %s at %s belongs to cluster %s, but the messages in this node's data dir belong to cluster %s, and joining would discard them; --join a node of cluster %s, or start this node on an empty --data-dir to join the other cluster: %w",
+			m.name, m.addr, m.other, m.data, m.data, ErrClusterMismatch)
+	}
+	return fmt.Errorf("cluster: %s at %s holds messages of cluster %s, and this node is a member of cluster %s; the two stay apart: %w",
+		m.name, m.addr, m.data, m.other, ErrClusterMismatch)
 }
 
 func (c *Cluster) takeMismatch() *mismatch {
@@ -95,6 +109,18 @@ func (c *Cluster) Join(ctx context.Context) error {
 			return err
 		}
 		m := c.takeMismatch()
+		if m != nil && m.data != "" {
+			if n > 0 {
+				c.log.Warn("some seeds belong to another cluster than the messages in this node's data dir, and were refused",
+					"node", m.name, "addr", m.addr, "their_cluster", m.other, "data_cluster", m.data)
+			} else {
+				c.mu.Lock()
+				c.seedsArmed = false
+				c.mu.Unlock()
+				return c.clusterMismatchErr(m)
+			}
+			m = nil
+		}
 		if m != nil && n > 0 {
 			c.log.Warn("some seeds belong to a cluster with another partition count and were refused",
 				"node", m.name, "addr", m.addr, "their_partitions", m.partitions)

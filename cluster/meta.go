@@ -33,6 +33,15 @@ type Meta struct {
 	// restarts on the same data keeps it, a second node given the same
 	// name on other data does not, and is refused (ErrNameTaken).
 	ID string `json:"i,omitempty"`
+	// Cluster is the identity of the cluster whose table this node holds
+	// (shard.Table.Cluster); "" before its first table.
+	Cluster string `json:"c,omitempty"`
+	// Data is set by a node that started on a data dir holding messages:
+	// the cluster those messages belong to. Such a node and a cluster with
+	// another identity refuse each other, since joining would replace its
+	// table by theirs and its messages would be gone. A node that started
+	// on an empty data dir leaves it "" and may join any cluster.
+	Data string `json:"d,omitempty"`
 }
 
 // encode returns the gossip form, refusing what memberlist could not carry.

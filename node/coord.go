@@ -2,7 +2,10 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -253,6 +256,16 @@ func (c *coordinator) advance(ops *shard.Ops, extra []shardgate.LogEntry) (bool,
 	}
 	nt.Version = cur.Version + 1
 	nt.Coordinator = c.name
+	nt.Cluster = cur.Cluster
+	if nt.Cluster == "" {
+		// The cluster's first table, or the first since an older version
+		// ran it: every later table keeps what is made here.
+		id, err := newClusterID()
+		if err != nil {
+			return false, err
+		}
+		nt.Cluster = id
+	}
 	c.stamp(&nt, entries)
 	if !c.publish(nt, reason) {
 		// Nothing was installed: keep what waits for the next attempt.
@@ -264,6 +277,16 @@ func (c *coordinator) advance(ops *shard.Ops, extra []shardgate.LogEntry) (bool,
 		return false, shardgate.Errorf(shardgate.KindUnavailable, "table v%d was not published: no majority accepted it", nt.Version)
 	}
 	return true, nil
+}
+
+// newClusterID makes a cluster's identity: random, so that two clusters
+// started apart never share one.
+func newClusterID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("node: make the cluster's identity: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // stamp numbers the entries after the table in force and attaches them.

@@ -45,7 +45,12 @@ func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 	go func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		defer cancel()
-		_ = n.mem.UpdateMeta(ctx, func(m *cluster.Meta) { m.TableVersion = t.Version })
+		_ = n.mem.UpdateMeta(ctx, func(m *cluster.Meta) {
+			m.TableVersion = t.Version
+			if t.Cluster != "" {
+				m.Cluster = t.Cluster
+			}
+		})
 	}()
 	n.events.publish(shardgate.Event{Type: "table", At: n.nowMS(), Data: map[string]any{"version": t.Version, "coordinator": t.Coordinator, "reason": reason}})
 	n.log.Info("table installed", "version", t.Version, "coordinator", t.Coordinator, "reason", reason, "owned", t.Owned(n.name), "backed_up", t.BackedUp(n.name))

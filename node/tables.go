@@ -59,6 +59,33 @@ func newTables(partitions int, st tableStore) (*tables, error) {
 	return k, nil
 }
 
+// DataCluster reads what a data dir says of the cluster it belongs to:
+// the identity in its last table ("" when it has none, or one of a version
+// without identities) and, if the dir holds any message, that identity
+// again as data. A node started on it gossips both (cluster.Meta Cluster
+// and Data), so that it is never merged into another cluster, which would
+// replace its table and lose its messages.
+func DataCluster(st *store.Store) (table, data string, err error) {
+	raw, err := st.GetMeta(metaTableKey)
+	if err != nil || raw == nil {
+		return "", "", err
+	}
+	t, err := decodeTable(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("node: decode stored table: %w", err)
+	}
+	shards, err := st.Shards()
+	if err != nil {
+		return "", "", err
+	}
+	for _, s := range shards {
+		if msgs, _ := st.ShardStats(s); msgs > 0 {
+			return t.Cluster, t.Cluster, nil
+		}
+	}
+	return t.Cluster, "", nil
+}
+
 func decodeTable(raw []byte) (shard.Table, error) {
 	var t shard.Table
 	err := json.Unmarshal(raw, &t)

@@ -40,7 +40,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	coord := n.coordinatorName()
 	alive := n.aliveMembers()
 	v := shardgate.ClusterView{Version: t.Version, Partitions: n.cfg.Shard.Partitions, Backups: n.cfg.Shard.Backups,
-		Coordinator: coord, Quorum: n.quorum()}
+		Coordinator: coord, Quorum: n.quorum(), Cluster: t.Cluster}
 	seen := map[string]bool{}
 	for name, m := range alive {
 		seen[name] = true

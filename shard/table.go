@@ -42,6 +42,10 @@ type Table struct {
 	Coordinator string       `json:"coordinator"`
 	Members     []string     `json:"members"` // sorted names the table was computed for (used for quorum)
 	Shards      []Assignment `json:"shards"`
+	// Cluster names the cluster: made with its first table and kept by
+	// every later one, so that a data dir can tell the cluster it belongs
+	// to from another one ("" in tables of older versions).
+	Cluster string `json:"cluster,omitempty"`
 
 	// Operator state travels with the table, so that it is persisted and
 	// replicated like it and survives a change of coordinator.

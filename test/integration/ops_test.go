@@ -266,3 +266,74 @@ func TestSecondNodeWithATakenNameIsRefused(t *testing.T) {
 		t.Errorf("the first n2 refuses a write after the second was refused: %v", err)
 	}
 }
+
+// A node that ran a cluster of its own, and holds messages, is restarted
+// with --join into another cluster. Joining would replace its table by
+// theirs, and its inbox would be gone without a word: it is refused with one
+// sentence and ends, the other cluster does not count it, and its messages
+// are still there when it is started on its own again. A node that ran
+// alone but holds no message joins the other cluster.
+func TestNodeWithMessagesOfAnotherClusterIsRefused(t *testing.T) {
+	t.Parallel()
+	other := newCluster(t, 2, func(cfg *app.Config) { cfg.Name = "b" + cfg.Name })
+	seed := other.node("n1").GossipAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	lone := newCluster(t, 1, nil)
+	if _, err := lone.node("n1").Node().Send(ctx, "x", "k", json.RawMessage(`"kept"`), ""); err != nil {
+		t.Fatalf("send on the lone node: %v", err)
+	}
+	lone.kill("n1")
+	lone.mu.Lock()
+	cfg := lone.cfgs["n1"]
+	lone.mu.Unlock()
+	cfg.Join = []string{seed}
+	var s *app.Server
+	var err error
+	for range 20 { // the killed node's gossip port may linger briefly
+		if s, err = app.New(cfg); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("new n1: %v", err)
+	}
+	err = s.Start(ctx)
+	s.Kill()
+	if !errors.Is(err, cluster.ErrClusterMismatch) || !strings.Contains(err.Error(), "would discard them") {
+		t.Fatalf("start of n1 with messages of its own cluster, joining another: %v, want a refusal", err)
+	}
+	t.Logf("refused: %v", err)
+	for _, srv := range other.live() {
+		cv, err2 := srv.Node().Cluster(ctx)
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		if cv.Cluster == "" || !strings.Contains(err.Error(), "belongs to cluster "+cv.Cluster) {
+			t.Errorf("%s's view names cluster %q, the refusal does not: %v", srv.Name(), cv.Cluster, err)
+		}
+		if st := nodeState(cv, "n1"); st == shardgate.StateActive || st == shardgate.StateJoining {
+			t.Errorf("%s lists the refused n1 as %s", srv.Name(), st)
+		}
+	}
+	cfg.Join = nil
+	lone.mu.Lock()
+	lone.cfgs["n1"] = cfg
+	lone.mu.Unlock()
+	lone.start("n1")
+	lone.waitStable(30 * time.Second)
+	if got := lone.inbox("k"); len(got) != 1 || string(got[0].Data) != `"kept"` {
+		t.Errorf("the refused node's inbox, started alone again: %v, want the one message", got)
+	}
+
+	empty := newCluster(t, 1, func(cfg *app.Config) { cfg.Name = "e" + cfg.Name })
+	empty.kill("n1")
+	empty.mu.Lock()
+	ecfg := empty.cfgs["n1"]
+	ecfg.Join = []string{seed}
+	empty.cfgs["n1"] = ecfg
+	empty.mu.Unlock()
+	empty.start("n1") // fails the test if the node is refused
+}
