@@ -16,7 +16,9 @@
 # inflightN is a closed loop keeping N sends outstanding (inflight512 and
 # inflight768 offer two and three times send256's concurrency: overload,
 # which the nodes' in-flight bound answers with 1002). NODE_FLAGS adds flags
-# to every node (NODE_FLAGS="--node-in-flight 64").
+# to every node (NODE_FLAGS="--node-in-flight 64"); NODE_ENV sets variables
+# for the node processes only (NODE_ENV="GOMAXPROCS=1": each of the three
+# nodes gets one of the runtime's processors, the bench keeps its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +48,7 @@ for i in 1 2 3; do
 	admin+=("http://127.0.0.1:1909$i")
 	join=()
 	[[ $i -gt 1 ]] && join=(--join 127.0.0.1:17941)
-	"$node_bin" run --name "p$i" --data-dir "$data/p$i" --insecure \
+	env ${NODE_ENV:-} "$node_bin" run --name "p$i" --data-dir "$data/p$i" --insecure \
 		--gossip-addr "127.0.0.1:1794$i" --ws-addr "127.0.0.1:1808$i" --admin-addr "127.0.0.1:1909$i" \
 		--max-connections-per-addr 0 ${NODE_FLAGS:-} "${join[@]}" >"$out/node-p$i.log" 2>&1 &
 	pids+=($!)
