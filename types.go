@@ -116,6 +116,10 @@ type NodeView struct {
 	// still runs: its state reads dead, as the cluster treats it, until
 	// it is readmitted or restarted.
 	FailedOver bool `json:"failed_over,omitempty"`
+	// AuthDiffers is true for a node that checks client tokens otherwise
+	// than the node answering (another --auth-secret, --insecure or --jwt-*
+	// setting): a token that one accepts the other refuses.
+	AuthDiffers bool `json:"auth_differs,omitempty"`
 }
 
 // ClusterView is GET /v1/cluster.

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -268,6 +270,21 @@ func (s *Server) loadDataID() error {
 	return s.st.PutMeta("id", []byte(s.dataID))
 }
 
+// authFingerprint says how this node checks client tokens, for the cluster
+// to compare (cluster.Meta.Auth): a keyed hash of the claims rules under
+// the secret, from which neither can be read back.
+func authFingerprint(c Config) string {
+	if c.AuthSecret == "" {
+		if c.Insecure {
+			return "insecure"
+		}
+		return ""
+	}
+	mac := hmac.New(sha256.New, []byte(c.AuthSecret))
+	fmt.Fprintf(mac, "shardgate client tokens\x00%s\x00%s\x00%d\x00%t", c.JWTAudience, c.JWTIssuer, c.JWTMaxTTL, c.Insecure)
+	return hex.EncodeToString(mac.Sum(nil)[:6])
+}
+
 func (s *Server) newCluster(key []byte) error {
 	ccfg := cluster.DefaultConfig()
 	if s.cfg.Local {
@@ -284,7 +301,7 @@ func (s *Server) newCluster(key []byte) error {
 	}
 	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
 		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID,
-		Cluster: s.tableCluster, Data: s.dataCluster}
+		Cluster: s.tableCluster, Data: s.dataCluster, Auth: authFingerprint(s.cfg)}
 	cl, err := cluster.New(ccfg)
 	if err != nil {
 		return err

@@ -51,9 +51,10 @@ type Cluster struct {
 	members    map[string]Member
 	sorted     []Member // members sorted by name, built on demand; nil after any change
 	peers      *peerBook
-	seedsArmed bool      // Join was called: the re-join loop may use the seeds
-	mismatch   *mismatch // last partition-count refusal seen in a merge
-	nameTaken  string    // address of a live node using this name on other data
+	seedsArmed bool              // Join was called: the re-join loop may use the seeds
+	mismatch   *mismatch         // last partition-count refusal seen in a merge
+	nameTaken  string            // address of a live node using this name on other data
+	authWarned map[string]string // member → the Auth fingerprint last warned of
 
 	queue  *eventQueue
 	events chan Event

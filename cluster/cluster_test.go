@@ -224,6 +224,43 @@ func TestDataOfAnotherClusterIsRefused(t *testing.T) {
 	waitMembers(t, time.Second, []string{"b2"}, b2)
 }
 
+// Nodes that check client tokens otherwise (Meta.Auth) still form one
+// cluster, since a new secret is rolled out node by node, but each can
+// tell which members differ from it. A node that does not say differs
+// from nobody.
+func TestMembersThatCheckTokensOtherwiseAreMarked(t *testing.T) {
+	checkLeaks(t)
+	withAuth := func(name, auth string, seeds ...string) cluster.Config {
+		cfg := localConfig(name, seeds...)
+		cfg.Meta.Auth = auth
+		return cfg
+	}
+	n1 := MustStart(t, withAuth("n1", "aaaa"))
+	n2 := MustStart(t, withAuth("n2", "bbbb", n1.AdvertiseAddr()))
+	n3 := MustStart(t, withAuth("n3", "aaaa", n1.AdvertiseAddr()))
+	n4 := MustStart(t, withAuth("n4", "", n1.AdvertiseAddr()))
+	for _, n := range []*node{n2, n3, n4} {
+		if err := n.Join(context.Background()); err != nil {
+			t.Fatalf("Join of %s: %v", n.LocalName(), err)
+		}
+	}
+	all := []string{"n1", "n2", "n3", "n4"}
+	waitMembers(t, 5*time.Second, all, n1, n2, n3, n4)
+	want := map[string]map[string]bool{
+		"n1": {"n2": true},
+		"n2": {"n1": true, "n3": true},
+		"n3": {"n2": true},
+		"n4": {},
+	}
+	for _, n := range []*node{n1, n2, n3, n4} {
+		for _, m := range n.Members() {
+			if got := n.AuthDiffers(m); got != want[n.LocalName()][m.Name] {
+				t.Errorf("%s: AuthDiffers(%s) = %v", n.LocalName(), m.Name, got)
+			}
+		}
+	}
+}
+
 func TestNewReportsAddressInUse(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -104,7 +104,39 @@ func (h hooks) NotifyJoin(n *memberlist.Node) {
 		c.peers.seen(m.Name, m.GossipAddr, time.Now())
 	}
 	c.mu.Unlock()
+	c.checkAuth(m)
 	c.emit(Event{Type: EventJoin, Member: m})
+}
+
+// AuthDiffers reports whether m checks client tokens otherwise than this
+// node (Meta.Auth); a node that does not say (an older version) does not.
+func (c *Cluster) AuthDiffers(m Member) bool {
+	own := c.meta.Load().meta.Auth
+	return own != "" && m.Meta.Auth != "" && m.Meta.Auth != own
+}
+
+// checkAuth warns, once per member and fingerprint, of a member that
+// checks client tokens otherwise than this node.
+func (c *Cluster) checkAuth(m Member) {
+	if m.Name == c.cfg.Name {
+		return
+	}
+	differs := c.AuthDiffers(m)
+	c.mu.Lock()
+	warned := c.authWarned[m.Name] == m.Meta.Auth
+	if differs {
+		if c.authWarned == nil {
+			c.authWarned = map[string]string{}
+		}
+		c.authWarned[m.Name] = m.Meta.Auth
+	} else {
+		delete(c.authWarned, m.Name)
+	}
+	c.mu.Unlock()
+	if differs && !warned {
+		c.log.Warn("a member checks client tokens with another --auth-secret, --insecure or --jwt-* setting than this node: a client token accepted by one of the two is refused by the other; give every node the same",
+			"member", m.Name, "addr", m.GossipAddr)
+	}
 }
 
 // NotifyUpdate: a live node's metadata changed. A new StartedAt under the
@@ -122,6 +154,7 @@ func (h hooks) NotifyUpdate(n *memberlist.Node) {
 		c.peers.seen(m.Name, m.GossipAddr, time.Now())
 	}
 	c.mu.Unlock()
+	c.checkAuth(m)
 	if had && old.Meta.StartedAt != 0 && old.Meta.StartedAt != m.Meta.StartedAt {
 		c.log.Info("member restarted", "member", m.Name, "addr", m.GossipAddr)
 		old.Status = StatusDead

@@ -42,6 +42,12 @@ type Meta struct {
 	// table by theirs and its messages would be gone. A node that started
 	// on an empty data dir leaves it "" and may join any cluster.
 	Data string `json:"d,omitempty"`
+	// Auth is a fingerprint of how this node checks client tokens (its
+	// secret and claims rules, never the secret itself). Nodes of one
+	// cluster should agree: a token accepted by one node and refused by
+	// another fails its client at random. A difference is warned of, not
+	// refused, since changing the secret means restarting nodes one by one.
+	Auth string `json:"k,omitempty"`
 }
 
 // encode returns the gossip form, refusing what memberlist could not carry.

@@ -126,6 +126,10 @@ func runNodes(ctx context.Context, s *session, args []string) error {
 		if n.FailedOver {
 			state += " (failed over)"
 		}
+		if n.AuthDiffers {
+			// Tokens this node accepts, that one refuses (or the reverse).
+			state += " (tokens differ)"
+		}
 		t.row(n.Name, state, coord, strconv.Itoa(n.Owned), strconv.Itoa(n.BackedUp), strconv.Itoa(n.Connections),
 			strconv.FormatFloat(n.MessagesPerSec, 'f', 1, 64), humanBytes(int64(n.MemoryBytes)), orDash(n.AdminURL), orDash(n.WSURL))
 	}

@@ -317,7 +317,9 @@
     const c = row.c;
     // A node failed over while it runs reads dead, as the cluster treats
     // it; the mark says why, and that readmit can bring it back.
-    setText(c.state, n.failed_over ? 'dead · failed over' : n.state);
+    // A node that checks client tokens otherwise than the one serving
+    // this page refuses tokens it accepts: a misconfiguration to show.
+    setText(c.state, (n.failed_over ? 'dead · failed over' : n.state) + (n.auth_differs ? ' · tokens differ' : ''));
     c.state.className = 'state ' + (n.failed_over ? 'failed' : n.state);
     if (n.coordinator !== row.coordinator) {
       row.coordinator = n.coordinator;

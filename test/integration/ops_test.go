@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -336,4 +337,43 @@ func TestNodeWithMessagesOfAnotherClusterIsRefused(t *testing.T) {
 	empty.cfgs["n1"] = ecfg
 	empty.mu.Unlock()
 	empty.start("n1") // fails the test if the node is refused
+}
+
+// A node given another --auth-secret than the others still joins (a new
+// secret is rolled out node by node), and GET /v1/cluster marks it from
+// every side: a client whose token one node accepts would be refused by it.
+func TestNodeWithAnotherAuthSecretIsMarked(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, func(cfg *app.Config) {
+		cfg.Insecure, cfg.AuthSecret = false, strings.Repeat("a", 32)
+		if cfg.Name == "n3" {
+			cfg.AuthSecret = strings.Repeat("b", 32)
+		}
+	})
+	view := func(on string) map[string]bool {
+		var cv struct {
+			Nodes []struct {
+				Name        string `json:"name"`
+				AuthDiffers bool   `json:"auth_differs"`
+			} `json:"nodes"`
+		}
+		if err := getJSON(context.Background(), c.node(on).AdminURL()+"/v1/cluster", &cv); err != nil {
+			t.Fatalf("GET /v1/cluster on %s: %v", on, err)
+		}
+		out := map[string]bool{}
+		for _, n := range cv.Nodes {
+			out[n.Name] = n.AuthDiffers
+		}
+		return out
+	}
+	want := map[string]map[string]bool{
+		"n1": {"n1": false, "n2": false, "n3": true},
+		"n2": {"n1": false, "n2": false, "n3": true},
+		"n3": {"n1": true, "n2": true, "n3": false},
+	}
+	for on, w := range want {
+		if got := view(on); !maps.Equal(got, w) {
+			t.Errorf("auth_differs seen from %s: %v, want %v", on, got, w)
+		}
+	}
 }
