@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -101,6 +103,7 @@ func (c *Cluster) Join(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.JoinTimeout)
 	defer cancel()
 	backoff := joinBackoffMin
+	probed := false // seeds that time out were asked once whether they speak HTTP
 	for attempt := 1; ; attempt++ {
 		c.takeMismatch()
 		c.takeNameTaken()
@@ -143,6 +146,21 @@ func (c *Cluster) Join(ctx context.Context) error {
 			c.log.Info("joined the cluster", "seeds_reached", n, "members", len(c.Members()), "attempts", attempt)
 			return nil
 		}
+		if !probed && err != nil && strings.Contains(err.Error(), "i/o timeout") {
+			probed = true
+			web := answersHTTP(ctx, seeds)
+			if len(web) == len(seeds) {
+				c.mu.Lock()
+				c.seedsArmed = false
+				c.mu.Unlock()
+				return fmt.Errorf("cluster: --join %s answers HTTP: it is a node's WebSocket or admin listener, not its gossip port; give the --gossip-addr of a node (port 7946 by default)",
+					strings.Join(web, ", "))
+			}
+			if len(web) > 0 {
+				c.log.Warn("some --join addresses answer HTTP: they are a node's WebSocket or admin listener, not its gossip port (--gossip-addr, port 7946 by default)",
+					"addrs", strings.Join(web, ","))
+			}
+		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		c.log.Warn("join failed, retrying", "attempt", attempt, "retry_in", wait, "err", err)
 		timer := time.NewTimer(wait)
@@ -158,6 +176,48 @@ func (c *Cluster) Join(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, joinBackoffMax)
 	}
+}
+
+// answersHTTP returns the seeds that answer an HTTP request. memberlist
+// only times out on such a seed, since the HTTP server waits for a request
+// line that never comes: an operator gave a node's WebSocket or admin
+// address instead of its gossip address. Each seed is asked once, for at
+// most httpProbeTimeout; a seed without a port is the gossip default and
+// is not asked.
+func answersHTTP(ctx context.Context, seeds []string) []string {
+	var out []string
+	for _, s := range seeds {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			continue
+		}
+		if speaksHTTP(ctx, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+const httpProbeTimeout = time.Second
+
+func speaksHTTP(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, httpProbeTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+		return false
+	}
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(conn, head); err != nil {
+		return false
+	}
+	return string(head) == "HTTP/"
 }
 
 // seeds are the configured join addresses, minus this node's own: nodes

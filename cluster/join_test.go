@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,38 @@ func TestJoinNamingOnlyItselfWarns(t *testing.T) {
 	if !strings.Contains(logs.String(), "--join names only this node") {
 		t.Errorf("no warning that --join names only this node:\n%s", logs.String())
 	}
+}
+
+// An operator gives a node's HTTP listener as --join. memberlist only
+// times out on it (the server waits for a request line); Join asks the
+// address whether it speaks HTTP and says so at once, instead of retrying
+// until JoinTimeout with "i/o timeout". An HTTP seed beside a real one
+// does not stop the join.
+func TestJoinToAnHTTPListenerSaysSo(t *testing.T) {
+	checkLeaks(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	web := strings.TrimPrefix(srv.URL, "http://")
+
+	cfg := localConfig("n1", web)
+	cfg.TCPTimeout = 300 * time.Millisecond
+	cfg.JoinTimeout = 20 * time.Second
+	n1 := MustStart(t, cfg)
+	start := time.Now()
+	err := n1.Join(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "--join "+web+" answers HTTP") || !strings.Contains(err.Error(), "not its gossip port") {
+		t.Fatalf("Join to an HTTP listener: %v", err)
+	}
+	if took := time.Since(start); took > cfg.JoinTimeout/2 {
+		t.Errorf("Join took %v to find out", took)
+	}
+
+	n2 := MustStart(t, localConfig("n2"))
+	cfg3 := localConfig("n3", web, n2.AdvertiseAddr())
+	cfg3.TCPTimeout = 300 * time.Millisecond
+	n3 := MustStart(t, cfg3)
+	if err := n3.Join(context.Background()); err != nil {
+		t.Fatalf("Join with an HTTP seed beside a gossip one: %v", err)
+	}
+	waitMembers(t, 5*time.Second, []string{"n2", "n3"}, n2, n3)
 }

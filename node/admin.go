@@ -143,9 +143,6 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
 		}
 		if state := stateOf(m, *ops); state != shardgate.StateActive {
-			if state == shardgate.StateFailed {
-				state = "failed over"
-			}
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: shards can only be moved to an active node", a.Node, state)
 		}
 		if ops.Overrides == nil {
@@ -213,9 +210,11 @@ func (n *Node) tellNode(ctx context.Context, node, method, reason string) error 
 	return n.links.Call(ctx, node, method, req, nil)
 }
 
+// stateOf words a member's state for a refusal: a node an operator failed
+// over is "failed over", whatever it gossips.
 func stateOf(m cluster.Member, ops shard.Ops) string {
 	if isFailed(ops, m) {
-		return shardgate.StateFailed
+		return "failed over"
 	}
 	return m.Meta.State
 }

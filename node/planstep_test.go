@@ -80,3 +80,30 @@ func TestNextTableIsPure(t *testing.T) {
 		t.Fatalf("shard %d: the home's own report did not complete the copy to c", pend)
 	}
 }
+
+// An operator's action on a node that was failed over, or on one that
+// needs nothing, is refused with a sentence that calls each node what
+// /v1/cluster and the dashboard call it: "failed over", not the table's
+// internal "failed".
+func TestRefusalsNameAFailedOverNodeSo(t *testing.T) {
+	v := viewOf("n1", "n1", "n2", "n3")
+	failed := shard.Ops{Failed: map[string]int64{"n3": v.members["n3"].Meta.StartedAt}}
+	tests := []struct {
+		action shardgate.Action
+		want   string
+	}{
+		{shardgate.Action{Kind: shardgate.ActionDrain, Node: "n3"}, "n3 is failed over, not active: there is nothing to drain"},
+		{shardgate.Action{Kind: shardgate.ActionMove, Shard: 1, Node: "n3"}, "n3 is failed over, not active: shards can only be moved to an active node"},
+		{shardgate.Action{Kind: shardgate.ActionRemove, Node: "n3"}, "n3 is failed over, not dead: drain it to take it out of the cluster"},
+		{shardgate.Action{Kind: shardgate.ActionFailover, Node: "n3"}, "n3 is already failed over; readmit it to undo that"},
+		{shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n2"}, "n2 is active: it was neither failed over nor drained, so there is nothing to undo"},
+		{shardgate.Action{Kind: shardgate.ActionRemove, Node: "n2"}, "n2 is active, not dead: drain it to take it out of the cluster"},
+	}
+	for _, tc := range tests {
+		ops := failed.Clone()
+		_, _, err := applyToOps(tc.action, &ops, v)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s of %s: %v, want %q", tc.action.Kind, tc.action.Node, err, tc.want)
+		}
+	}
+}

@@ -78,6 +78,9 @@ func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, error) {
 		return nil, err
 	}
 	o.cfg.Logger = log
+	for _, m := range ss.misspelledEnv(os.Environ(), "SHARDGATE_UNSAFE_ACK_BEFORE_REPLICATE") {
+		log.Warn("an environment variable is not a setting and is ignored; it looks like a misspelling", "var", m[0], "did_you_mean", m[1])
+	}
 	return o, nil
 }
 

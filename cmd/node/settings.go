@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -228,6 +229,60 @@ func (ss *settings) blame(err error) error {
 		i += 2 + j
 	}
 	return err
+}
+
+// misspelledEnv finds the SHARDGATE_ variables of environ that are no
+// setting but within two edits of one, each with the setting it likely
+// means: a misspelt variable is otherwise ignored without a word, and the
+// node starts with the default. Variables far from every setting belong to
+// other tools (the bench, the tests) and are left alone; so are extra
+// names a command reads itself.
+func (ss *settings) misspelledEnv(environ []string, extra ...string) (found [][2]string) {
+	known := map[string]bool{}
+	for k := range ss.byKey {
+		known[envName(k)] = true
+	}
+	for _, e := range extra {
+		known[e] = true
+	}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "SHARDGATE_") || known[name] {
+			continue
+		}
+		best, bestD := "", 3
+		for k := range known {
+			if d := editDistance(name, k); d < bestD || d == bestD && k < best {
+				best, bestD = k, d
+			}
+		}
+		if best != "" {
+			found = append(found, [2]string{name, best})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i][0] < found[j][0] })
+	return found
+}
+
+// editDistance is the Levenshtein distance of two short ASCII names.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func envName(key string) string {

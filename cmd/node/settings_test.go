@@ -253,3 +253,37 @@ func TestZeroNeverSilentlyDefault(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt SHARDGATE_ variable would leave its setting at the default
+// without a word; run warns of it, naming the setting it likely means.
+// Variables of other tools are far from every setting and pass quietly.
+func TestMisspeltEnvIsWarnedOf(t *testing.T) {
+	t.Setenv("SHARDGATE_BACKUP", "2")           // one letter short
+	t.Setenv("SHARDGATE_PARTITONS", "64")       // one letter dropped
+	t.Setenv("SHARDGATE_AUTH_SECRET_FIEL", "x") // the file form, two letters swapped
+	t.Setenv("SHARDGATE_BENCH_IN_FLIGHT", "8")  // the bench's
+	t.Setenv("SHARDGATE_PARTITIONS", "128")     // right
+	var logs bytes.Buffer
+	o, err := parseRun(nil, io.Discard, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Partitions != 128 {
+		t.Errorf("partitions = %d", o.cfg.Partitions)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		"var=SHARDGATE_BACKUP did_you_mean=SHARDGATE_BACKUPS",
+		"var=SHARDGATE_PARTITONS did_you_mean=SHARDGATE_PARTITIONS",
+		"var=SHARDGATE_AUTH_SECRET_FIEL did_you_mean=SHARDGATE_AUTH_SECRET_FILE",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no warning %q in:\n%s", want, out)
+		}
+	}
+	for _, quiet := range []string{"SHARDGATE_BENCH_IN_FLIGHT", "var=SHARDGATE_PARTITIONS "} {
+		if strings.Contains(out, quiet) {
+			t.Errorf("warned of %s:\n%s", quiet, out)
+		}
+	}
+}
