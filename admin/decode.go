@@ -217,5 +217,11 @@ func bindBody[T any, PT interface {
 	if err := decodeJSON(bytes.NewReader(raw), &body); err != nil {
 		return body, err
 	}
+	if shardgate.HasLoneSurrogate(raw) {
+		// Decoded, the escape became U+FFFD: two senders or ids would be one.
+		if name := shardgate.LoneSurrogateMember(raw, "data"); name != "" {
+			return body, shardgate.Errorf(shardgate.KindInvalid, "%s holds a \\u escape of half a UTF-16 surrogate pair; keys and ids must be valid Unicode", name)
+		}
+	}
 	return body, PT(&body).validate()
 }

@@ -263,6 +263,29 @@ func TestPanicBecomesAJSONErrorAndALogLine(t *testing.T) {
 // A body that is not valid UTF-8 is refused before anything is called: a
 // message whose data held such bytes would break every client reading
 // the inbox.
+// A sender or id with a \u escape of half a surrogate pair is refused:
+// decoded, it became U+FFFD, and two senders or ids were one. The data
+// keeps such escapes.
+func TestLoneSurrogateInABodyNameIsRefused(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct{ path, body, field string }{
+		{"/v1/users/bob/messages", `{"data":1,"from":"x\ud800"}`, "from"},
+		{"/v1/users/bob/messages", `{"data":1,"id":"\udc00"}`, "id"},
+		{"/v1/topics/news/messages", `{"data":1,"from":"\ud800"}`, "from"},
+	} {
+		r := h.do(t, "POST", tc.path, tc.body, testToken)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.field+` holds a \\u escape of half a UTF-16 surrogate pair`) {
+			t.Errorf("%s %s: %d %s, want 400 naming %s", tc.path, tc.body, r.Status, r.Body, tc.field)
+		}
+	}
+	if len(h.fake.Calls()) != 0 {
+		t.Errorf("the backend was called: %+v", h.fake.Calls())
+	}
+	if r := h.do(t, "POST", "/v1/users/bob/messages", `{"data":"\ud800"}`, testToken); r.Status != http.StatusOK {
+		t.Errorf("data with a lone surrogate: %d %s", r.Status, r.Body)
+	}
+}
+
 func TestBodyMustBeUTF8(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct{ path, body string }{

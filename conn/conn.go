@@ -75,7 +75,7 @@ func (c *conn) serve() {
 	c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error { c.extendRead(); return nil })
 	c.ws.SetPingHandler(func(data string) error {
-		c.enqueue(frame{kind: framePong, data: []byte(data)})
+		c.pong([]byte(data))
 		return nil
 	})
 	c.ws.SetCloseHandler(c.peerClosed)

@@ -146,6 +146,25 @@ func TestStartPoint(t *testing.T) {
 	expectSeqs(t, replay, 2, 6)
 }
 
+// A since beyond the inbox's end (kept through a loss of the inbox's
+// tail, or made up) replays nothing, and the connection still receives
+// every message acknowledged after it opened: it used to skip the next
+// ones, up to that since, for good.
+func TestSinceBeyondTheEndMissesNoLiveMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	h.be.storeN("bob", 3)
+	since := uint64(5)
+	bob := h.dial(t, "bob", client.Options{Since: &since})
+	if got := bob.Welcome().LastSeq; got != 3 {
+		t.Fatalf("welcome last_seq %d, want 3", got)
+	}
+	for range 4 {
+		m := h.be.store("bob", "alice", nil, "")
+		h.srv.Deliver("bob", []shardgate.Message{m})
+	}
+	expectSeqs(t, bob, 4, 7)
+}
+
 func TestHistoryFailureRetried(t *testing.T) {
 	h := newHarness(t, nil)
 	h.be.storeN("bob", 4)

@@ -167,6 +167,12 @@ func (c *conn) start() (closeCode int, reason string) {
 	// starts there (the welcome says so) instead of meeting a hole.
 	first := max(att.FirstSeq, 1)
 	begin = max(begin, first-1)
+	// A start beyond the inbox's end (a client that kept a seq through a
+	// loss of the inbox's tail, or a made-up one) replays nothing, and every
+	// message acknowledged from now on is delivered: starting there would
+	// hide the next messages, up to that seq, from this connection for
+	// good. The welcome's last_seq tells the client where the inbox is.
+	begin = min(begin, att.LastSeq)
 	node := att.Node
 	if node == "" {
 		node = c.s.cfg.NodeName

@@ -108,6 +108,12 @@ func decodeParams(params json.RawMessage, dst any) error {
 	if params[0] != '{' {
 		return invalidParams("params must be a JSON object")
 	}
+	if shardgate.HasLoneSurrogate(params) {
+		// Decoded, the escape would become U+FFFD and two keys one.
+		if name := shardgate.LoneSurrogateMember(params, "data"); name != "" {
+			return invalidParams(fmt.Sprintf("params.%s holds a \\u escape of half a UTF-16 surrogate pair; keys, topics and ids must be valid Unicode", name))
+		}
+	}
 	if err := json.Unmarshal(params, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {

@@ -310,6 +310,36 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 	}
 }
 
+// A key, topic or id written with a \u escape of half a surrogate pair is
+// refused: decoded, it became U+FFFD, and "x\ud800" and "x\udc00" were
+// one inbox. A message's data keeps such escapes as sent.
+func TestLoneSurrogateInANameIsRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	for _, tc := range []struct{ frame, field string }{
+		{`{"jsonrpc":"2.0","id":1,"method":"send","params":{"to":"x\ud800","data":1}}`, "params.to"},
+		{`{"jsonrpc":"2.0","id":2,"method":"send","params":{"to":"x\udc00","data":1}}`, "params.to"},
+		{`{"jsonrpc":"2.0","id":3,"method":"send","params":{"to":"bob","data":1,"id":"\udfff"}}`, "params.id"},
+		{`{"jsonrpc":"2.0","id":4,"method":"presence","params":{"keys":["a","\ud800"]}}`, "params.keys"},
+		{`{"jsonrpc":"2.0","id":5,"method":"subscribe","params":{"topic":"t\ud800"}}`, "params.topic"},
+	} {
+		resp := rpc(t, ws, tc.frame)
+		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		if errCode(resp) != shardgate.CodeInvalidParams || !strings.Contains(msg, tc.field+" holds a \\u escape of half a UTF-16 surrogate pair") {
+			t.Errorf("%s: %v, want -32602 naming %s", tc.frame, resp, tc.field)
+		}
+	}
+	resp := rpc(t, ws, `{"jsonrpc":"2.0","id":6,"method":"send","params":{"to":"bob","data":"\ud800 \ud83d\ude00"}}`)
+	if resp["error"] != nil {
+		t.Fatalf("data with a lone surrogate: %v", resp)
+	}
+	h.be.mu.Lock()
+	defer h.be.mu.Unlock()
+	if len(h.be.inbox) != 1 || len(h.be.inbox["bob"]) != 1 || string(h.be.inbox["bob"][0].Data) != `"\ud800 \ud83d\ude00"` {
+		t.Errorf("inboxes %v, want bob's one message with its data as sent", h.be.inbox)
+	}
+}
+
 // A param of the wrong JSON type is refused with a message that says what
 // it must be, in the client's terms.
 func TestParamTypeMessages(t *testing.T) {

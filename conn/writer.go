@@ -35,6 +35,23 @@ func (c *conn) enqueue(f frame) bool {
 	return c.enqueueLocked(f)
 }
 
+// pong queues the answer to a ping. A pong still waiting in the queue takes
+// the newer payload instead of another pong joining it: RFC 6455 (5.5.3)
+// lets an endpoint answer only the newest of the pings it has not answered
+// yet, and a client pinging faster than its socket drains would otherwise
+// fill the queue with pongs and be closed as a slow consumer.
+func (c *conn) pong(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.queue {
+		if c.queue[i].kind == framePong {
+			c.queue[i].data = data
+			return
+		}
+	}
+	c.enqueueLocked(frame{kind: framePong, data: data})
+}
+
 func (c *conn) enqueueLocked(f frame) bool {
 	if c.closing || c.closed {
 		return false
