@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -88,6 +89,9 @@ func TestRegisteredClaimTypes(t *testing.T) {
 		{"exp as a string", jwt.MapClaims{"sub": "alice", "exp": fmt.Sprint(exp)}, `"exp" must be a number`},
 		{"nbf as a string", jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": "0"}, `"nbf" must be a number`},
 		{"iat as null", jwt.MapClaims{"sub": "alice", "exp": exp, "iat": nil}, `"iat" must be a number`},
+		{"sub with a lone surrogate", jwt.MapClaims{"sub": json.RawMessage(`"x\ud800"`), "exp": exp}, `"sub" must be valid Unicode`},
+		{"pattern with a lone surrogate", jwt.MapClaims{"sub": "alice", "exp": exp, "send": json.RawMessage(`["\udc00*"]`)}, `"send" must be valid Unicode`},
+		{"sub with a surrogate pair", jwt.MapClaims{"sub": json.RawMessage(`"x\ud83d\ude00"`), "exp": exp}, ""},
 	} {
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc.claims).SignedString(secret)
 		if err != nil {

@@ -93,6 +93,12 @@ func registeredClaimTypes(b []byte) error {
 	if v, ok := top["sub"]; ok && (len(v) == 0 || v[0] != '"') {
 		return &claimError{name: "sub", want: "a string (the key)"}
 	}
+	if shardgate.HasLoneSurrogate(b) {
+		// Decoded, the escape would be U+FFFD: "x\ud800" the key "x\udc00".
+		if name := shardgate.LoneSurrogateMember(b); name != "" {
+			return &claimError{name: name, want: "valid Unicode, with no \\u escape of half a UTF-16 surrogate pair"}
+		}
+	}
 	for _, name := range []string{"exp", "nbf", "iat"} {
 		if v, ok := top[name]; ok && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
 			return &claimError{name: name, want: "a number (seconds since 1970)"}
