@@ -60,7 +60,7 @@ func (c *conn) send(params json.RawMessage) (any, error) {
 	if err := decodeParams(params, &p); err != nil {
 		return nil, err
 	}
-	if p.To == "" {
+	if p.To == "" && !hasMember(params, "to") {
 		return nil, invalidParams("params.to is required")
 	}
 	if err := shardgate.ValidKey(p.To); err != nil {

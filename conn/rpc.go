@@ -46,7 +46,10 @@ func decodeRequest(b []byte, maxDepth int) (request, *rpcError) {
 		if !json.Valid(b) {
 			return req, notJSON()
 		}
-		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: a frame must hold one JSON object (batches are not supported)"}
+		if t[0] == '[' {
+			return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: a frame must hold one JSON object (batches are not supported)"}
+		}
+		return req, &rpcError{shardgate.CodeInvalidRequest, "invalid request: a frame must hold one JSON-RPC request object, not a bare string, number, true, false or null"}
 	}
 	var raw struct {
 		JSONRPC json.RawMessage `json:"jsonrpc"`
@@ -122,6 +125,18 @@ func decodeParams(params json.RawMessage, dst any) error {
 		return invalidParams("params: " + err.Error())
 	}
 	return nil
+}
+
+// hasMember reports whether the params object holds name with a value
+// other than null; it tells a missing param from an empty one on the way
+// to an error, never on the path of a good request.
+func hasMember(params json.RawMessage, name string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(params, &m) != nil {
+		return false
+	}
+	v, ok := m[name]
+	return ok && string(v) != "null"
 }
 
 // jsonType names a Go kind as the JSON type a client should send.

@@ -349,11 +349,33 @@ func TestParamTypeMessages(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"history","params":{"since":0,"limit":2.5}}`, "params.limit must be an integer, got number 2.5"},
 		{`{"jsonrpc":"2.0","id":2,"method":"history","params":{"since":1.5}}`, "params.since must be a non-negative integer"},
 		{`{"jsonrpc":"2.0","id":3,"method":"send","params":{"to":7,"data":1}}`, "params.to must be a string"},
+		{`{"jsonrpc":"2.0","id":4,"method":"send","params":{"to":"","data":1}}`, "params.to: key is empty"},
+		{`{"jsonrpc":"2.0","id":5,"method":"send","params":{"data":1}}`, "params.to is required"},
+		{`{"jsonrpc":"2.0","id":6,"method":"send","params":{"to":null,"data":1}}`, "params.to is required"},
 	} {
 		resp := rpc(t, ws, tc.frame)
 		msg, _ := resp["error"].(map[string]any)["message"].(string)
 		if errCode(resp) != -32602 || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %v, want -32602 saying %q", tc.frame, resp, tc.want)
+		}
+	}
+}
+
+// A frame that is JSON but not an object is refused for what it is: an
+// array is a batch, which clients may not send; a scalar is no request.
+func TestNonObjectFramesAreNamed(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	for _, tc := range []struct{ frame, want string }{
+		{`[{"jsonrpc":"2.0","id":1,"method":"presence","params":{"keys":["a"]}}]`, "batches are not supported"},
+		{`null`, "not a bare string, number, true, false or null"},
+		{` 17`, "not a bare string, number, true, false or null"},
+		{`"send"`, "not a bare string, number, true, false or null"},
+	} {
+		resp := rpc(t, ws, tc.frame)
+		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		if errCode(resp) != -32600 || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: %v, want -32600 saying %q", tc.frame, resp, tc.want)
 		}
 	}
 }
