@@ -58,6 +58,7 @@ type Server struct {
 	// names and, if it holds messages, the one they belong to
 	// (cluster.Meta Cluster and Data).
 	tableCluster, dataCluster string
+	knownPeers                []string // gossip addresses of the last run's peers
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -250,6 +251,10 @@ func (s *Server) openStore() error {
 	if err != nil {
 		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
 	}
+	if s.knownPeers, err = node.KnownPeers(st); err != nil {
+		// Only a convenience for re-joining: start without it.
+		s.log.Warn("the saved peers' addresses are unreadable; the node re-joins only its --join seeds", "err", err)
+	}
 	return nil
 }
 
@@ -294,6 +299,7 @@ func (s *Server) newCluster(key []byte) error {
 	ccfg.BindAddr = s.cfg.GossipAddr
 	ccfg.AdvertiseAddr = s.cfg.AdvertiseAddr
 	ccfg.Join = s.cfg.Join
+	ccfg.Peers = s.knownPeers
 	ccfg.SecretKey = key
 	ccfg.Logger = s.log
 	if s.cfg.ClusterHook != nil {

@@ -312,11 +312,21 @@ func (c *Cluster) rejoinTargets() []string {
 	alone := len(c.members) <= 1
 	armed := c.seedsArmed
 	c.mu.Unlock()
-	if alone && armed {
-		for _, s := range c.seeds() {
-			if !slices.Contains(targets, s) {
-				targets = append(targets, s)
-			}
+	if !alone {
+		return targets
+	}
+	var more []string
+	if armed {
+		more = c.seeds()
+	}
+	for _, p := range c.cfg.Peers {
+		if p != c.cfg.BindAddr && p != c.AdvertiseAddr() {
+			more = append(more, p)
+		}
+	}
+	for _, s := range more {
+		if !slices.Contains(targets, s) {
+			targets = append(targets, s)
 		}
 	}
 	return targets

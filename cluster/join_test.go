@@ -161,3 +161,21 @@ func TestJoinToAnHTTPListenerSaysSo(t *testing.T) {
 	}
 	waitMembers(t, 5*time.Second, []string{"n2", "n3"}, n2, n3)
 }
+
+// A node given the peers of its earlier run (Config.Peers) and no seeds
+// starts at once, and finds those peers by itself while it is alone.
+func TestPeersOfAnEarlierRunAreRejoined(t *testing.T) {
+	checkLeaks(t)
+	n2 := MustStart(t, localConfig("n2"))
+	cfg := localConfig("n1")
+	cfg.Peers = []string{n2.AdvertiseAddr()}
+	n1 := MustStart(t, cfg)
+	start := time.Now()
+	if err := n1.Join(context.Background()); err != nil {
+		t.Fatalf("Join without seeds: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Join waited %v for the saved peers", took)
+	}
+	waitMembers(t, 10*time.Second, []string{"n1", "n2"}, n1, n2)
+}

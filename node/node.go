@@ -194,6 +194,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc(n.statsLoop)
 	n.goFunc(n.dropLoop)
 	n.goFunc(n.interest.loop)
+	n.goFunc(n.peersLoop)
 	n.log.Info("node started", "table_version", t.Version, "partitions", n.cfg.Shard.Partitions)
 	return nil
 }

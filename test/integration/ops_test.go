@@ -377,3 +377,29 @@ func TestNodeWithAnotherAuthSecretIsMarked(t *testing.T) {
 		}
 	}
 }
+
+// The first node of a cluster is started without --join. It is stopped with
+// SIGTERM (it drains and says goodbye, so its peers stop re-joining it) and
+// started again as before: it must find its cluster by itself, from the
+// peers it saved, instead of staying alone and ready but without a quorum.
+func TestSeedRestartedAfterALeaveFindsItsCluster(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, nil)
+	c.mu.Lock()
+	seedJoin := c.cfgs["n1"].Join
+	c.mu.Unlock()
+	if len(seedJoin) != 0 {
+		t.Fatalf("n1 was started with --join %v; the test needs the seed", seedJoin)
+	}
+	time.Sleep(6 * time.Second) // the peers' addresses are saved every 5 s
+	c.stop("n1")
+	c.start("n1")
+	c.waitAllSeeAll(60 * time.Second)
+	cv, err := c.node("n1").Node().Cluster(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cv.Quorum {
+		t.Errorf("the restarted seed sees no quorum: %+v", cv)
+	}
+}
