@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -99,5 +100,27 @@ func TestConfigBadPortNamed(t *testing.T) {
 	c.fill()
 	if err := c.Validate(); err != nil {
 		t.Errorf("--ws-addr localhost:0: %v", err)
+	}
+}
+
+// A --gossip-addr another process holds is reported under its flag, as the
+// other listeners are (it said "cluster: listen on ADDR: …").
+func TestGossipAddrInUseNamed(t *testing.T) {
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := DefaultConfig()
+	c.Name, c.Insecure, c.Local, c.NoSync = "n1", true, true, true
+	c.DataDir = t.TempDir()
+	c.GossipAddr, c.WSAddr, c.AdminAddr = l.LocalAddr().String(), "127.0.0.1:0", "127.0.0.1:0"
+	s, err := New(c)
+	if err == nil {
+		s.Kill()
+		t.Fatal("New with a taken --gossip-addr succeeded")
+	}
+	if want := "--gossip-addr " + l.LocalAddr().String() + " is not usable: address already in use"; err.Error() != want {
+		t.Errorf("New: %q, want %q", err, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -309,6 +310,10 @@ func (s *Server) newCluster(key []byte) error {
 		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID,
 		Cluster: s.tableCluster, Data: s.dataCluster, Auth: authFingerprint(s.cfg)}
 	cl, err := cluster.New(ccfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Named like the other listeners' flags: the operator fixes a flag.
+		return fmt.Errorf("--gossip-addr %s is not usable: %w", s.cfg.GossipAddr, syscall.EADDRINUSE)
+	}
 	if err != nil {
 		return err
 	}

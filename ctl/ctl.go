@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -166,12 +167,13 @@ func (s *session) parse(args []string, npos int) ([]string, error) {
 		}
 		return nil, fmt.Errorf("wants %s, got %q (see 'shardgate ctl %s -h')", want, strings.Join(pos, " "), s.cmd.name)
 	}
+	// A bad connection setting is a usage error (exit 2), as a bad flag is.
 	conn, err := s.env.Resolve()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (see 'shardgate ctl -h')", err)
 	}
-	if conn.URL == "" {
-		return nil, errors.New("--admin-url is empty")
+	if u, err := url.Parse(conn.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--admin-url %q must be http://HOST:PORT or https://HOST:PORT, a node's admin listener (see 'shardgate ctl -h')", conn.URL)
 	}
 	s.client = &Client{BaseURL: conn.URL, Token: conn.Token, Actor: conn.Actor, HTTP: &http.Client{Timeout: conn.Timeout}}
 	return pos, nil

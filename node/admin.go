@@ -108,8 +108,12 @@ func (c *coordinator) act(ctx context.Context, a shardgate.Action) (shardgate.Mo
 		if err := c.tellNode(ctx, a.Node, remote, entry.Reason); err != nil {
 			return rep, err
 		}
-		c.recordNow(entry, a.Kind+" of "+a.Node+" requested by "+a.Actor)
-		return rep, nil
+		if ops.Equal(cur.Ops) {
+			c.recordNow(entry, a.Kind+" of "+a.Node+" requested by "+a.Actor)
+			return rep, nil
+		}
+		// A node failed over while it drained: told to stop draining, it
+		// still needs a table without its failover.
 	}
 	c.mu.Lock()
 	c.reasons = append(c.reasons, entry.Reason)
@@ -135,6 +139,17 @@ func (c *coordinator) act(ctx context.Context, a shardgate.Action) (shardgate.Mo
 func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, string, error) {
 	members := v.members
 	m, alive := members[a.Node]
+	if !alive && slices.Contains(ops.Dead, a.Node) {
+		// Listed as dead in /v1/cluster: say so, not that it does not exist.
+		switch a.Kind {
+		case shardgate.ActionMove:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is dead: shards can only be moved to an active node", a.Node)
+		case shardgate.ActionDrain:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is dead: there is nothing to drain; remove it to forget it", a.Node)
+		case shardgate.ActionReadmit:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is dead: only a running node can be readmitted; start it again and it readmits itself", a.Node)
+		}
+	}
 	switch a.Kind {
 	case shardgate.ActionRebalance:
 		ops.Overrides = nil
@@ -170,12 +185,16 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q", a.Node)
 		case m.Meta.State == shardgate.StateDraining:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is already draining; readmit it to undo that", a.Node)
-		case m.Meta.State != shardgate.StateActive || isFailed(*ops, m):
+		case isFailed(*ops, m):
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is failed over: its shards are already on other nodes; readmit it to drain it, or stop its process and remove it", a.Node)
+		case m.Meta.State != shardgate.StateActive:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not active: there is nothing to drain", a.Node, stateOf(m, *ops))
 		}
 		return hypothesis{inactive: a.Node}, methodDrain, nil
 	case shardgate.ActionRemove:
 		switch {
+		case alive && isFailed(*ops, m):
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is failed over but its process still runs: stop it, and remove it once it is dead; or readmit it", a.Node)
 		case alive:
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s, not dead: drain it to take it out of the cluster", a.Node, stateOf(m, *ops))
 		case !slices.Contains(ops.Dead, a.Node):
@@ -188,9 +207,16 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q: only a node that is still running can be readmitted (a restarted node readmits itself)", a.Node)
 		case isFailed(*ops, m):
 			delete(ops.Failed, a.Node)
+			if m.Meta.State == shardgate.StateDraining {
+				// Failed over while draining: the node must also be told
+				// to stop its drain, or it leaves after all.
+				return hypothesis{active: a.Node}, methodReadmit, nil
+			}
 			return hypothesis{active: a.Node}, "", nil
 		case m.Meta.State == shardgate.StateDraining:
 			return hypothesis{active: a.Node}, methodReadmit, nil
+		case m.Meta.State == shardgate.StateLeft:
+			return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s finished its drain and is leaving the cluster: it can no longer be readmitted; start it again to bring it back", a.Node)
 		}
 		return hypothesis{}, "", shardgate.Errorf(shardgate.KindConflict, "%s is %s: it was neither failed over nor drained, so there is nothing to undo", a.Node, stateOf(m, *ops))
 	}

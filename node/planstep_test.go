@@ -92,9 +92,9 @@ func TestRefusalsNameAFailedOverNodeSo(t *testing.T) {
 		action shardgate.Action
 		want   string
 	}{
-		{shardgate.Action{Kind: shardgate.ActionDrain, Node: "n3"}, "n3 is failed over, not active: there is nothing to drain"},
+		{shardgate.Action{Kind: shardgate.ActionDrain, Node: "n3"}, "n3 is failed over: its shards are already on other nodes; readmit it to drain it, or stop its process and remove it"},
 		{shardgate.Action{Kind: shardgate.ActionMove, Shard: 1, Node: "n3"}, "n3 is failed over, not active: shards can only be moved to an active node"},
-		{shardgate.Action{Kind: shardgate.ActionRemove, Node: "n3"}, "n3 is failed over, not dead: drain it to take it out of the cluster"},
+		{shardgate.Action{Kind: shardgate.ActionRemove, Node: "n3"}, "n3 is failed over but its process still runs: stop it, and remove it once it is dead; or readmit it"},
 		{shardgate.Action{Kind: shardgate.ActionFailover, Node: "n3"}, "n3 is already failed over; readmit it to undo that"},
 		{shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n2"}, "n2 is active: it was neither failed over nor drained, so there is nothing to undo"},
 		{shardgate.Action{Kind: shardgate.ActionRemove, Node: "n2"}, "n2 is active, not dead: drain it to take it out of the cluster"},
@@ -105,5 +105,50 @@ func TestRefusalsNameAFailedOverNodeSo(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%s of %s: %v, want %q", tc.action.Kind, tc.action.Node, err, tc.want)
 		}
+	}
+}
+
+// A node that is listed as dead, or that finished its drain and is leaving,
+// is refused for what it is, not as unknown or as never drained.
+func TestRefusalsNameDeadAndLeavingNodes(t *testing.T) {
+	v := viewOf("n1", "n1", "n2", "n4")
+	n4 := v.members["n4"]
+	n4.Meta.State = shardgate.StateLeft
+	v.members["n4"] = n4
+	ops := shard.Ops{Dead: []string{"n3"}}
+	tests := []struct {
+		action shardgate.Action
+		want   string
+	}{
+		{shardgate.Action{Kind: shardgate.ActionDrain, Node: "n3"}, "n3 is dead: there is nothing to drain; remove it to forget it"},
+		{shardgate.Action{Kind: shardgate.ActionMove, Shard: 1, Node: "n3"}, "n3 is dead: shards can only be moved to an active node"},
+		{shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n3"}, "n3 is dead: only a running node can be readmitted; start it again and it readmits itself"},
+		{shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n4"}, "n4 finished its drain and is leaving the cluster: it can no longer be readmitted; start it again to bring it back"},
+		{shardgate.Action{Kind: shardgate.ActionDrain, Node: "n9"}, `no live node named "n9"`},
+	}
+	for _, tc := range tests {
+		o := ops.Clone()
+		_, _, err := applyToOps(tc.action, &o, v)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s of %s: %v, want %q", tc.action.Kind, tc.action.Node, err, tc.want)
+		}
+	}
+}
+
+// A node failed over while it drained is readmitted as a whole: the
+// failover is undone and the node is told to stop draining, or it would
+// finish the drain and leave although the readmit was answered 200.
+func TestReadmitOfADrainingFailedOverNodeStopsTheDrain(t *testing.T) {
+	v := viewOf("n1", "n1", "n2", "n3")
+	n3 := v.members["n3"]
+	n3.Meta.State = shardgate.StateDraining
+	v.members["n3"] = n3
+	ops := shard.Ops{Failed: map[string]int64{"n3": n3.Meta.StartedAt}}
+	h, method, err := applyToOps(shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n3"}, &ops, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, still := ops.Failed["n3"]; still || h.active != "n3" || method != methodReadmit {
+		t.Errorf("readmit: failed %v, hypothesis %+v, method %q; want the failover undone and the drain stopped (%q)", ops.Failed, h, method, methodReadmit)
 	}
 }

@@ -49,6 +49,11 @@ func TestCtlUsageErrorsExit2(t *testing.T) {
 		{"ctl", "events", "--since", "x"},
 		{"ctl", "drain"},
 		{"ctl", "--bogus", "status"},
+		{"ctl", "--admin-url", "127.0.0.1:9", "nodes"},
+		{"ctl", "--admin-url", "ftp://127.0.0.1:9", "nodes"},
+		{"ctl", "--request-timeout", "abc", "status"},
+		{"ctl", "--request-timeout", "0", "status"},
+		{"ctl", "--admin-token-file", "/nonexistent/token", "status"},
 	} {
 		var errOut bytes.Buffer
 		if code := run(args, &errOut, &errOut); code != 2 || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 {
