@@ -74,6 +74,10 @@ func runEvents(ctx context.Context, s *session, args []string) error {
 	if _, err := s.parse(args, 0); err != nil {
 		return err
 	}
+	if *since != "" && *tail != "" {
+		// The server would start after --since and say nothing of --tail.
+		return errors.New("--since and --tail both say where to start; give one (see 'shardgate ctl events -h')")
+	}
 	f.query = url.Values{}
 	for name, v := range map[string]string{"since": *since, "tail": *tail, "limit": *limit} {
 		if v == "" {

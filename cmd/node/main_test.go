@@ -54,6 +54,7 @@ func TestCtlUsageErrorsExit2(t *testing.T) {
 		{"ctl", "--request-timeout", "abc", "status"},
 		{"ctl", "--request-timeout", "0", "status"},
 		{"ctl", "--admin-token-file", "/nonexistent/token", "status"},
+		{"ctl", "events", "--since", "5", "--tail", "3"},
 	} {
 		var errOut bytes.Buffer
 		if code := run(args, &errOut, &errOut); code != 2 || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 {
