@@ -324,7 +324,8 @@ func TestLoneSurrogateInANameIsRefused(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":5,"method":"subscribe","params":{"topic":"t\ud800"}}`, "params.topic"},
 	} {
 		resp := rpc(t, ws, tc.frame)
-		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		e, _ := resp["error"].(map[string]any)
+		msg, _ := e["message"].(string)
 		if errCode(resp) != shardgate.CodeInvalidParams || !strings.Contains(msg, tc.field+" holds a \\u escape of half a UTF-16 surrogate pair") {
 			t.Errorf("%s: %v, want -32602 naming %s", tc.frame, resp, tc.field)
 		}
@@ -354,7 +355,8 @@ func TestParamTypeMessages(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":6,"method":"send","params":{"to":null,"data":1}}`, "params.to is required"},
 	} {
 		resp := rpc(t, ws, tc.frame)
-		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		e, _ := resp["error"].(map[string]any)
+		msg, _ := e["message"].(string)
 		if errCode(resp) != -32602 || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %v, want -32602 saying %q", tc.frame, resp, tc.want)
 		}
@@ -373,7 +375,8 @@ func TestNonObjectFramesAreNamed(t *testing.T) {
 		{`"send"`, "not a bare string, number, true, false or null"},
 	} {
 		resp := rpc(t, ws, tc.frame)
-		msg, _ := resp["error"].(map[string]any)["message"].(string)
+		e, _ := resp["error"].(map[string]any)
+		msg, _ := e["message"].(string)
 		if errCode(resp) != -32600 || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %v, want -32600 saying %q", tc.frame, resp, tc.want)
 		}
