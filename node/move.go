@@ -100,7 +100,10 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 	defer unlock()
 	// Stamp every request with the table in force now: the job may outlive
 	// the table it started under, and holders fence older stamps.
-	reset := snapshotReq{Shard: p.shard, Version: p.d.table().Version, Reset: true}
+	// The attempt's name lets the holder tell this copy's requests from
+	// a former attempt's that it may still be running (replica.go).
+	attempt := time.Now().UnixNano()
+	reset := snapshotReq{Shard: p.shard, Version: p.d.table().Version, Reset: true, Attempt: attempt}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := p.d.links.Call(rctx, target, methodSnapshot, reset, nil)
 	cancel()
@@ -109,7 +112,7 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 	}
 	return p.d.store.Snapshot(ctx, p.shard, p.d.cfg.SnapshotChunkBytes, func(ops []store.Op) error {
 		unlock()
-		return p.d.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.d.table().Version, Ops: ops}, nil)
+		return p.d.links.Call(ctx, target, methodSnapshot, snapshotReq{Shard: p.shard, Version: p.d.table().Version, Attempt: attempt, Ops: ops}, nil)
 	})
 }
 

@@ -22,6 +22,15 @@ type replicaSet struct {
 	mu    sync.Mutex
 	locks map[int]*sync.Mutex
 	fence map[int]uint64
+	// copying is, per shard, the copy attempt whose reset came last: the
+	// chunks of any other attempt stamped with the same table are stale.
+	copying map[int]copyAttempt
+}
+
+// copyAttempt names one try of a home at copying a shard here.
+type copyAttempt struct {
+	version uint64 // the table the attempt was stamped with
+	attempt int64  // the home's clock when the attempt began (UnixNano)
 }
 
 // replicaDeps is what the replica side is given; it reaches nothing else.
@@ -46,7 +55,7 @@ func newReplicaSet(d replicaDeps) (*replicaSet, error) {
 	if d.m == nil {
 		d.m = metrics.New()
 	}
-	return &replicaSet{replicaDeps: d, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}}, nil
+	return &replicaSet{replicaDeps: d, locks: map[int]*sync.Mutex{}, fence: map[int]uint64{}, copying: map[int]copyAttempt{}}, nil
 }
 
 // linkRoutes are the node-link methods the replica side serves: batches
@@ -159,6 +168,26 @@ func (r *replicaSet) replicate(ctx context.Context, from string, req replicateRe
 	return replicateResp{}, nil
 }
 
+// staleCopy reports whether req belongs to another copy attempt than the
+// newest one whose reset reached this node under the same table: an older
+// attempt's reset, or any chunk of an attempt but the newest. Requests that
+// name no attempt (an older home) are taken as they come.
+func (r *replicaSet) staleCopy(req snapshotReq) bool {
+	if req.Attempt == 0 {
+		return false
+	}
+	r.mu.Lock()
+	cur, ok := r.copying[req.Shard]
+	r.mu.Unlock()
+	if !ok || req.Version != cur.version {
+		return false
+	}
+	if req.Reset {
+		return req.Attempt < cur.attempt
+	}
+	return req.Attempt != cur.attempt
+}
+
 // gaps lists keys whose first message in the batch does not follow what
 // this node already holds.
 func (r *replicaSet) gaps(req replicateReq) ([]gap, error) {
@@ -195,11 +224,14 @@ func (r *replicaSet) gaps(req replicateReq) ([]gap, error) {
 }
 
 // snapshotReq is one chunk of a shard copy; Reset starts the copy by
-// discarding whatever stale data this node held for the shard.
+// discarding whatever stale data this node held for the shard. Attempt
+// names the copy attempt (the home's clock when it began; 0 from a home of
+// a version that does not say).
 type snapshotReq struct {
 	Shard   int        `json:"shard"`
 	Version uint64     `json:"version"`
 	Reset   bool       `json:"reset"`
+	Attempt int64      `json:"attempt,omitempty"`
 	Ops     []store.Op `json:"ops"`
 }
 
@@ -209,6 +241,15 @@ func (r *replicaSet) snapshot(ctx context.Context, from string, req snapshotReq)
 	if err := r.check(from, req.Shard, req.Version); err != nil {
 		return err
 	}
+	// A request of an attempt the home gave up on (a call that timed out
+	// here while this node was slow or frozen) may run after the next
+	// attempt's: its reset would then discard that copy, and the mirrored
+	// writes that follow would leave this node holding a key's later
+	// messages without its earlier ones, all the same reported complete.
+	// The chaos suite lost the first messages of keys that way.
+	if r.staleCopy(req) {
+		return shardgate.Errorf(shardgate.KindConflict, "shard %d: this request belongs to a copy that a newer copy replaced", req.Shard)
+	}
 	if req.Reset {
 		t := r.table()
 		if t.Shards != nil && t.Version >= req.Version && t.Shards[req.Shard].Owner == r.name {
@@ -216,6 +257,11 @@ func (r *replicaSet) snapshot(ctx context.Context, from string, req snapshotReq)
 		}
 		if err := r.store.DropShard(req.Shard); err != nil {
 			return err
+		}
+		if req.Attempt != 0 {
+			r.mu.Lock()
+			r.copying[req.Shard] = copyAttempt{version: req.Version, attempt: req.Attempt}
+			r.mu.Unlock()
 		}
 	}
 	ops := append(req.Ops, store.Op{Kind: store.OpFence, Shard: req.Shard, Version: req.Version})
