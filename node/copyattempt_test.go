@@ -60,14 +60,29 @@ func TestAStaleCopyAttemptDoesNotDiscardTheNewerCopy(t *testing.T) {
 	if n := held(); n != 3 {
 		t.Fatalf("the second copy holds %d messages after the first attempt's late requests, want 3", n)
 	}
+	// The table changed during the copy: the attempt's chunks carry the
+	// newer table and are taken; a stale attempt's are not.
+	if err := call(snapshotReq{Shard: 0, Version: 6, Attempt: 200, Ops: msgs(4)}); err != nil {
+		t.Errorf("chunk of attempt 2 under table v6: %v", err)
+	}
+	if err := call(snapshotReq{Shard: 0, Version: 6, Attempt: 100, Ops: msgs(9)}); shardgate.KindOf(err) != shardgate.KindConflict {
+		t.Errorf("a stale attempt's chunk under table v6: %v, want a conflict", err)
+	}
+	if n := held(); n != 4 {
+		t.Fatalf("the copy holds %d messages, want 4", n)
+	}
 	// A third attempt starts over, and an older home's reset is obeyed.
-	if err := call(snapshotReq{Shard: 0, Version: 5, Reset: true, Attempt: 300}); err != nil || held() != 0 {
+	if err := call(snapshotReq{Shard: 0, Version: 6, Reset: true, Attempt: 300}); err != nil || held() != 0 {
 		t.Errorf("reset of attempt 3: %v, %d messages left", err, held())
 	}
-	if err := call(snapshotReq{Shard: 0, Version: 5, Attempt: 300, Ops: msgs(1)}); err != nil {
+	if err := call(snapshotReq{Shard: 0, Version: 6, Attempt: 300, Ops: msgs(1)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := call(snapshotReq{Shard: 0, Version: 5, Reset: true}); err != nil || held() != 0 {
+	// A newer table's home may have a slower clock: its reset is taken.
+	if err := call(snapshotReq{Shard: 0, Version: 7, Reset: true, Attempt: 50}); err != nil || held() != 0 {
+		t.Errorf("reset of a newer table's attempt with an earlier clock: %v, %d messages left", err, held())
+	}
+	if err := call(snapshotReq{Shard: 0, Version: 7, Reset: true}); err != nil || held() != 0 {
 		t.Errorf("a reset that names no attempt: %v, %d messages left", err, held())
 	}
 }

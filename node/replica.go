@@ -169,8 +169,11 @@ func (r *replicaSet) replicate(ctx context.Context, from string, req replicateRe
 }
 
 // staleCopy reports whether req belongs to another copy attempt than the
-// newest one whose reset reached this node under the same table: an older
-// attempt's reset, or any chunk of an attempt but the newest. Requests that
+// newest one whose reset reached this node: a reset of an older attempt
+// under the same table (a newer table's reset starts afresh, and one of an
+// older table is fenced), or a chunk of any attempt but the newest (every
+// attempt's reset comes before its chunks; a chunk may carry a newer table
+// than its reset when the table changed during the copy). Requests that
 // name no attempt (an older home) are taken as they come.
 func (r *replicaSet) staleCopy(req snapshotReq) bool {
 	if req.Attempt == 0 {
@@ -179,11 +182,11 @@ func (r *replicaSet) staleCopy(req snapshotReq) bool {
 	r.mu.Lock()
 	cur, ok := r.copying[req.Shard]
 	r.mu.Unlock()
-	if !ok || req.Version != cur.version {
+	switch {
+	case !ok:
 		return false
-	}
-	if req.Reset {
-		return req.Attempt < cur.attempt
+	case req.Reset:
+		return req.Version == cur.version && req.Attempt < cur.attempt
 	}
 	return req.Attempt != cur.attempt
 }
