@@ -42,8 +42,9 @@ func (hooks) LocalState(bool) []byte          { return nil }
 func (hooks) MergeRemoteState([]byte, bool)   {}
 
 // NotifyAlive keeps nodes with another partition count (or no shardgate
-// metadata, or of a cluster that must stay apart: dataCluster) out, whichever way their alive message arrives: a merge delegate
-// alone would not stop one that sneaks in through ordinary gossip.
+// metadata, or of a cluster that must stay apart: dataCluster) out,
+// whichever way their alive message arrives: a merge delegate alone would
+// not stop one that sneaks in through ordinary gossip.
 func (h hooks) NotifyAlive(peer *memberlist.Node) error {
 	return h.c.compatible(peer.Name, peer.Meta)
 }
@@ -204,8 +205,8 @@ func (c *Cluster) compatible(name string, raw []byte) error {
 	if ours := c.cfg.Meta.Partitions; m.Partitions != ours {
 		return fmt.Errorf("node %s has partition count %d, this node has %d: %w", name, m.Partitions, ours, ErrPartitionMismatch)
 	}
-	if ours, theirs := c.dataCluster(m); ours != "" {
-		return fmt.Errorf("node %s belongs to cluster %s, and the messages in this node's data dir to cluster %s: %w", name, theirs, ours, ErrClusterMismatch)
+	if data, other := c.dataCluster(m); data != "" {
+		return fmt.Errorf("node %s and this node stay apart: one holds messages of cluster %s, the other is a member of cluster %s: %w", name, data, other, ErrClusterMismatch)
 	}
 	return nil
 }
