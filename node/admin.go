@@ -108,12 +108,8 @@ func (c *coordinator) act(ctx context.Context, a shardgate.Action) (shardgate.Mo
 		if err := c.tellNode(ctx, a.Node, remote, entry.Reason); err != nil {
 			return rep, err
 		}
-		if ops.Equal(cur.Ops) {
-			c.recordNow(entry, a.Kind+" of "+a.Node+" requested by "+a.Actor)
-			return rep, nil
-		}
-		// A node failed over while it drained: told to stop draining, it
-		// still needs a table without its failover.
+		c.recordNow(entry, a.Kind+" of "+a.Node+" requested by "+a.Actor)
+		return rep, nil
 	}
 	c.mu.Lock()
 	c.reasons = append(c.reasons, entry.Reason)
@@ -207,11 +203,6 @@ func applyToOps(a shardgate.Action, ops *shard.Ops, v clusterView) (hypothesis, 
 			return hypothesis{}, "", shardgate.Errorf(shardgate.KindNotFound, "no live node named %q: only a node that is still running can be readmitted (a restarted node readmits itself)", a.Node)
 		case isFailed(*ops, m):
 			delete(ops.Failed, a.Node)
-			if m.Meta.State == shardgate.StateDraining {
-				// Failed over while draining: the node must also be told
-				// to stop its drain, or it leaves after all.
-				return hypothesis{active: a.Node}, methodReadmit, nil
-			}
 			return hypothesis{active: a.Node}, "", nil
 		case m.Meta.State == shardgate.StateDraining:
 			return hypothesis{active: a.Node}, methodReadmit, nil

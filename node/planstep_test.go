@@ -115,21 +115,3 @@ func TestRefusalsNameTheNodesState(t *testing.T) {
 		}
 	}
 }
-
-// A node failed over while it drained is readmitted as a whole: the
-// failover is undone and the node is told to stop draining, or it would
-// finish the drain and leave although the readmit was answered 200.
-func TestReadmitOfADrainingFailedOverNodeStopsTheDrain(t *testing.T) {
-	v := viewOf("n1", "n1", "n2", "n3")
-	n3 := v.members["n3"]
-	n3.Meta.State = shardgate.StateDraining
-	v.members["n3"] = n3
-	ops := shard.Ops{Failed: map[string]int64{"n3": n3.Meta.StartedAt}}
-	h, method, err := applyToOps(shardgate.Action{Kind: shardgate.ActionReadmit, Node: "n3"}, &ops, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, still := ops.Failed["n3"]; still || h.active != "n3" || method != methodReadmit {
-		t.Errorf("readmit: failed %v, hypothesis %+v, method %q; want the failover undone and the drain stopped (%q)", ops.Failed, h, method, methodReadmit)
-	}
-}
