@@ -1,6 +1,7 @@
 package shardgate
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -13,7 +14,13 @@ import (
 // (it is never decoded), so only names need the check. It allocates nothing.
 func HasLoneSurrogate(b []byte) bool {
 	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' || i+1 >= len(b) {
+		// Most frames hold no escape at all: jump to the next one.
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+1 >= len(b) {
 			continue
 		}
 		if b[i+1] != 'u' {

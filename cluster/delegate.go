@@ -110,10 +110,9 @@ func (h hooks) NotifyJoin(n *memberlist.Node) {
 }
 
 // AuthDiffers reports whether m checks client tokens otherwise than this
-// node (Meta.Auth); a node that does not say (an older version) does not.
+// node (Meta.AuthDiffers).
 func (c *Cluster) AuthDiffers(m Member) bool {
-	own := c.meta.Load().meta.Auth
-	return own != "" && m.Meta.Auth != "" && m.Meta.Auth != own
+	return c.meta.Load().meta.AuthDiffers(m.Meta)
 }
 
 // checkAuth warns, once per member and fingerprint, of a member that

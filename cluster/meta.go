@@ -50,6 +50,13 @@ type Meta struct {
 	Auth string `json:"k,omitempty"`
 }
 
+// AuthDiffers reports whether the nodes m and o describe check client
+// tokens otherwise (Auth); a node that does not say (an older version)
+// differs from nobody.
+func (m Meta) AuthDiffers(o Meta) bool {
+	return m.Auth != "" && o.Auth != "" && m.Auth != o.Auth
+}
+
 // encode returns the gossip form, refusing what memberlist could not carry.
 func (m Meta) encode() ([]byte, error) {
 	b, err := json.Marshal(m)

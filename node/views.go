@@ -42,7 +42,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	v := shardgate.ClusterView{Version: t.Version, Partitions: n.cfg.Shard.Partitions, Backups: n.cfg.Shard.Backups,
 		Coordinator: coord, Quorum: n.quorum(), Cluster: t.Cluster}
 	seen := map[string]bool{}
-	ownAuth := n.mem.LocalMeta().Auth
+	own := n.mem.LocalMeta()
 	for name, m := range alive {
 		seen[name] = true
 		state, failedOver := m.Meta.State, false
@@ -51,7 +51,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		}
 		nv := shardgate.NodeView{Name: name, State: state, FailedOver: failedOver, Coordinator: name == coord,
 			GossipAddr: m.GossipAddr, Owned: t.Owned(name), BackedUp: t.BackedUp(name), StartedAt: m.Meta.StartedAt}
-		nv.AuthDiffers = ownAuth != "" && m.Meta.Auth != "" && m.Meta.Auth != ownAuth
+		nv.AuthDiffers = own.AuthDiffers(m.Meta)
 		nv.WSURL = shardgate.WSURL(m.Meta.WSAddr, n.cfg.TLS)
 		if m.Meta.AdminAddr != "" {
 			nv.AdminURL = n.scheme("http") + m.Meta.AdminAddr
