@@ -105,6 +105,11 @@ type Config struct {
 	ConnInFlightBytes int64
 	NodeInFlight      int
 	NodeInFlightBytes int64
+	// AnswerQueueBytes bounds the answers queued for one client and not
+	// yet read (its next request waits), NodeAnswerQueueBytes those of all
+	// clients together (a history request is answered 1002).
+	AnswerQueueBytes     int64
+	NodeAnswerQueueBytes int64
 
 	// Quotas and retention. Each key keeps at most RetentionMessages
 	// messages, none older than RetentionAge (0: no limit by that
@@ -184,6 +189,8 @@ func DefaultConfig() Config {
 		ConnInFlightBytes:    conn.DefaultConfig().MaxInFlightBytes,
 		NodeInFlight:         DefaultNodeInFlight,
 		NodeInFlightBytes:    DefaultNodeInFlightBytes,
+		AnswerQueueBytes:     conn.DefaultConfig().AnswerQueueBytes,
+		NodeAnswerQueueBytes: conn.DefaultConfig().NodeAnswerQueueBytes,
 
 		RetentionMessages: DefaultRetentionMessages,
 		RetentionAge:      DefaultRetentionAge,
@@ -261,6 +268,12 @@ func (c *Config) fill() {
 	if c.MaxConnectionsPerKey == 0 {
 		c.MaxConnectionsPerKey = d.MaxConnsPerKey
 	}
+	if c.AnswerQueueBytes == 0 {
+		c.AnswerQueueBytes = d.AnswerQueueBytes
+	}
+	if c.NodeAnswerQueueBytes == 0 {
+		c.NodeAnswerQueueBytes = d.NodeAnswerQueueBytes
+	}
 }
 
 // Validate checks every field and says, in one sentence, what is wrong.
@@ -335,6 +348,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--conn-in-flight must be at least 1 request, got %d", c.ConnInFlight)
 	case c.ConnInFlightBytes < c.MaxFrameBytes:
 		return fmt.Errorf("--conn-in-flight-bytes must hold at least one frame of --max-frame-bytes (%d), got %d", c.MaxFrameBytes, c.ConnInFlightBytes)
+	case c.AnswerQueueBytes < 1:
+		return fmt.Errorf("--answer-queue-bytes must be at least 1, got %d", c.AnswerQueueBytes)
+	case c.NodeAnswerQueueBytes < c.AnswerQueueBytes:
+		return fmt.Errorf("--node-answer-queue-bytes must be at least --answer-queue-bytes (%d), got %d", c.AnswerQueueBytes, c.NodeAnswerQueueBytes)
 	case c.NodeInFlight < 0 || c.NodeInFlightBytes < 0:
 		return fmt.Errorf("--node-in-flight and --node-in-flight-bytes must be 0 (no bound) or more, got %d and %d", c.NodeInFlight, c.NodeInFlightBytes)
 	}

@@ -35,6 +35,17 @@ func adminConnectionCap(max int) int {
 	return AdminMaxConnections
 }
 
+// adminPerAddrCap is the admin listener's cap per client address for a
+// --max-connections-per-addr of perAddr: a quarter of its total at most, so
+// that one address cannot take the room its probes, scrapes and operators
+// need.
+func adminPerAddrCap(perAddr int) int {
+	if perAddr <= 0 {
+		return 0
+	}
+	return min(perAddr, AdminMaxConnections/4)
+}
+
 // connLimiter counts the open TCP connections of one listener, in total
 // and per remote IP. It never blocks Accept: a
 // connection over a cap is accepted and marked, so that the HTTP layer can
@@ -63,28 +74,38 @@ func (l *connLimiter) hardLimit() int {
 }
 
 // acquire counts a new connection from host and says why it is over a cap
-// ("" when it is not), or drop when it must be closed unanswered.
-func (l *connLimiter) acquire(host string) (over string, drop bool) {
+// ("" when it is not), or drop when it must be closed unanswered. counted
+// says whether it takes a place in the listener's total: one over its
+// address's cap does not, or an address that opened sockets past its cap
+// (idle ones are held until the header timeout) would lock every other
+// address out of the listener.
+func (l *connLimiter) acquire(host string) (over string, drop, counted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.perAddr > 0 && l.byAddr[host] >= l.perAddr {
+		if l.byAddr[host] >= l.perAddr+l.perAddr/4+16 {
+			return "", true, false
+		}
+		l.byAddr[host]++
+		return "too many connections from your address (--max-connections-per-addr)", false, false
+	}
 	if h := l.hardLimit(); h > 0 && l.total >= h {
-		return "", true
+		return "", true, false
 	}
 	l.total++
 	l.byAddr[host]++
-	switch {
-	case l.max > 0 && l.total > l.max:
+	if l.max > 0 && l.total > l.max {
 		over = l.full
-	case l.perAddr > 0 && l.byAddr[host] > l.perAddr:
-		over = "too many connections from your address (--max-connections-per-addr)"
 	}
-	return over, false
+	return over, false, true
 }
 
-func (l *connLimiter) release(host string) {
+func (l *connLimiter) release(host string, counted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.total--
+	if counted {
+		l.total--
+	}
 	if l.byAddr[host]--; l.byAddr[host] <= 0 {
 		delete(l.byAddr, host)
 	}
@@ -103,12 +124,12 @@ func (ln limitedListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		host := remoteHost(c.RemoteAddr())
-		over, drop := ln.l.acquire(host)
+		over, drop, counted := ln.l.acquire(host)
 		if drop {
 			_ = c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, l: ln.l, host: host, over: over}, nil
+		return &countedConn{Conn: c, l: ln.l, host: host, over: over, counted: counted}, nil
 	}
 }
 
@@ -127,14 +148,15 @@ func remoteHost(a net.Addr) string {
 // connections close it long after the HTTP server hijacked it).
 type countedConn struct {
 	net.Conn
-	l    *connLimiter
-	host string
-	over string // why this connection is refused; "" if it is not
-	once sync.Once
+	l       *connLimiter
+	host    string
+	over    string // why this connection is refused; "" if it is not
+	counted bool   // it holds a place in the listener's total
+	once    sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.l.release(c.host) })
+	c.once.Do(func() { c.l.release(c.host, c.counted) })
 	return c.Conn.Close()
 }
 

@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 	}()
 	var err error
 	s.limits = newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerAddr, "this node has reached its connection limit (--max-connections)")
-	s.adminLimits = newConnLimiter(adminConnectionCap(cfg.MaxConnections), cfg.MaxConnectionsPerAddr,
+	s.adminLimits = newConnLimiter(adminConnectionCap(cfg.MaxConnections), adminPerAddrCap(cfg.MaxConnectionsPerAddr),
 		fmt.Sprintf("this node's admin listener has reached its connection limit (%d)", AdminMaxConnections))
 	if cfg.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
@@ -144,6 +144,8 @@ func New(cfg Config) (*Server, error) {
 	ccfg.UserSendBurst = max(1, int(2*cfg.UserSendRate))
 	ccfg.MaxInFlight = cfg.ConnInFlight
 	ccfg.MaxInFlightBytes = cfg.ConnInFlightBytes
+	ccfg.AnswerQueueBytes = cfg.AnswerQueueBytes
+	ccfg.NodeAnswerQueueBytes = cfg.NodeAnswerQueueBytes
 	sends := inflight.New(int64(cfg.NodeInFlight), cfg.NodeInFlightBytes)
 	s.m.SendsInFlight(sends.InFlight)
 	s.m.LinkTraffic(func() metrics.LinkCounts { return metrics.LinkCounts(s.mesh.Traffic()) })

@@ -112,6 +112,17 @@ func (c *conn) handleLoop() {
 		p := c.queued[0]
 		c.queued = c.queued[1:]
 		c.mu.Unlock()
+		if !c.waitForAnswerRoom() {
+			c.release(p)
+			continue
+		}
+		if p.req.Method == "history" && c.s.answerBytes.Load() >= c.s.cfg.NodeAnswerQueueBytes {
+			c.release(p)
+			c.shed(p.req.ID, "node", shardgate.Errorf(shardgate.KindRateLimited,
+				"overloaded: node %s holds %d MiB of answers its clients have not read, the limit is %d MiB; retry later",
+				c.s.cfg.NodeName, c.s.answerBytes.Load()>>20, c.s.cfg.NodeAnswerQueueBytes>>20))
+			continue
+		}
 		result, rerr, expired := c.answer(p.req)
 		// Released before the answer leaves, so a client that sends its
 		// next request on reading the answer finds the room it expects.

@@ -50,6 +50,17 @@ type Config struct {
 	// last request). Defaults 32 requests and 1 MiB.
 	MaxInFlight      int
 	MaxInFlightBytes int64
+	// AnswerQueueBytes bounds the bytes of answers queued for one client
+	// and not yet written: while they reach it, the connection runs no
+	// further request until the client reads. A small request can have a
+	// large answer (a history page is up to the store's page size, 2 MiB
+	// by default), so a frame count alone would let a client that asks and
+	// never reads pin a gigabyte. Default 4 MiB.
+	AnswerQueueBytes int64
+	// NodeAnswerQueueBytes bounds the answer bytes queued for all the
+	// node's clients together: while they reach it, a history request is
+	// answered 1002 instead of read. Default 256 MiB.
+	NodeAnswerQueueBytes int64
 	// NodeSends bounds the sends the whole node has taken in and not yet
 	// answered, shared with the node's other entry points (the HTTP send
 	// API); a send beyond it is answered 1002 at once. nil: no node bound.
@@ -104,23 +115,25 @@ const MaxWriteDelay = time.Second
 // DefaultConfig is the configuration of a production node.
 func DefaultConfig() Config {
 	return Config{
-		ReadLimit:        64 << 10,
-		MaxJSONDepth:     shardgate.DefaultMaxJSONDepth,
-		SendQueue:        1024,
-		MaxInFlight:      32,
-		MaxInFlightBytes: 1 << 20,
-		MaxBatchBytes:    64 << 10,
-		RateLimit:        200,
-		RateBurst:        400,
-		UserSendRate:     200,
-		UserSendBurst:    400,
-		RateCloseAfter:   1000,
-		MaxConnsPerKey:   64,
-		PingInterval:     30 * time.Second,
-		PongWait:         75 * time.Second,
-		WriteTimeout:     10 * time.Second,
-		RequestTimeout:   10 * time.Second,
-		HistoryPage:      500,
+		ReadLimit:            64 << 10,
+		MaxJSONDepth:         shardgate.DefaultMaxJSONDepth,
+		SendQueue:            1024,
+		MaxInFlight:          32,
+		MaxInFlightBytes:     1 << 20,
+		AnswerQueueBytes:     4 << 20,
+		NodeAnswerQueueBytes: 256 << 20,
+		MaxBatchBytes:        64 << 10,
+		RateLimit:            200,
+		RateBurst:            400,
+		UserSendRate:         200,
+		UserSendBurst:        400,
+		RateCloseAfter:       1000,
+		MaxConnsPerKey:       64,
+		PingInterval:         30 * time.Second,
+		PongWait:             75 * time.Second,
+		WriteTimeout:         10 * time.Second,
+		RequestTimeout:       10 * time.Second,
+		HistoryPage:          500,
 	}
 }
 
@@ -141,6 +154,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlightBytes == 0 {
 		c.MaxInFlightBytes = d.MaxInFlightBytes
+	}
+	if c.AnswerQueueBytes == 0 {
+		c.AnswerQueueBytes = d.AnswerQueueBytes
+	}
+	if c.NodeAnswerQueueBytes == 0 {
+		c.NodeAnswerQueueBytes = d.NodeAnswerQueueBytes
 	}
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = d.MaxBatchBytes
@@ -201,6 +220,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("in-flight requests per connection must be at least 1, got %d", c.MaxInFlight)
 	case c.MaxInFlightBytes < 1:
 		return fmt.Errorf("in-flight bytes per connection must be at least 1, got %d", c.MaxInFlightBytes)
+	case c.AnswerQueueBytes < 1 || c.NodeAnswerQueueBytes < 1:
+		return fmt.Errorf("answer queue bytes must be at least 1, got %d per connection and %d per node", c.AnswerQueueBytes, c.NodeAnswerQueueBytes)
 	case c.MaxBatchBytes < 0:
 		return fmt.Errorf("max batch bytes cannot be negative, got %d", c.MaxBatchBytes)
 	case c.RateLimit < 0:

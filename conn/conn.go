@@ -40,21 +40,23 @@ type conn struct {
 	// set when a slow consumer is closed, whose queued frames are void.
 	abandon atomic.Bool
 
-	mu        sync.Mutex
-	queue     []frame
-	inflight  int           // frames the writer took and has not finished
-	writing   bool          // a writer goroutine is running
-	roomWait  chan struct{} // closed by the writer when the filler may go on
-	readWait  chan struct{} // closed by the writer when the reader may go on
-	hurry     chan struct{} // closed by enqueue to end the writer's WriteDelay
-	lingered  bool          // the writer has waited WriteDelay for this batch
-	answers   int           // responses queued or being written (answersFullLocked)
-	closing   bool          // a close frame is queued or sent
-	closeCode int           // the code we closed with, 0 if the peer did
-	closed    bool          // the reader has ended; nothing starts anymore
-	batchBuf  []byte        // the writer's buffer for batch frames; only it uses it
-	queued    []pending     // admitted requests waiting for the handler
-	handling  bool          // a handler goroutine is running
+	mu         sync.Mutex
+	queue      []frame
+	inflight   int           // frames the writer took and has not finished
+	writing    bool          // a writer goroutine is running
+	roomWait   chan struct{} // closed by the writer when the filler may go on
+	readWait   chan struct{} // closed by the writer when the reader may go on
+	hurry      chan struct{} // closed by enqueue to end the writer's WriteDelay
+	lingered   bool          // the writer has waited WriteDelay for this batch
+	answers    int           // responses queued or being written (answersFullLocked)
+	answerB    int64         // their bytes (waitForAnswerRoom), also counted in Server.answerBytes
+	answerWait chan struct{} // closed by the writer when the handler may go on
+	closing    bool          // a close frame is queued or sent
+	closeCode  int           // the code we closed with, 0 if the peer did
+	closed     bool          // the reader has ended; nothing starts anymore
+	batchBuf   []byte        // the writer's buffer for batch frames; only it uses it
+	queued     []pending     // admitted requests waiting for the handler
+	handling   bool          // a handler goroutine is running
 
 	delivery // per-key ordering state, guarded by mu
 	topics   map[string]struct{}
@@ -192,6 +194,7 @@ func (c *conn) closeWith(code int, reason string, flush bool) {
 	f := frame{kind: frameClose, data: websocket.FormatCloseMessage(code, truncateReason(reason))}
 	if !flush {
 		c.abandon.Store(true)
+		c.forgetAnswersLocked(answerBytes(c.queue))
 		c.queue = nil
 	}
 	c.queue = append(c.queue, f)
@@ -217,6 +220,7 @@ func truncateReason(s string) string {
 func (c *conn) finish(readErr error) {
 	c.mu.Lock()
 	c.closed = true
+	c.forgetAnswersLocked(answerBytes(c.queue))
 	c.queue = nil
 	code := c.closeCode
 	topics := make([]string, 0, len(c.topics))

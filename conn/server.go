@@ -34,6 +34,9 @@ type Server struct {
 	stop   chan struct{} // closed by Shutdown: stops the ping ticker
 	wg     sync.WaitGroup
 	nextID atomic.Uint64
+	// answerBytes is what every connection's answerB adds up to: the
+	// answers queued for clients that have not read them yet.
+	answerBytes atomic.Int64
 
 	mu     sync.RWMutex
 	closed bool

@@ -63,6 +63,8 @@ func (c *conn) enqueueLocked(f frame) bool {
 	c.queue = append(c.queue, f)
 	if f.kind == frameText {
 		c.answers++
+		c.answerB += int64(len(f.data))
+		c.s.answerBytes.Add(int64(len(f.data)))
 	}
 	// A response or a control frame does not wait for company, nor does
 	// a queue that is filling up: held longer it would overflow.
@@ -87,6 +89,7 @@ func (c *conn) slowConsumerLocked() {
 	c.closing = true
 	c.closeCode = closeSlowConsumer
 	c.abandon.Store(true)
+	c.forgetAnswersLocked(answerBytes(c.queue))
 	c.queue = append(c.queue[:0:0], frame{kind: frameClose, data: websocket.FormatCloseMessage(closeSlowConsumer, "slow consumer: send queue overflowed")})
 	c.hurryLocked()
 	c.startWriterLocked()
@@ -130,6 +133,7 @@ func (c *conn) writeLoop() {
 			c.writing = false
 			c.lingered = false
 			c.inflight = 0
+			c.forgetAnswersLocked(answerBytes(c.queue))
 			c.queue = nil
 			c.wakeWaitersLocked()
 			c.mu.Unlock()
@@ -147,12 +151,16 @@ func (c *conn) writeLoop() {
 				answers++
 			}
 		}
+		written := answerBytes(batch) // counted now: writeBatch clears the frames it wrote
 		c.mu.Unlock()
-		if err := c.writeBatch(batch); err != nil {
+		err := c.writeBatch(batch)
+		c.mu.Lock()
+		c.forgetAnswersLocked(written)
+		if err != nil {
+			c.mu.Unlock()
 			c.writeFailed(err)
 			return
 		}
-		c.mu.Lock()
 		c.inflight = 0
 		c.answers = max(0, c.answers-answers) // a close may have reset it meanwhile
 		c.wakeWaitersLocked()
@@ -251,6 +259,7 @@ func (c *conn) writeFailed(err error) {
 	c.mu.Lock()
 	c.writing = false
 	c.inflight = 0
+	c.forgetAnswersLocked(answerBytes(c.queue))
 	c.queue = nil
 	c.closing = true
 	c.wakeWaitersLocked()
@@ -270,6 +279,59 @@ func (c *conn) wakeWaitersLocked() {
 	if c.readWait != nil && (done || !c.answersFullLocked()) {
 		close(c.readWait)
 		c.readWait = nil
+	}
+	if c.answerWait != nil && (done || c.answerB < c.s.cfg.AnswerQueueBytes) {
+		close(c.answerWait)
+		c.answerWait = nil
+	}
+}
+
+// answerBytes is the size of the answers among frames.
+func answerBytes(frames []frame) int64 {
+	var n int64
+	for _, f := range frames {
+		if f.kind == frameText {
+			n += int64(len(f.data))
+		}
+	}
+	return n
+}
+
+// forgetAnswersLocked takes n bytes of answers, written or dropped, off
+// the connection's and the node's count.
+func (c *conn) forgetAnswersLocked(n int64) {
+	if n == 0 {
+		return
+	}
+	c.answerB -= n
+	c.s.answerBytes.Add(-n)
+}
+
+// waitForAnswerRoom holds the handler while the answers queued for the
+// client reach Config.AnswerQueueBytes, so that a client that asks and
+// does not read pins at most that much and one more answer. The writer
+// wakes it after every batch; a client that never reads is dropped when
+// a write to it times out, which wakes it too. It reports false once the
+// connection is closing.
+func (c *conn) waitForAnswerRoom() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waitWhileLocked(&c.answerWait, func() bool { return c.answerB >= c.s.cfg.AnswerQueueBytes })
+	return !c.closing && !c.closed
+}
+
+// waitWhileLocked parks the caller, who holds c.mu, on the channel *ch
+// (made when needed, closed by wakeWaitersLocked) for as long as blocked
+// holds and the connection is not closing.
+func (c *conn) waitWhileLocked(ch *chan struct{}, blocked func() bool) {
+	for !c.closing && !c.closed && blocked() {
+		if *ch == nil {
+			*ch = make(chan struct{})
+		}
+		wait := *ch
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
 	}
 }
 
@@ -294,15 +356,7 @@ func (c *conn) answersFullLocked() bool {
 func (c *conn) waitForRoom() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for !c.closing && !c.closed && c.answersFullLocked() {
-		if c.readWait == nil {
-			c.readWait = make(chan struct{})
-		}
-		wait := c.readWait
-		c.mu.Unlock()
-		<-wait
-		c.mu.Lock()
-	}
+	c.waitWhileLocked(&c.readWait, c.answersFullLocked)
 }
 
 // roomLocked is how many frames a replay page may add while leaving half
