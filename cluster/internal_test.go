@@ -119,3 +119,52 @@ func TestMetaEncodingIsCompactAndBounded(t *testing.T) {
 		t.Fatalf("a realistic maximum does not fit: %d bytes, %v", len(b), err)
 	}
 }
+
+// countingHandler counts the records it is given and keeps the last.
+type countingHandler struct {
+	n    int
+	last slog.Record
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.n++
+	h.last = r
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// Junk packets on the gossip port make memberlist log a line each; the
+// lines of one kind are limited, so that the packets cannot fill the
+// node's disk, and the next line let through counts what was dropped.
+func TestMemberlistLinesAreLimitedPerKind(t *testing.T) {
+	h := &countingHandler{}
+	now := time.Unix(1_700_000_000, 0)
+	w := &memberlistLog{log: slog.New(h), now: func() time.Time { return now }}
+	for i := range 100_000 {
+		fmt.Fprintf(w, "[ERR] memberlist: discarding packet with unacceptable label \"\": from=10.0.0.%d:%d\n", i%250, i)
+	}
+	if h.n != logKindBurst {
+		t.Fatalf("100,000 lines of one kind gave %d records, want %d", h.n, logKindBurst)
+	}
+	fmt.Fprint(w, "[WARN] memberlist: Refuting a suspect message\n")
+	if h.n != logKindBurst+1 {
+		t.Fatalf("a line of another kind was dropped too")
+	}
+	now = now.Add(logKindEvery * time.Second)
+	fmt.Fprint(w, "[ERR] memberlist: discarding packet with unacceptable label \"\": from=10.0.0.1:1\n")
+	if h.n != logKindBurst+2 {
+		t.Fatalf("a line of the flooded kind %d s later was dropped", logKindEvery)
+	}
+	var dropped int64
+	h.last.Attrs(func(a slog.Attr) bool {
+		if a.Key == "similar_lines_dropped" {
+			dropped = a.Value.Int64()
+		}
+		return true
+	})
+	if dropped != 100_000-logKindBurst {
+		t.Fatalf("the line after the flood says %d similar lines were dropped, want %d", dropped, 100_000-logKindBurst)
+	}
+}
