@@ -91,6 +91,10 @@ func TestRegisteredClaimTypes(t *testing.T) {
 		{"iat as null", jwt.MapClaims{"sub": "alice", "exp": exp, "iat": nil}, `"iat" must be a number`},
 		{"sub with a lone surrogate", jwt.MapClaims{"sub": json.RawMessage(`"x\ud800"`), "exp": exp}, `"sub" must be valid Unicode`},
 		{"pattern with a lone surrogate", jwt.MapClaims{"sub": "alice", "exp": exp, "send": json.RawMessage(`["\udc00*"]`)}, `"send" must be valid Unicode`},
+		{"exp of 2^63", jwt.MapClaims{"sub": "alice", "exp": json.RawMessage(`9223372036854775807`)}, `"exp" must be a time between the years 1 and 9999`},
+		{"exp of 1e300", jwt.MapClaims{"sub": "alice", "exp": json.RawMessage(`1e300`)}, `"exp" must be a time between`},
+		{"nbf far before 1970", jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": json.RawMessage(`-1e19`)}, `"nbf" must be a time between`},
+		{"exp in the year 9999", jwt.MapClaims{"sub": "alice", "exp": json.RawMessage(`253402300799`)}, ""},
 		{"sub with a surrogate pair", jwt.MapClaims{"sub": json.RawMessage(`"x\ud83d\ude00"`), "exp": exp}, ""},
 	} {
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc.claims).SignedString(secret)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -100,12 +101,25 @@ func registeredClaimTypes(b []byte) error {
 		}
 	}
 	for _, name := range []string{"exp", "nbf", "iat"} {
-		if v, ok := top[name]; ok && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+		v, ok := top[name]
+		if !ok {
+			continue
+		}
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
 			return &claimError{name: name, want: "a number (seconds since 1970)"}
+		}
+		// Past year 9999 a time overflows on its way to a time.Time, and an
+		// exp of 2^63 would be called expired.
+		if f, err := strconv.ParseFloat(string(v), 64); err != nil || f < -maxClaimSeconds || f > maxClaimSeconds {
+			return &claimError{name: name, want: "a time between the years 1 and 9999 (seconds since 1970)"}
 		}
 	}
 	return nil
 }
+
+// maxClaimSeconds is 9999-12-31T23:59:59Z in seconds since 1970; the
+// earliest time allowed is as far before 1970.
+const maxClaimSeconds = 253402300799
 
 // verify checks a client token: HS256 only, exp required and in the future,
 // sub a valid key, every pattern well formed.
