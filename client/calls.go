@@ -79,16 +79,25 @@ func (c *Conn) forget(id uint64) {
 	c.mu.Unlock()
 }
 
-// write sends one frame, bounded by ctx's deadline or 10 s.
+// writeTimeout bounds one frame's write. A write that fails, a timeout
+// included, leaves the WebSocket unusable for good (gorilla keeps the
+// error), so it is never bounded by a caller's deadline, which may be a
+// few milliseconds or already past: only a peer that has stopped reading
+// for this long makes a write fail, and the connection is then closed so
+// that it is seen as gone.
+const writeTimeout = 10 * time.Second
+
+// write sends one frame unless ctx is already done (nothing is sent then).
+// It may outlast ctx by up to writeTimeout when the peer does not read.
 func (c *Conn) write(ctx context.Context, b []byte) error {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		dl = time.Now().Add(10 * time.Second)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(dl)
+	c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.ws.NetConn().Close() // the reader ends, and with it the connection
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return nil

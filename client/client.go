@@ -69,6 +69,7 @@ type MovedHint struct {
 // Conn is one connection. Its methods are safe for concurrent use.
 type Conn struct {
 	ws      *websocket.Conn
+	url     string // as given to Dial
 	welcome Welcome
 	lastSeq atomic.Uint64
 
@@ -145,7 +146,7 @@ func Dial(ctx context.Context, wsURL string, opts Options) (*Conn, error) {
 		size = 4096
 	}
 	c := &Conn{
-		ws: ws, welcome: welcome,
+		ws: ws, url: wsURL, welcome: welcome,
 		calls:   make(map[uint64]chan inbound),
 		msgs:    make(chan shardgate.Message, size),
 		pubs:    make(chan shardgate.Publication, size),

@@ -237,3 +237,28 @@ func TestBatchedNotifications(t *testing.T) {
 		t.Fatalf("publication %+v", p)
 	}
 }
+
+// A call whose context is already done, or ends while it waits, must not
+// break the connection for the calls after it: a write that failed on a
+// deadline leaves the WebSocket unusable for good, so the caller's
+// deadline is never the write's.
+func TestAnExpiredContextDoesNotBreakTheConnection(t *testing.T) {
+	url := scripted(t, func(ws *websocket.Conn) {
+		send(ws, welcome)
+		answer(ws, "send", `"result":{"to":"bob","seq":4}`)
+		ws.ReadMessage() // the client's close
+	})
+	c, err := Dial(ctxT(t), url, Options{Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := c.Send(expired, "bob", 1, "id1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send with an expired context: %v, want the context's error", err)
+	}
+	if r, err := c.Send(ctxT(t), "bob", 1, "id1"); err != nil || r.Seq != 4 {
+		t.Fatalf("the next send: %+v, %v; want it answered", r, err)
+	}
+}

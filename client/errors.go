@@ -33,9 +33,12 @@ func (e *RPCError) Error() string {
 	return fmt.Sprintf("shardgate: error %d: %s", e.Code, e.Message)
 }
 
-// Retryable reports whether the same call may succeed later (1003: a shard
-// moving, no quorum, a node unreachable).
-func (e *RPCError) Retryable() bool { return e.Code == shardgate.CodeUnavailable }
+// Retryable reports whether the same call may succeed later: 1003 (a
+// shard moving, no quorum, a node unreachable) or 1002 (rate limited or
+// overloaded), after a pause.
+func (e *RPCError) Retryable() bool {
+	return e.Code == shardgate.CodeUnavailable || e.Code == shardgate.CodeRateLimited
+}
 
 // refusal gives a connection closed before its welcome with 4001 or 4003
 // the kind of error a refused upgrade has, keeping the close error inside.

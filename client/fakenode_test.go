@@ -35,7 +35,40 @@ type fakeNode struct {
 	batch    bool          // replay as one JSON-RPC batch
 	refuse   int           // close code for the next upgrades (0: none)
 	ping     time.Duration // ping every connection this often (0: never)
-	wmu      sync.Mutex
+	// fail answers the next calls of a method with these errors, one each;
+	// an error with close set also closes the connection with that code.
+	fail map[string][]fakeErr
+	wmu  sync.Mutex
+}
+
+type fakeErr struct {
+	code  int
+	msg   string
+	close int
+}
+
+// failNext makes the next n calls of method fail with e.
+func (f *fakeNode) failNext(method string, n int, e fakeErr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string][]fakeErr{}
+	}
+	for range n {
+		f.fail[method] = append(f.fail[method], e)
+	}
+}
+
+// failing takes the next planned error of method, if any.
+func (f *fakeNode) failing(method string) (fakeErr, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.fail[method]
+	if len(q) == 0 {
+		return fakeErr{}, false
+	}
+	f.fail[method] = q[1:]
+	return q[0], true
 }
 
 func newFakeNode(t testing.TB) *fakeNode {
@@ -138,6 +171,16 @@ func (f *fakeNode) serveWS(w http.ResponseWriter, r *http.Request) {
 			Params json.RawMessage `json:"params"`
 		}
 		json.Unmarshal(data, &req)
+		if e, ok := f.failing(req.Method); ok {
+			f.write(ws, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": e.code, "message": e.msg}})
+			if e.close != 0 {
+				f.wmu.Lock()
+				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(e.close, e.msg), time.Now().Add(time.Second))
+				f.wmu.Unlock()
+				return
+			}
+			continue
+		}
 		result, cut := f.handle(ws, key, req.Method, req.Params)
 		if cut {
 			return

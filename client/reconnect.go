@@ -82,7 +82,7 @@ func (c *Client) serve(conn *Conn) (next *Conn, hint string, err error) {
 	wg.Go(func() { c.in.fill(ctx, conn, c.cfg.CallTimeout) })
 	signal(c.in.wake) // behind from the last connection: fill now
 	c.setConn(conn)
-	c.state(State{Connected: true, Node: conn.Welcome().Node})
+	c.state(State{Connected: true, Node: conn.Welcome().Node, URL: conn.url})
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -214,6 +214,15 @@ func (c *Client) resubscribe(ctx context.Context, conn *Conn) error {
 	for _, t := range topics {
 		err := conn.Subscribe(ctx, t)
 		var re *RPCError
+		// A node that is busy or rate-limits the burst of subscriptions
+		// gets a few more tries on the same connection: failing the whole
+		// connection would only start the burst again on the next one.
+		for attempt := 1; attempt <= 5 && errors.As(err, &re) && re.Retryable(); attempt++ {
+			if werr := c.waitCtx(ctx, c.cfg.backoff(attempt)); werr != nil {
+				break
+			}
+			err = conn.Subscribe(ctx, t)
+		}
 		if errors.As(err, &re) && !re.Retryable() {
 			c.cfg.Logger.Warn("shardgate topic dropped on reconnect", "topic", t, "err", err)
 			c.mu.Lock()

@@ -249,6 +249,21 @@ func (c *Client) state(s State) {
 	}
 }
 
+// waitCtx sleeps for d, or until ctx ends (its error) or the client stops
+// (ErrClientClosed).
+func (c *Client) waitCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClientClosed
+	}
+}
+
 // wait sleeps for d or until the client stops.
 func (c *Client) wait(d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,4 +333,100 @@ func TestClientIdleTimeout(t *testing.T) {
 	}
 	pinging.store("alice", 1)
 	receive(t, c, 1, 1)
+}
+
+// A retried call keeps its caller's deadline: the pause before the next
+// try ends with it, instead of overrunning it by a whole backoff.
+func TestClientRetryKeepsTheCallersDeadline(t *testing.T) {
+	f := newFakeNode(t)
+	cfg := fastConfig("alice", f.url)
+	cfg.MinBackoff, cfg.MaxBackoff = 3*time.Second, 3*time.Second
+	c := mustConnect(t, cfg)
+	f.failNext("send", 100, fakeErr{code: shardgate.CodeUnavailable, msg: "shard moving"})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Send(ctx, "bob", 1, "id1")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "shard moving") {
+		t.Fatalf("send against a node that answers 1003: %v, want the deadline with the last answer", err)
+	}
+	if waited := time.Since(start); waited >= cfg.MinBackoff {
+		t.Fatalf("a call with 300 ms returned after %v: it slept a whole backoff past its deadline", waited)
+	}
+}
+
+// A subscription refused for a moment on a new connection (1002: the
+// burst of re-subscriptions hit the rate) is tried again, not dropped.
+func TestClientResubscribeRetriesARateLimitedTopic(t *testing.T) {
+	f := newFakeNode(t)
+	c := mustConnect(t, fastConfig("alice", f.url))
+	if err := c.Subscribe(ctxT(t), "news"); err != nil {
+		t.Fatal(err)
+	}
+	f.failNext("subscribe", 2, fakeErr{code: shardgate.CodeRateLimited, msg: "rate limited"})
+	f.cut()
+	testutil.Eventually(t, 5*time.Second, "a publication after the reconnect", func() bool {
+		f.publish("news", 1)
+		select {
+		case p := <-c.Publications():
+			return p.Topic == "news"
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	})
+}
+
+// With a TokenFunc, a call refused because the connection's token expired
+// (1001, then close 4001) is made again on the next connection, which has
+// a fresh token: an expired token is replaced, not an error for the app.
+func TestClientCallAfterTokenExpiryIsRetried(t *testing.T) {
+	f := newFakeNode(t)
+	cfg := fastConfig("", f.url)
+	cfg.User = ""
+	var asked atomic.Int32
+	cfg.TokenFunc = func(context.Context) (string, error) { asked.Add(1); return "tok", nil }
+	c := mustConnect(t, cfg)
+	f.failNext("send", 1, fakeErr{code: shardgate.CodeUnauthorized, msg: "token expired: reconnect with a new one", close: 4001})
+	r, err := c.Send(ctxT(t), "bob", 1, "id1")
+	if err != nil || r.Seq != 1 {
+		t.Fatalf("send across a token expiry: %+v, %v", r, err)
+	}
+	if asked.Load() < 2 {
+		t.Fatalf("TokenFunc asked %d times, want a new token for the new connection", asked.Load())
+	}
+
+	// Any other 1001 (the token does not allow the recipient) is the app's.
+	f.failNext("send", 1, fakeErr{code: shardgate.CodeUnauthorized, msg: "forbidden: your token may not send to carol"})
+	var re *RPCError
+	if _, err := c.Send(ctxT(t), "carol", 1, "id2"); !errors.As(err, &re) || re.Code != shardgate.CodeUnauthorized {
+		t.Fatalf("send refused by the token's claims: %v, want the 1001", err)
+	}
+}
+
+// State names the URL of the connection, as documented, once connected.
+func TestStateNamesTheConnectedURL(t *testing.T) {
+	f := newFakeNode(t)
+	cfg := fastConfig("alice", f.url)
+	states := make(chan State, 16)
+	cfg.OnState = func(s State) {
+		select {
+		case states <- s:
+		default:
+		}
+	}
+	mustConnect(t, cfg)
+	for {
+		select {
+		case s := <-states:
+			if !s.Connected {
+				continue
+			}
+			if !strings.HasPrefix(s.URL, f.url) {
+				t.Fatalf("connected state %+v, want the URL %s", s, f.url)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connected state")
+		}
+	}
 }

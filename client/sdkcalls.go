@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/shardgate/shardgate"
 )
@@ -48,15 +50,24 @@ func (c *Client) do(ctx context.Context, method string, retry bool, call func(co
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || !retry || !Retryable(err) {
+		if ctx.Err() != nil || !retry {
 			return err
+		}
+		if !Retryable(err) {
+			if !c.tokenExpired(ctx, err, conn) {
+				return err
+			}
+			// The connection's token ran out: the next one gets a fresh
+			// token from TokenFunc, and the call is tried there.
+			last = err
+			continue
 		}
 		last = err
 		var re *RPCError
 		switch {
 		case errors.As(err, &re):
-			if !c.wait(c.cfg.backoff(attempt)) {
-				return fmt.Errorf("%s: %w", method, ErrClientClosed)
+			if err := c.waitCtx(ctx, c.cfg.backoff(attempt)); err != nil {
+				return fmt.Errorf("%s: %w (last attempt: %w)", method, err, last)
 			}
 		case errors.Is(err, context.DeadlineExceeded):
 			// No answer within CallTimeout: the connection is not to be
@@ -70,6 +81,27 @@ func (c *Client) do(ctx context.Context, method string, retry bool, call func(co
 			}
 		}
 	}
+}
+
+// tokenExpired reports whether err is the refusal of a call because the
+// connection's token has expired, when a TokenFunc can give a new one. The
+// node then closes the connection with 4001; tokenExpired waits a moment
+// for that close.
+func (c *Client) tokenExpired(ctx context.Context, err error, conn *Conn) bool {
+	var re *RPCError
+	if c.cfg.TokenFunc == nil || !errors.As(err, &re) || re.Code != shardgate.CodeUnauthorized ||
+		!strings.HasPrefix(re.Message, "token expired") {
+		return false
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-conn.Done():
+		return conn.CloseCode() == closeUnauthorized
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // Send stores data (any JSON-encodable value) in to's inbox and returns
