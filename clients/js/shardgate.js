@@ -17,6 +17,7 @@
 //
 // The protocol is described in docs/PROTOCOL.md.
 
+const CODE_UNAUTHORIZED = 1001;
 const CODE_RATE_LIMITED = 1002;
 const CODE_UNAVAILABLE = 1003;
 const CLOSE_UNAUTHORIZED = 4001;
@@ -87,11 +88,21 @@ function randomID() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+// sleep waits ms, or until signal aborts. Its abort listener goes with
+// the timer: one left behind per sleep would pile up on a long-lived
+// client's signal.
 const sleep = (ms, signal) =>
   new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
+
+// closed resolves once conn has closed, or after ms.
+async function closed(conn, ms) {
+  const end = Date.now() + ms;
+  while (!conn.closed && Date.now() < end) await sleep(20);
+}
 
 /** decodeFrame reads one server frame: an object, or a batch (an array of objects). */
 export function decodeFrame(text) {
@@ -381,7 +392,13 @@ export class Client {
     const conn = await new Promise((resolve, reject) => {
       const ws = new this.WebSocket(u.toString());
       let welcomed = false;
-      const timer = setTimeout(() => { c.close(4000, "no welcome"); }, this.opts.callTimeout);
+      // A connection without a welcome in time is given up here, not on
+      // its close event: some WebSocket implementations (Node 20's) fire
+      // none for a connection that was never opened.
+      const timer = setTimeout(() => {
+        c.close(4000, "no welcome");
+        if (!welcomed) reject(new ShardgateError(`${url}: no welcome within ${this.opts.callTimeout} ms`, { retryable: true }));
+      }, this.opts.callTimeout);
       const c = new Conn(ws, (cn, f) => {
         if (!welcomed && f.method === "welcome") {
           welcomed = true;
@@ -401,11 +418,18 @@ export class Client {
     });
     try {
       for (const topic of [...this.topics]) {
-        try {
-          await conn.call("subscribe", { topic }, this.opts.callTimeout);
-        } catch (err) {
-          if (err.code && !err.retryable) { this.topics.delete(topic); this.emit("error", err); continue; }
-          throw err;
+        // A node that is busy or rate-limits the burst of subscriptions
+        // gets a few more tries on this connection: failing it would
+        // only start the burst again on the next one.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await conn.call("subscribe", { topic }, this.opts.callTimeout);
+            break;
+          } catch (err) {
+            if (err.code && !err.retryable) { this.topics.delete(topic); this.emit("error", err); break; }
+            if (!err.code || attempt >= 5 || this.stopped) throw err;
+            await sleep(this.backoff(attempt), this.abort.signal);
+          }
         }
       }
     } catch (err) {
@@ -502,13 +526,25 @@ export class Client {
         try {
           return await conn.call(method, params, Math.min(this.opts.callTimeout, Math.max(1, deadline - Date.now())));
         } catch (err) {
+          if (retry && !this.stopped && Date.now() < deadline && this.tokenExpired(err)) {
+            // The node closes the connection (4001) after this answer; the
+            // next one has a fresh token from tokenProvider.
+            await closed(conn, Math.min(2000, deadline - Date.now()));
+            continue;
+          }
           if (!retry || !err.retryable || this.stopped || Date.now() >= deadline) throw err;
-          if (err.code) await sleep(this.backoff(attempt), this.abort.signal);
+          if (err.code) await sleep(Math.min(this.backoff(attempt), deadline - Date.now()), this.abort.signal);
         }
       }
     } finally {
       this.inflight--;
     }
+  }
+
+  // tokenExpired says err refused a call because the connection's token
+  // expired, when tokenProvider can give a new one.
+  tokenExpired(err) {
+    return !!this.opts.tokenProvider && err.code === CODE_UNAUTHORIZED && /^token expired/.test(err.message);
   }
 
   /** send stores data in to's inbox; resolves {to, seq} once durable. Retried with the same id. */

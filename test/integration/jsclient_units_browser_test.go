@@ -28,6 +28,9 @@ import { Client } from "/client.js";
 // A fake cluster: nodes by URL, one inbox per key, idempotent sends.
 const inbox = {}, ids = {}, attempts = {}, nodes = {}, log = [];
 let refuse = 0, loseNextAnswer = false;
+// failNext[method]: errors for the next calls of method, one each; close
+// also closes the connection with that code once the answer is out.
+const failNext = {};
 class FakeNode {
   constructor(url) { this.url = url; this.conns = new Set(); nodes[url] = this; }
   deliver(key, m) { for (const ws of this.conns) if (ws.key === key) ws.push({ jsonrpc: "2.0", method: "message", params: m }); }
@@ -48,13 +51,14 @@ class FakeWS {
   constructor(url) {
     const u = new URL(url);
     this.node = nodes[u.origin.replace("http", "ws") + u.pathname];
-    this.key = u.searchParams.get("user");
+    this.key = u.searchParams.get("user") || (u.searchParams.get("token") || "").split(":")[0];
     this.since = u.searchParams.get("since");
     this.subs = new Set();
-    log.push({ node: this.node?.url, since: this.since });
+    log.push({ node: this.node?.url, since: this.since, key: this.key });
     setTimeout(() => this.open(), 0);
   }
   open() {
+    if (this.node?.silent) return; // never opens, and never says so (Node 20's WebSocket on a refused connection)
     if (!this.node) return this.end(1006, "");
     if (refuse) return this.end(refuse, "refused for the test");
     this.node.conns.add(this);
@@ -67,6 +71,12 @@ class FakeWS {
   send(text) {
     if (this.node?.muted) return; // a node that vanished: nothing comes back
     const req = JSON.parse(text), p = req.params;
+    const fail = failNext[req.method]?.shift();
+    if (fail) {
+      this.push({ jsonrpc: "2.0", id: req.id, error: { code: fail.code, message: fail.message } });
+      if (fail.close) setTimeout(() => this.end(fail.close, fail.message), 5);
+      return;
+    }
     let result = {};
     switch (req.method) {
       case "send":
@@ -83,7 +93,10 @@ class FakeWS {
     }
     this.push({ jsonrpc: "2.0", id: req.id, result });
   }
-  close(code = 1000, reason = "") { this.end(code, reason); }
+  close(code = 1000, reason = "") {
+    if (this.node?.silent) { this.closed = true; return; } // no close event either
+    this.end(code, reason);
+  }
   end(code, reason) {
     if (this.closed) return;
     this.closed = true;
@@ -185,6 +198,55 @@ await run("refused", async () => {
   try { await c.connect(); return { connected: true }; } catch (e) { return { fatal: e.fatal, closeCode: e.closeCode, message: e.message }; }
   finally { refuse = 0; }
 });
+await run("resubscribe rate limited", async () => {
+  const c = new Client(opts("u11"));
+  await c.connect();
+  await c.subscribe("news");
+  failNext.subscribe = [{ code: 1002, message: "rate limited" }, { code: 1002, message: "rate limited" }];
+  const before = log.filter((l) => l.key === "u11").length;
+  A.cut();
+  await until("resubscribed", () => [...A.conns].some((ws) => ws.key === "u11" && ws.subs.has("news")));
+  const topics = [...c.topics];
+  c.close();
+  return { topics, connections: log.filter((l) => l.key === "u11").length - before };
+});
+await run("token expired", async () => {
+  let tokens = 0;
+  const c = new Client(opts(undefined, { user: undefined, tokenProvider: async () => "u12:" + (++tokens) }));
+  await c.connect();
+  failNext.send = [{ code: 1001, message: "token expired: reconnect with a new one", close: 4001 }];
+  const r = await c.send("u13", "hi", { id: "after-expiry" });
+  c.close();
+  return { seq: r.seq, tokens, stored: (inbox.u13 || []).length };
+});
+await run("never closed", async () => {
+  const Z = new FakeNode("ws://z.test/v1/ws");
+  Z.silent = true;
+  const c = new Client(opts("u14", { nodes: ["http://z.test"], fetch: async () => new Response(JSON.stringify({ ws_url: Z.url })), callTimeout: 100 }));
+  const connected = c.connect();
+  await new Promise((r) => setTimeout(r, 300));
+  Z.silent = false;
+  await connected;
+  const node = c.welcome.node;
+  c.close();
+  return { node };
+});
+await run("sleeps leave no listeners", async () => {
+  const c = new Client(opts("u15"));
+  let listeners = 0;
+  const sig = c.abort.signal, add = sig.addEventListener.bind(sig), remove = sig.removeEventListener.bind(sig);
+  sig.addEventListener = (...a) => { if (a[0] === "abort") listeners++; add(...a); };
+  sig.removeEventListener = (...a) => { if (a[0] === "abort") listeners--; remove(...a); };
+  await c.connect();
+  const before = listeners;
+  for (let i = 0; i < 30; i++) {
+    failNext.send = [{ code: 1002, message: "rate limited" }];
+    await c.send("u16", i);
+  }
+  const after = listeners;
+  c.close();
+  return { leaked: after - before };
+});
 window.__done = true;
 </script>`
 
@@ -226,6 +288,9 @@ func TestBrowserClientUnits(t *testing.T) {
 		Node        string   `json:"node"`
 		Fatal       bool     `json:"fatal"`
 		CloseCode   int      `json:"closeCode"`
+		Topics      []string `json:"topics"`
+		Tokens      int      `json:"tokens"`
+		Leaked      *int     `json:"leaked"`
 	}
 	res := map[string]result{}
 	for name, r := range raw {
@@ -256,6 +321,11 @@ func TestBrowserClientUnits(t *testing.T) {
 	check("moved", slices.Equal(res["moved"].Got, seqs(2)) && res["moved"].Node == "ws://b.test/v1/ws" && len(res["moved"].Since) == 1 && res["moved"].Since[0] == "1")
 	check("refused", res["refused"].Fatal && res["refused"].CloseCode == 4001)
 	check("silent node", res["silent node"].Connections >= 1)
+	// One new connection: the refused subscriptions were tried again on it.
+	check("resubscribe rate limited", slices.Equal(res["resubscribe rate limited"].Topics, []string{"news"}) && res["resubscribe rate limited"].Connections == 1)
+	check("token expired", res["token expired"].Seq == 1 && res["token expired"].Stored == 1 && res["token expired"].Tokens >= 2)
+	check("never closed", res["never closed"].Node == "ws://z.test/v1/ws")
+	check("sleeps leave no listeners", res["sleeps leave no listeners"].Leaked != nil && *res["sleeps leave no listeners"].Leaked == 0)
 	if _, ok := res["resubscribe"]; !ok {
 		t.Error("resubscribe did not run")
 	}
