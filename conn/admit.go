@@ -2,10 +2,15 @@ package conn
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/internal/inflight"
 )
+
+// rateCloseWindow is the window over which Config.RateCloseAfter refusals
+// close a connection.
+const rateCloseWindow = 10 * time.Second
 
 // pending is a request the reader took in and the handler has not yet
 // answered. Its size is held on the connection's in-flight bound and, for
@@ -27,6 +32,12 @@ type pending struct {
 // (waitForRoom): a client is paced by how fast it reads its answers.
 func (c *conn) admit(data []byte) {
 	if !c.lim.Allow() {
+		// Refusals are counted over a window, not in a row: a flood still
+		// gets a frame through each time the bucket refills, which would
+		// reset a count in a row every few milliseconds.
+		if now := time.Now(); now.Sub(c.refusedSince) > rateCloseWindow {
+			c.refused, c.refusedSince = 0, now
+		}
 		c.refused++
 		c.s.m.RateLimited.Inc()
 		c.reply(idOf(data, c.s.cfg.MaxJSONDepth), nil, &rpcError{shardgate.CodeRateLimited, fmt.Sprintf("rate limited: at most %v requests per second", c.s.cfg.RateLimit)})
@@ -35,7 +46,6 @@ func (c *conn) admit(data []byte) {
 		}
 		return
 	}
-	c.refused = 0
 	req, rerr := decodeRequest(data, c.s.cfg.MaxJSONDepth)
 	if rerr != nil {
 		c.reply(req.ID, nil, rerr)

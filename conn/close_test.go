@@ -157,3 +157,37 @@ func TestServerPings(t *testing.T) {
 		t.Fatal("a silent client was not dropped")
 	}
 }
+
+// A flood is closed although the bucket lets a frame through every time it
+// refills: refusals are counted over a window, not in a row, which each
+// frame let through used to reset.
+func TestRateLimitClosesAFloodThatRefillsLetThrough(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *AuthConfig) {
+		c.RateLimit, c.RateBurst, c.RateCloseAfter = 10000, 1, 200 // a refill every 100 µs
+	})
+	ws, _ := h.raw(t, "alice", "?since=now")
+	go func() {
+		frame := []byte(`{"jsonrpc":"2.0","id":1,"method":"presence","params":{"keys":["bob"]}}`)
+		for range 20000 {
+			if ws.WriteMessage(websocket.TextMessage, frame) != nil {
+				return
+			}
+		}
+	}()
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != closePolicy {
+			t.Fatalf("flood ended with %v, want close 4008", err)
+		}
+		break
+	}
+	read, refused := counter(h.m, "shardgate_messages_in_total", ""), counter(h.m, "shardgate_rate_limited_total", "")
+	if read-refused < 2 {
+		t.Fatalf("%v frames read, %v refused: the bucket let too few through for the test to exercise refills", read, refused)
+	}
+}

@@ -75,7 +75,7 @@ type Config struct {
 	// Defaults 200/s and 400.
 	UserSendRate  rate.Limit
 	UserSendBurst int
-	// RateCloseAfter is how many refused frames in a row close the
+	// RateCloseAfter is how many refused frames within 10 s close the
 	// connection with 4008. Default 1000.
 	RateCloseAfter int
 	// MaxConnsPerKey caps simultaneous connections of one key on this

@@ -23,18 +23,19 @@ import (
 // guards the rest, shared with the handler, the writer, the filler and the
 // engine's deliveries.
 type conn struct {
-	s         *Server
-	ws        *websocket.Conn
-	id        uint64
-	key       string
-	claims    Claims
-	lim       *rate.Limiter
-	sendLim   *rate.Limiter   // the key's send quota on this node, shared by its connections
-	refused   int             // rate-limited frames in a row
-	reqs      *inflight.Limit // requests read and not yet answered (Config.MaxInFlight)
-	attached  bool
-	startMode startMode
-	since     uint64
+	s            *Server
+	ws           *websocket.Conn
+	id           uint64
+	key          string
+	claims       Claims
+	lim          *rate.Limiter
+	sendLim      *rate.Limiter   // the key's send quota on this node, shared by its connections
+	refused      int             // rate-limited frames since refusedSince
+	refusedSince time.Time       // start of the window they are counted in (rateCloseWindow)
+	reqs         *inflight.Limit // requests read and not yet answered (Config.MaxInFlight)
+	attached     bool
+	startMode    startMode
+	since        uint64
 
 	// abandon tells a writer in the middle of a batch to skip the rest:
 	// set when a slow consumer is closed, whose queued frames are void.

@@ -65,7 +65,7 @@ func runSettings(o *runOptions) *settings {
 		durationSetting(&c.IdleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept open"),
 		intSetting(&c.MaxJSONDepth, "max-json-depth", "levels of arrays and objects a message's data may nest (client frames and admin bodies, 1-1000); deeper input is refused where it enters").notZero(),
 		sizeSetting(&c.MaxFrameBytes, "max-frame-bytes", "largest client frame (1KiB-1MiB); a larger one closes the connection with 1009").notZero(),
-		floatSetting(&c.ConnRate, "conn-rate", "frames per second one client connection may send, bursts of twice as many; more get 1002, and 1000 refused in a row close it with 4008").notZero(),
+		floatSetting(&c.ConnRate, "conn-rate", "frames per second one client connection may send, bursts of twice as many; more get 1002, and 1000 refused within 10 s close it with 4008").notZero(),
 		durationSetting(&c.WriteDelay, "write-delay", "how long a client connection lets deliveries gather before writing them as one frame: less CPU per delivery under heavy fan-out, up to that much more latency (0: write at once; at most 1s)"),
 		intSetting(&c.SendQueue, "send-queue", "frames that may wait for a client that does not read; when it overflows the connection is closed with 4009").notZero(),
 		intSetting(&c.MaxConnectionsPerKey, "max-connections-per-key", "open connections of one key to a node; more are closed with 4008").notZero(),
