@@ -21,14 +21,15 @@ import (
 // itself.
 
 type linkHealth struct {
-	mu      sync.Mutex
-	lastOK  map[string]time.Time // peer → last successful heartbeat
-	reports map[string]report    // reporter → peers it cannot reach
-	naming  int                  // reports that name at least one peer
-	tied    map[string]bool      // peer ("self" for this node) → failed by the tie-break (linktiebreak.go)
-	reached map[string]bool      // peers a call has ever succeeded with (linktiebreak.go)
-	cuts    map[string]report    // reporter → peers it reached once and cannot reach now
-	cutting int                  // cuts that name at least one peer
+	mu        sync.Mutex
+	lastOK    map[string]time.Time // peer → last successful heartbeat
+	reports   map[string]report    // reporter → peers it cannot reach
+	naming    int                  // reports that name at least one peer
+	tied      map[string]bool      // peer ("self" for this node) → failed by the tie-break (linktiebreak.go)
+	selfElder string               // the elder this node is cut from, while tied["self"]
+	reached   map[string]bool      // peers a call has ever succeeded with (linktiebreak.go)
+	cuts      map[string]report    // reporter → peers it reached once and cannot reach now
+	cutting   int                  // cuts that name at least one peer
 }
 
 type report struct {

@@ -1,8 +1,12 @@
 package node
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardgate/shardgate"
 )
 
 // The shortcuts taken while no report names anyone must follow the reports
@@ -111,5 +115,29 @@ func TestLinkHealthQuiet(t *testing.T) {
 	}
 	if !h.quiet("e", t0, fail) {
 		t.Fatal("e is not tied and nothing names it: e must be quiet")
+	}
+}
+
+// A node that sees a majority but stands down as the younger end of a cut
+// says so in its refusals and names the elder; one that does not see a
+// majority says that.
+func TestNoQuorumRefusalNamesItsReason(t *testing.T) {
+	n := &Node{name: "n3", log: slog.New(slog.DiscardHandler), health: newLinkHealth()}
+	if err := n.noQuorumErr(false); !strings.Contains(err.Error(), "node n3 does not see a majority of the cluster; writes are refused") {
+		t.Errorf("without a tie: %v", err)
+	}
+	n.health.noteTie(n.log, "self", "n1", true)
+	for through, want := range map[bool]string{
+		false: "node n3 has lost its link to node n1, which still reaches a majority; as the younger end of the cut it refuses writes until the link heals",
+		true:  "refuses writes through it until the link heals, try another node",
+	} {
+		err := n.noQuorumErr(through)
+		if shardgate.KindOf(err) != shardgate.KindUnavailable || !strings.Contains(err.Error(), want) {
+			t.Errorf("cut from n1 (through %v): %v, want 1003 saying %q", through, err, want)
+		}
+	}
+	n.health.noteTie(n.log, "self", "", false)
+	if err := n.noQuorumErr(false); strings.Contains(err.Error(), "younger") {
+		t.Errorf("after the tie is over: %v", err)
 	}
 }

@@ -136,6 +136,9 @@ func (h *linkHealth) noteTie(log *slog.Logger, peer, elder string, failed bool) 
 		h.tied = map[string]bool{}
 	}
 	h.tied[peer] = failed
+	if peer == "self" {
+		h.selfElder = elder
+	}
 	h.mu.Unlock()
 	switch {
 	case failed && !was && peer == "self":
@@ -145,6 +148,17 @@ func (h *linkHealth) noteTie(log *slog.Logger, peer, elder string, failed bool) 
 	case !failed && was:
 		log.Info("node links: cut between two nodes over", "peer", peer)
 	}
+}
+
+// cutFromElderNamed is the elder this node was last found cut from while
+// that elder reaches a majority ("" when it is not cut from one).
+func (h *linkHealth) cutFromElderNamed() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.tied["self"] {
+		return ""
+	}
+	return h.selfElder
 }
 
 // reporterCut is one fresh report that names the peer asked about.

@@ -174,7 +174,7 @@ func (n *Node) canWrite(id int, t shard.Table) error {
 		return shardgate.Errorf(shardgate.KindUnavailable, "node %s is %s", n.name, s)
 	}
 	if !n.quorum() {
-		return shardgate.Errorf(shardgate.KindUnavailable, "node %s does not see a majority of the cluster; writes are refused until it does", n.name)
+		return n.noQuorumErr(false)
 	}
 	if peer, v := n.newerPeer(); peer != "" {
 		// After a partition heals, a peer may already hold a table that

@@ -36,7 +36,7 @@ func (n *Node) routeCall(ctx context.Context, id int, method string, req, resp a
 		// on the other side is most likely out of its reach too. The
 		// client can tell "cut off" from "slow" and try another node.
 		if write && !n.quorum() {
-			return shardgate.Errorf(shardgate.KindUnavailable, "node %s does not see a majority of the cluster; writes through it are refused until it does, try another node", n.name)
+			return n.noQuorumErr(true)
 		}
 		changed := n.tableChanged()
 		t := n.currentTable()

@@ -191,6 +191,22 @@ func (n *Node) quorum() bool {
 	return ok
 }
 
+// noQuorumErr is the refusal of a write by a node without quorum, with
+// its reason: it does not see a majority, or it sees one but has lost its
+// link to an elder that others still reach, and as the younger end of
+// that cut it is the one that stands down. through is a write forwarded
+// by this node rather than one of its own shards.
+func (n *Node) noQuorumErr(through bool) error {
+	what, hint := "writes", ""
+	if through {
+		what, hint = "writes through it", ", try another node"
+	}
+	if elder := n.health.cutFromElderNamed(); elder != "" {
+		return shardgate.Errorf(shardgate.KindUnavailable, "node %s has lost its link to node %s, which still reaches a majority; as the younger end of the cut it refuses %s until the link heals%s", n.name, elder, what, hint)
+	}
+	return shardgate.Errorf(shardgate.KindUnavailable, "node %s does not see a majority of the cluster; %s are refused until it does%s", n.name, what, hint)
+}
+
 // scheme is "ws://" or "http://", with an s when the listeners serve TLS.
 func (n *Node) scheme(plain string) string {
 	if n.cfg.TLS {
