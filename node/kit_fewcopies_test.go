@@ -39,3 +39,27 @@ func TestFewerMembersThanCopiesIsLogged(t *testing.T) {
 		}
 	})
 }
+
+// A graceful stop (SIGTERM) cannot be refused as an operator's drain is,
+// but a stop that leaves fewer nodes than copies wanted says so; one that
+// leaves enough does not.
+func TestStopThatLeavesTooFewCopiesIsLogged(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		logs := map[string]*testutil.Buffer{}
+		const warning = "stopping leaves fewer nodes than copies wanted"
+		c := nodetest.Start(t, 3, nodetest.Options{Engine: func(name string, cfg *node.Config) {
+			logs[name] = &testutil.Buffer{}
+			cfg.Logger = slog.New(slog.NewTextHandler(logs[name], nil))
+		}})
+		c.WaitSettled(30 * time.Second)
+		c.StopNode("n3")
+		if strings.Contains(logs["n3"].String(), warning) {
+			t.Errorf("n3's stop left 2 nodes for 2 copies, yet warned")
+		}
+		c.WaitSettled(30 * time.Second)
+		c.StopNode("n2")
+		if !strings.Contains(logs["n2"].String(), warning) || !strings.Contains(logs["n2"].String(), "remaining=1 copies_wanted=2") {
+			t.Errorf("n2's stop left 1 node for 2 copies without a warning; its log:\n%s", logs["n2"].String())
+		}
+	})
+}

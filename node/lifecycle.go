@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/shardgate/shardgate"
@@ -236,10 +237,30 @@ func (n *Node) waitDrained(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// othersActive counts the live members other than this node that are
+// active: those that will hold the shards once it has gone.
+func (n *Node) othersActive() int {
+	c := 0
+	for _, m := range n.mem.Members() {
+		if m.Name != n.name && isLive(m) && m.Meta.State == shardgate.StateActive {
+			c++
+		}
+	}
+	return c
+}
+
 // Stop drains this node gracefully (SIGTERM): its shards are handed off
 // before it returns. ctx bounds the wait; a cancelled ctx stops at once.
 func (n *Node) Stop(ctx context.Context) error {
-	if _, err := n.startDrain(ctx, drainReq{Reason: "graceful stop (SIGTERM)"}); err != nil {
+	reason := "graceful stop (SIGTERM)"
+	if rest, want := n.othersActive(), n.cfg.Shard.Backups+1; rest < want {
+		// A signal cannot be refused as an operator's drain is (409), but
+		// what it costs is said where the operator looks first.
+		n.log.Warn("stopping leaves fewer nodes than copies wanted: each shard will be kept on every remaining node until more join",
+			"remaining", rest, "copies_wanted", want)
+		reason += fmt.Sprintf("; %d node(s) remain for %d copies of each shard", rest, want)
+	}
+	if _, err := n.startDrain(ctx, drainReq{Reason: reason}); err != nil {
 		return err
 	}
 	select {
