@@ -90,7 +90,7 @@ func Open(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	db, err := openDB(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+		return nil, openErr(cfg.Path, err)
 	}
 	s := &Store{
 		cfg:    cfg,
@@ -106,7 +106,7 @@ func Open(cfg Config) (*Store, error) {
 			_ = s.wal.Close()
 		}
 		_ = db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+		return nil, openErr(cfg.Path, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -115,6 +115,27 @@ func Open(cfg Config) (*Store, error) {
 		s.goFunc(func() { s.runSweeper(ctx) })
 	}
 	return s, nil
+}
+
+// ErrDamaged says the store's file or its write-ahead log is damaged in a
+// way that loses acknowledged writes if the node goes on with it.
+var ErrDamaged = errors.New("store damaged")
+
+// damaged marks err as ErrDamaged without changing its message.
+type damaged struct{ error }
+
+func (d damaged) Unwrap() []error { return []error{d.error, ErrDamaged} }
+
+// openErr is the refusal to open the store at path, with what an operator
+// can do when the damage is the disk's.
+func openErr(path string, err error) error {
+	if errors.Is(err, wal.ErrCorrupt) || errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) {
+		err = damaged{err}
+	}
+	if errors.Is(err, ErrDamaged) {
+		return fmt.Errorf("store: open %s: %w; this node's shards have copies on its peers (with --backups 1 or more): move its data dir aside and start it again on an empty one to have them copied back", path, err)
+	}
+	return fmt.Errorf("store: open %s: %w", path, err)
 }
 
 func openDB(cfg Config) (*bolt.DB, error) {

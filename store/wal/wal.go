@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -92,7 +93,7 @@ func Open(opts Options, after uint64, replay func(index uint64, payload []byte) 
 		isLast := i == len(segs)-1
 		end, n, err := scanSegment(sg, isLast, func(index uint64, payload []byte) error {
 			if index <= last && last > 0 {
-				return fmt.Errorf("record %d follows record %d: %w", index, last, errCorrupt)
+				return fmt.Errorf("record %d follows record %d: %w", index, last, ErrCorrupt)
 			}
 			last = index
 			if isLast {
@@ -102,7 +103,7 @@ func Open(opts Options, after uint64, replay func(index uint64, payload []byte) 
 				return nil
 			}
 			if index != want {
-				return fmt.Errorf("record %d found where %d was expected: records the store has not applied are missing: %w", index, want, errCorrupt)
+				return fmt.Errorf("record %d found where %d was expected: records the store has not applied are missing: %w", index, want, ErrCorrupt)
 			}
 			want++
 			return replay(index, payload)
@@ -138,7 +139,9 @@ func Open(opts Options, after uint64, replay func(index uint64, payload []byte) 
 	return l, nil
 }
 
-var errCorrupt = errors.New("wal: corrupt log")
+// ErrCorrupt says the log holds damage that is not a torn write: records
+// it acknowledged cannot be read back.
+var ErrCorrupt = errors.New("wal: corrupt log")
 
 // listSegments finds the segment files of dir in index order.
 func listSegments(dir string) ([]segment, error) {
@@ -154,7 +157,7 @@ func listSegments(dir string) ([]segment, error) {
 		}
 		first, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 16, 64)
 		if err != nil {
-			return nil, fmt.Errorf("wal: %s in %s is not named by an index: %w", name, dir, errCorrupt)
+			return nil, fmt.Errorf("wal: %s in %s is not named by an index: %w", name, dir, ErrCorrupt)
 		}
 		segs = append(segs, segment{first: first, path: filepath.Join(dir, name)})
 	}
@@ -180,20 +183,50 @@ func scanSegment(sg segment, isLast bool, fn func(index uint64, payload []byte) 
 		return 0, 0, err
 	}
 	off := 0
+	last := max(sg.first, 1) - 1 // the index of the last good record read
 	for off < len(data) {
 		index, payload, n, err := DecodeRecord(data[off:])
 		if err != nil {
-			if isLast || allZero(data[off:]) {
+			if allZero(data[off:]) {
 				return int64(off), int64(len(data)), nil
 			}
-			return 0, 0, fmt.Errorf("at byte %d of a segment that is not the last: %w", off, errors.Join(err, errCorrupt))
+			if !isLast {
+				return 0, 0, fmt.Errorf("at byte %d of a segment that is not the last: %w", off, errors.Join(err, ErrCorrupt))
+			}
+			// Append writes one record and syncs it before it writes the
+			// next, so a torn write is the last thing in the log. An intact
+			// record after the damage proves the damaged one was synced:
+			// acknowledged, and now unreadable. Cutting the log there, as
+			// for a torn tail, would drop it and everything after it.
+			if at, later, ok := laterRecord(data, off+1, last); ok {
+				return 0, 0, fmt.Errorf("at byte %d of the last segment (%v), yet record %d at byte %d after it is intact: this is not a torn write but damage to records that were acknowledged: %w",
+					off, err, later, at, ErrCorrupt)
+			}
+			return int64(off), int64(len(data)), nil
 		}
 		if err := fn(index, payload); err != nil {
 			return 0, 0, err
 		}
+		last = index
 		off += n
 	}
 	return int64(off), int64(len(data)), nil
+}
+
+// laterRecord looks for an intact record at or after byte from of data
+// whose index is above last. The index is checked before the checksum, so
+// the search costs one comparison at most offsets.
+func laterRecord(data []byte, from int, last uint64) (at int, index uint64, ok bool) {
+	for i := from; i+headerSize <= len(data); i++ {
+		idx := binary.LittleEndian.Uint64(data[i+8:])
+		if idx <= last || idx-last > uint64(len(data)) {
+			continue
+		}
+		if index, _, _, err := DecodeRecord(data[i:]); err == nil {
+			return i, index, true
+		}
+	}
+	return 0, 0, false
 }
 
 func allZero(b []byte) bool {

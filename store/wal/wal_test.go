@@ -182,7 +182,7 @@ func TestDamageBeforeTheLastSegmentIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Open(opts, 0, func(uint64, []byte) error { return nil })
-	if !errors.Is(err, errCorrupt) {
+	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open over a damaged first segment: %v", err)
 	}
 }
@@ -200,7 +200,7 @@ func TestMissingRecordsAreRefused(t *testing.T) {
 	}
 	// The store applied nothing, but record 1 is gone.
 	_, err := Open(opts, 0, func(uint64, []byte) error { return nil })
-	if !errors.Is(err, errCorrupt) {
+	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open with record 1 missing: %v", err)
 	}
 	// Having applied the records it held, they are not needed.
@@ -272,7 +272,7 @@ func TestDirectoryHoldsOnlySegments(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "zz.wal"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Options{Dir: dir}, 0, func(uint64, []byte) error { return nil }); !errors.Is(err, errCorrupt) {
+	if _, err := Open(Options{Dir: dir}, 0, func(uint64, []byte) error { return nil }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open with a badly named segment: %v", err)
 	}
 }
@@ -348,4 +348,58 @@ func freeOn(t *testing.T, dir string) int64 {
 	}
 	defer f.Close()
 	return freeBytes(f)
+}
+
+// Damage in the last segment with intact records after it is not a torn
+// write: each record is synced before the next is written, so the damaged
+// one was acknowledged. Cutting the log there dropped it and every later
+// record, and the store then handed their seqs out again. Open refuses.
+// Damage with nothing intact after it (garbage, zeros) is still a torn tail.
+func TestDamageFollowedByIntactRecordsIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  func(b []byte, rec2 int)
+		refused bool
+	}{
+		{"a payload byte of record 2", func(b []byte, rec2 int) { b[rec2+headerSize+1] ^= 0x40 }, true},
+		{"the length of record 2", func(b []byte, rec2 int) { b[rec2] ^= 0x7f }, true},
+		{"the index of record 2", func(b []byte, rec2 int) { b[rec2+9] ^= 1 }, true},
+		{"record 2 to the end replaced by garbage", func(b []byte, rec2 int) {
+			for i := rec2; i < len(b); i++ {
+				b[i] = byte(i*7 + 3)
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := Options{Dir: t.TempDir()}
+			l, _ := mustOpen(t, opts, 0)
+			for i := uint64(1); i <= 4; i++ {
+				mustAppend(t, l, fmt.Sprintf("p%d-some-payload", i))
+			}
+			seg := l.Segments()[0]
+			_ = l.Close()
+			b, _ := os.ReadFile(seg)
+			rec2 := len(appendRecord(nil, 1, []byte("p1-some-payload")))
+			tc.damage(b, rec2)
+			if err := os.WriteFile(seg, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var got []rec
+			l, err := Open(opts, 0, func(index uint64, payload []byte) error {
+				got = append(got, rec{index, string(payload)})
+				return nil
+			})
+			if tc.refused {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("open: %v (replayed %v), want ErrCorrupt", err, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("open over a torn tail: %v", err)
+			}
+			_ = l.Close()
+			wantRecs(t, got, 1, 1)
+		})
+	}
 }
