@@ -13,10 +13,13 @@
 // last record of a segment are that space, not damage; Close cuts them off.
 //
 // Recovery. Open reads every segment in order. A record that is cut short or
-// fails its checksum at the end of the last segment is a torn write from a
-// crash during Append: the segment is truncated there and the log goes on.
-// The same damage anywhere else is corruption, and Open refuses it rather
-// than skip records that were acknowledged.
+// fails its checksum at the end of the last segment, with nothing intact
+// after it, is a torn write from a crash during Append: the segment is
+// truncated there and the log goes on. Each Append syncs its record before
+// the next is written, so damage followed by an intact record (of a higher
+// index) is not a torn write, and neither is damage in any other segment:
+// that is corruption of records that were acknowledged, and Open refuses it
+// (ErrCorrupt) rather than drop them.
 //
 // Failures. If a write or sync fails, Append truncates the segment back to
 // where the record started, so an error means the record is not in the log.
