@@ -310,7 +310,7 @@ func (s *Server) newCluster(key []byte) error {
 	}
 	ccfg.Meta = cluster.Meta{Name: s.cfg.Name, WSAddr: s.wsAddr, AdminAddr: s.adminAddr,
 		State: shardgate.StateJoining, Partitions: s.cfg.Partitions, StartedAt: time.Now().UnixMilli(), ID: s.dataID,
-		Cluster: s.tableCluster, Data: s.dataCluster, Auth: authFingerprint(s.cfg)}
+		Cluster: s.tableCluster, Data: s.dataCluster, Auth: authFingerprint(s.cfg), Copies: s.cfg.Backups + 1}
 	cl, err := cluster.New(ccfg)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		// Named like the other listeners' flags: the operator fixes a flag.

@@ -48,6 +48,11 @@ type Meta struct {
 	// another fails its client at random. A difference is warned of, not
 	// refused, since changing the secret means restarting nodes one by one.
 	Auth string `json:"k,omitempty"`
+	// Copies is 1 + this node's --backups (0 from a node that does not
+	// say). The coordinator plans with the most any live member asks for,
+	// so one node started with fewer backups never lowers the copies of
+	// the whole cluster.
+	Copies int `json:"b,omitempty"`
 }
 
 // AuthDiffers reports whether the nodes m and o describe check client

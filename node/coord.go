@@ -199,14 +199,23 @@ func (c *coordinator) step() {
 	}
 }
 
+// shardConfig is the shard configuration the coordinator plans with: its
+// own, with the B of the cluster (clusterBackups) among the members of v.
+func (c *coordinator) shardConfig(v clusterView) shard.Config {
+	sc := c.cfg.Shard
+	sc.Backups = clusterBackups(sc.Backups, v.members)
+	return sc
+}
+
 // next runs the planning step on cur under ops with the completions
 // reported so far, and keeps the completions still waiting.
 func (c *coordinator) next(cur shard.Table, ops shard.Ops) planOutput {
 	c.mu.Lock()
 	completed := slices.Clone(c.completed)
 	c.mu.Unlock()
-	out := nextTable(planInput{cur: cur, ops: ops, view: c.view(), completed: completed,
-		shard: c.cfg.Shard, maxPending: c.cfg.MaxPendingPerNode})
+	v := c.view()
+	out := nextTable(planInput{cur: cur, ops: ops, view: v, completed: completed,
+		shard: c.shardConfig(v), maxPending: c.cfg.MaxPendingPerNode})
 	if cur.Version != 0 && len(out.completed) != len(completed) {
 		c.mu.Lock()
 		// Keep what arrived meanwhile as well as what still waits.

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -60,6 +61,42 @@ func TestStopThatLeavesTooFewCopiesIsLogged(t *testing.T) {
 		c.StopNode("n2")
 		if !strings.Contains(logs["n2"].String(), warning) || !strings.Contains(logs["n2"].String(), "remaining=1 copies_wanted=2") {
 			t.Errorf("n2's stop left 1 node for 2 copies without a warning; its log:\n%s", logs["n2"].String())
+		}
+	})
+}
+
+// The cluster keeps as many copies as its most demanding live member asks
+// for. A coordinator started with --backups 0 among nodes with 1 used to
+// publish tables without backups: every write was acknowledged with one
+// copy. The node whose setting differs is warned.
+func TestOneNodeWithFewerBackupsDoesNotLowerTheCluster(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		var logs testutil.Buffer
+		c := nodetest.Start(t, 3, nodetest.Options{Backups: 1, Engine: func(name string, cfg *node.Config) {
+			if name == "n1" { // the oldest: the coordinator
+				cfg.Shard.Backups = 0
+				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			}
+		}})
+		c.WaitSettled(30 * time.Second)
+		cv, err := c.Node("n2").Engine.Cluster(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cv.Coordinator != "n1" || cv.Backups != 1 {
+			t.Fatalf("coordinator %s, cluster backups %d; want n1 coordinating with the members' 1", cv.Coordinator, cv.Backups)
+		}
+		pv, err := c.Node("n1").Engine.Partitions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pv.Partitions {
+			if len(p.Backups) != 1 {
+				t.Fatalf("shard %d has backups %v, want one", p.ID, p.Backups)
+			}
+		}
+		if !strings.Contains(logs.String(), "this node's --backups differs from the cluster's") {
+			t.Errorf("n1 did not warn that its --backups differs; its log:\n%s", logs.String())
 		}
 	})
 }

@@ -253,7 +253,7 @@ func (n *Node) othersActive() int {
 // before it returns. ctx bounds the wait; a cancelled ctx stops at once.
 func (n *Node) Stop(ctx context.Context) error {
 	reason := "graceful stop (SIGTERM)"
-	if rest, want := n.othersActive(), n.cfg.Shard.Backups+1; rest < want {
+	if rest, want := n.othersActive(), n.backups()+1; rest < want {
 		// A signal cannot be refused as an operator's drain is (409), but
 		// what it costs is said where the operator looks first.
 		n.log.Warn("stopping leaves fewer nodes than copies wanted: each shard will be kept on every remaining node until more join",

@@ -32,7 +32,8 @@ type Node struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 
-	fewCopies atomic.Int64 // members of the last table warned of having too few for 1+B copies
+	fewCopies     atomic.Int64 // members of the last table warned of having too few for 1+B copies
+	backupsDiffer atomic.Int64 // 1 + the table B last warned of differing from --backups
 
 	// The parts. Each owns its state and was given its dependencies as
 	// values; none holds the Node. The Node wires them and keeps only the

@@ -36,7 +36,7 @@ func (c *coordinator) plan(cur shard.Table, ops shard.Ops, h hypothesis) actionP
 		return p
 	}
 	ops = cleanOps(cur, ops, active, v)
-	p.end = desiredTable(active, ops.Overrides, c.cfg.Shard)
+	p.end = desiredTable(active, ops.Overrides, c.shardConfig(v))
 	for id, d := range p.end.Shards {
 		var a shard.Assignment
 		if id < len(cur.Shards) {
@@ -172,9 +172,9 @@ func (c *coordinator) refusal(a shardgate.Action, cur shard.Table, p actionPlan)
 	if need := len(cur.Members)/2 + 1; len(cur.Members) > 0 && serving < need {
 		reasons = append(reasons, fmt.Sprintf("only %d of the table's %d members would remain, and a quorum needs %d", serving, len(cur.Members), need))
 	}
-	if want := c.cfg.Shard.Backups + 1; len(p.active) < want {
+	if b := c.shardConfig(c.view()).Backups; len(p.active) < b+1 {
 		reasons = append(reasons, fmt.Sprintf("only %d active node%s would remain (%s): fewer than the %d copies of every shard that --backups %d asks for",
-			len(p.active), plural(len(p.active), "", "s"), strings.Join(p.active, ", "), want, c.cfg.Shard.Backups))
+			len(p.active), plural(len(p.active), "", "s"), strings.Join(p.active, ", "), b+1, b))
 	}
 	var lost []int
 	for id, s := range cur.Shards {

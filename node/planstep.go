@@ -22,6 +22,19 @@ type clusterView struct {
 	departed map[string]string // name → shardgate.StateLeft or StateDead
 }
 
+// clusterBackups is the B the cluster plans with: the most that own (this
+// node's --backups) or any live member asks for. A member of an older
+// version that does not say counts as asking for none.
+func clusterBackups(own int, members map[string]cluster.Member) int {
+	b := own
+	for _, m := range members {
+		if isLive(m) && m.Meta.Copies-1 > b {
+			b = m.Meta.Copies - 1
+		}
+	}
+	return b
+}
+
 // planInput is everything one planning step depends on.
 type planInput struct {
 	cur       shard.Table

@@ -125,7 +125,16 @@ func (n *Node) refreshGauges() {
 }
 
 func (n *Node) wantCopies(alive int) int {
-	return min(1+n.cfg.Shard.Backups, max(alive, 1))
+	return min(1+n.backups(), max(alive, 1))
+}
+
+// backups is the cluster's B: the table's, which its coordinator planned
+// with (see clusterBackups), or this node's --backups before it has one.
+func (n *Node) backups() int {
+	if t := n.currentTable(); t.Version > 0 {
+		return t.Backups
+	}
+	return n.cfg.Shard.Backups
 }
 
 func (n *Node) liveCopies(owner string, backups []string, alive map[string]clusterMember) int {

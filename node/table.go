@@ -63,14 +63,18 @@ func (n *Node) installTable(t shard.Table, reason, peer string) (bool, error) {
 // partition view does not count it as under-replicated, since no node
 // could hold another copy.
 func (n *Node) warnFewCopies(t shard.Table) {
-	members, want := int64(len(t.Members)), int64(1+n.cfg.Shard.Backups)
+	if t.Version > 0 && t.Backups != n.cfg.Shard.Backups && n.backupsDiffer.Swap(int64(t.Backups)+1) != int64(t.Backups)+1 {
+		n.log.Warn("this node's --backups differs from the cluster's: the cluster keeps as many copies as its most demanding live member asks for; give every node the same --backups",
+			"own", n.cfg.Shard.Backups, "cluster", t.Backups)
+	}
+	members, want := int64(len(t.Members)), int64(1+t.Backups)
 	if members == 0 || members >= want {
 		n.fewCopies.Store(0)
 		return
 	}
 	if n.fewCopies.Swap(members) != members {
 		n.log.Warn("fewer members than copies wanted: each shard is kept on every member, and writes are acknowledged with that many copies until more nodes join",
-			"members", members, "copies_wanted", want, "backups", n.cfg.Shard.Backups)
+			"members", members, "copies_wanted", want, "backups", t.Backups)
 	}
 }
 

@@ -44,7 +44,7 @@ func runSettings(o *runOptions) *settings {
 		stringSetting(&c.AdminAddr, "admin-addr", "ADDR", "admin API, dashboard, metrics"),
 		listSetting(&c.Join, "join", "ADDRS", "comma-separated gossip addresses (or DNS names) of existing nodes; port 7946 if none", withGossipPort),
 		intSetting(&c.Partitions, "partitions", "number of shards P (fixed for the cluster's life)"),
-		intSetting(&c.Backups, "backups", "backups B per shard"),
+		intSetting(&c.Backups, "backups", "backups B per shard; the cluster keeps as many as its most demanding live member asks for, so give every node the same (one that differs is warned of)"),
 		stringSetting(&c.AuthSecret, "auth-secret", "SECRET", "HS256 secret for client JWTs").secretFile(),
 		boolSetting(&c.Insecure, "insecure", "dev only: clients name themselves with ?user=KEY, no token"),
 		stringSetting(&c.AdminToken, "admin-token", "TOKEN", "bearer token for /v1/* on the admin listener").secretFile(),

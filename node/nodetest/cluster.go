@@ -151,7 +151,7 @@ func (c *Cluster) AddNode(name string) *Node {
 	nd := &Node{Name: name, Store: st, Metrics: metrics.New()}
 	nd.Links = c.Net.Attach(name, ref)
 	nd.Membership = c.Gossip.Join(cluster.Meta{Name: name, WSAddr: cfg.WSAddr, AdminAddr: cfg.AdminAddr,
-		State: shardgate.StateJoining, Partitions: c.opts.Partitions, StartedAt: started})
+		State: shardgate.StateJoining, Partitions: c.opts.Partitions, StartedAt: started, Copies: cfg.Shard.Backups + 1})
 	nd.Engine, err = node.New(cfg, st, nd.Membership, nd.Links, nd.Metrics)
 	if err != nil {
 		c.teardown(nd)
