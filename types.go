@@ -143,11 +143,15 @@ type PartitionView struct {
 	State    string   `json:"state"`
 	Replicas int      `json:"replicas"`
 	// UnderReplicated: fewer live committed copies than 1+B, or than the
-	// live nodes when there are fewer of them (no node could hold another;
-	// the nodes log a warning while the table has fewer members than 1+B).
-	UnderReplicated bool  `json:"under_replicated"`
-	Messages        int64 `json:"messages"`
-	Bytes           int64 `json:"bytes"`
+	// table's members when it has fewer (no node could hold another; the
+	// nodes log a warning while the table has fewer members than 1+B). A
+	// dead member counts until a table without it is made.
+	UnderReplicated bool `json:"under_replicated"`
+	// HomeDown: the owner is not a live member (dead, or cut off from this
+	// node); its writes and reads wait for a failover.
+	HomeDown bool  `json:"home_down,omitempty"`
+	Messages int64 `json:"messages"`
+	Bytes    int64 `json:"bytes"`
 }
 
 // PartitionsView is GET /v1/partitions.

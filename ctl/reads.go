@@ -57,7 +57,7 @@ func countShards(pv shardgate.PartitionsView) shardCounts {
 		if p.UnderReplicated {
 			c.UnderReplicated++
 		}
-		if p.Owner == "" {
+		if p.Owner == "" || p.HomeDown {
 			c.Unowned++
 		}
 	}
@@ -101,7 +101,7 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 	for _, k := range states {
 		fmt.Fprintf(w, " %d %s", st.Nodes[k], k)
 	}
-	fmt.Fprintf(w, "\nshards   %d stable, %d migrating, %d under-replicated, %d without a home\n",
+	fmt.Fprintf(w, "\nshards   %d stable, %d migrating, %d under-replicated, %d without a live home\n",
 		st.Shards.Stable, st.Shards.Migrating, st.Shards.UnderReplicated, st.Shards.Unowned)
 	return nil
 }

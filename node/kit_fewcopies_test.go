@@ -100,3 +100,39 @@ func TestOneNodeWithFewerBackupsDoesNotLowerTheCluster(t *testing.T) {
 		}
 	})
 }
+
+// With two of three nodes dead and no quorum to make a table without them,
+// the survivor holds the only copy of every shard and is home of a third
+// of them. It says so: every shard under-replicated, and those of the dead
+// homes without a live home. It used to count copies against the live
+// nodes alone and report all shards healthy.
+func TestDeadMembersLeaveShardsUnderReplicated(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		c := nodetest.Start(t, 3, nodetest.Options{Backups: 1})
+		c.WaitSettled(30 * time.Second)
+		c.Kill("n1")
+		c.Kill("n2")
+		pv, err := c.Node("n3").Engine.Partitions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		under, homeDown, deadHomes := 0, 0, 0
+		for _, p := range pv.Partitions {
+			if p.UnderReplicated {
+				under++
+			}
+			if p.HomeDown {
+				homeDown++
+			}
+			if p.Owner != "n3" {
+				deadHomes++
+			}
+		}
+		if under != len(pv.Partitions) {
+			t.Errorf("%d of %d shards under-replicated with one node of three alive, want all", under, len(pv.Partitions))
+		}
+		if homeDown != deadHomes || deadHomes == 0 {
+			t.Errorf("%d shards marked without a live home, %d are homed on dead nodes", homeDown, deadHomes)
+		}
+	})
+}

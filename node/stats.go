@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shardgate/shardgate"
+	"github.com/shardgate/shardgate/shard"
 )
 
 // nodeStats is what each node tells its peers about its load every
@@ -109,7 +110,7 @@ func (n *Node) refreshGauges() {
 		if len(a.Pending) > 0 {
 			moving++
 		}
-		if n.liveCopies(a.Owner, a.Backups, alive) < n.wantCopies(len(alive)) {
+		if n.liveCopies(a.Owner, a.Backups, alive) < n.wantCopies(t) {
 			under++
 		}
 	}
@@ -124,8 +125,12 @@ func (n *Node) refreshGauges() {
 	n.quorum()
 }
 
-func (n *Node) wantCopies(alive int) int {
-	return min(1+n.backups(), max(alive, 1))
+// wantCopies is how many live copies each shard of t should have: 1+B,
+// or every member of t when it has fewer. Members that died still count
+// until a table without them is made: their shards lack the copies they
+// held, and one more failure may lose them.
+func (n *Node) wantCopies(t shard.Table) int {
+	return min(1+n.backups(), max(len(t.Members), 1))
 }
 
 // backups is the cluster's B: the table's, which its coordinator planned

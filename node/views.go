@@ -89,7 +89,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 func (n *Node) Partitions(context.Context) (shardgate.PartitionsView, error) {
 	t := n.currentTable()
 	alive := n.aliveMembers()
-	want := n.wantCopies(len(alive))
+	want := n.wantCopies(t)
 	v := shardgate.PartitionsView{Version: t.Version, Partitions: make([]shardgate.PartitionView, 0, len(t.Shards))}
 	for id, a := range t.Shards {
 		pv := shardgate.PartitionView{ID: id, Owner: a.Owner, Backups: nonNil(a.Backups), Pending: a.Pending,
@@ -98,6 +98,9 @@ func (n *Node) Partitions(context.Context) (shardgate.PartitionsView, error) {
 			pv.State = shardgate.ShardMigrating
 		}
 		pv.UnderReplicated = n.liveCopies(a.Owner, a.Backups, alive) < want
+		if _, ok := alive[a.Owner]; a.Owner != "" && !ok {
+			pv.HomeDown = true
+		}
 		if st, ok := n.stats.get(a.Owner); ok {
 			if s, ok := st.Sizes[id]; ok {
 				pv.Messages, pv.Bytes = s[0], s[1]
