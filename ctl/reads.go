@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/shardgate/shardgate"
 )
@@ -34,8 +35,9 @@ type statusJSON struct {
 	Backups     int            `json:"backups"`
 	Coordinator string         `json:"coordinator"`
 	Quorum      *bool          `json:"quorum,omitempty"`
-	Nodes       map[string]int `json:"nodes"`  // state → count
-	Shards      shardCounts    `json:"shards"` // by state
+	Nodes       map[string]int `json:"nodes"`               // state → count
+	DiskFull    []string       `json:"disk_full,omitempty"` // nodes refusing writes for lack of space
+	Shards      shardCounts    `json:"shards"`              // by state
 }
 
 type shardCounts struct {
@@ -81,6 +83,9 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 		Quorum: &cv.Quorum, Nodes: map[string]int{}, Shards: countShards(pv)}
 	for _, n := range cv.Nodes {
 		st.Nodes[n.State]++
+		if n.DiskFull {
+			st.DiskFull = append(st.DiskFull, n.Name)
+		}
 	}
 	if s.json {
 		return encodeJSON(s.env.Stdout, st)
@@ -100,6 +105,9 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 	fmt.Fprintf(w, "nodes    %d:", len(cv.Nodes))
 	for _, k := range states {
 		fmt.Fprintf(w, " %d %s", st.Nodes[k], k)
+	}
+	if len(st.DiskFull) > 0 {
+		fmt.Fprintf(w, "; disk full, refusing writes: %s", strings.Join(st.DiskFull, ", "))
 	}
 	fmt.Fprintf(w, "\nshards   %d stable, %d migrating, %d under-replicated, %d without a live home\n",
 		st.Shards.Stable, st.Shards.Migrating, st.Shards.UnderReplicated, st.Shards.Unowned)
@@ -129,6 +137,9 @@ func runNodes(ctx context.Context, s *session, args []string) error {
 		if n.AuthDiffers {
 			// Tokens this node accepts, that one refuses (or the reverse).
 			state += " (tokens differ)"
+		}
+		if n.DiskFull {
+			state += " (disk full)"
 		}
 		t.row(n.Name, state, coord, strconv.Itoa(n.Owned), strconv.Itoa(n.BackedUp), strconv.Itoa(n.Connections),
 			strconv.FormatFloat(n.MessagesPerSec, 'f', 1, 64), humanBytes(int64(n.MemoryBytes)), orDash(n.AdminURL), orDash(n.WSURL))
