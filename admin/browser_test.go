@@ -3,6 +3,8 @@
 package admin
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +217,58 @@ func TestBrowserOpenMode(t *testing.T) {
 		t.Errorf("backend calls: %+v", h.fake.Calls())
 	}
 	b.MustBeClean()
+}
+
+// The page keeps up with what changes without a table event, and says so
+// when it cannot: a shard's size grows with traffic, a shard's history
+// gains the move just made, and the node serving the page dies.
+func TestBrowserDashboardKeepsUp(t *testing.T) {
+	h := newHarnessWith(t, Config{StatsInterval: 250 * time.Millisecond}, newFake(64, 3))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Start(ln) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	}
+	t.Cleanup(stop)
+	b := newBrowser(t)
+	b.Do("load the dashboard", chromedp.Navigate("http://"+ln.Addr().String()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="n3"]`)))
+	b.WaitFor("the stream to go live", `document.querySelector('#live').textContent === 'live'`)
+	b.Do("open shard 5", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="5"]`)))
+	b.WaitFor("shard 5 history", `document.querySelector('#shard-history').textContent.includes('initial table')`)
+
+	// Traffic: the same table, a bigger shard.
+	h.fake.setSize(5, 4321, 987654)
+	b.WaitFor("shard 5's new size in its panel and its cell",
+		`document.querySelector('#shard-facts').textContent.includes('4321') &&
+		 document.querySelector('#partition-map [data-shard="5"]').title.includes('4321 messages')`)
+
+	// A move of shard 5: a new table, and a new entry in its history.
+	h.fake.addMove(shardgate.OwnershipChange{Shard: 5, Version: 2, At: 1700000600000, From: "n3", To: "n2", Reason: "moved by the operator"})
+	h.fake.setTable(2, 64, 3)
+	h.fake.emit(shardgate.Event{Type: "table", Data: map[string]any{"version": 2}})
+	b.WaitFor("the move in shard 5's history", `document.querySelector('#shard-history').textContent.includes('moved by the operator')`)
+
+	// The node serving the page dies: what the page shows is marked old.
+	if browsertest.Eval[bool](b, `document.body.classList.contains('stale')`) {
+		t.Fatal("the page is marked stale while its node answers")
+	}
+	stop()
+	b.WaitFor("the page to say its node does not answer",
+		`document.body.classList.contains('stale') && document.querySelector('#banner').textContent.includes('may be out of date')`)
+	b.Shot("07-node-gone.png")
 }

@@ -43,6 +43,23 @@ type fakeBackend struct {
 	log      []shardgate.LogEntry
 	logWake  chan struct{}
 	refusal  string // Act refuses actions that are not forced with this conflict
+	moves    []shardgate.OwnershipChange // added to every shard's history
+}
+
+// setSize changes what a shard holds, as traffic does, without a new table.
+func (f *fakeBackend) setSize(shard int, messages, bytes int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	parts := append([]shardgate.PartitionView(nil), f.parts.Partitions...)
+	parts[shard].Messages, parts[shard].Bytes = messages, bytes
+	f.parts.Partitions = parts
+}
+
+// addMove records a change of a shard's home in its history.
+func (f *fakeBackend) addMove(c shardgate.OwnershipChange) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.moves = append(f.moves, c)
 }
 
 func (f *fakeBackend) setRefusal(why string) {
@@ -274,10 +291,18 @@ func (f *fakeBackend) ShardHistory(_ context.Context, shard int) ([]shardgate.Ow
 	if err := f.record(call{Op: "shard_history", Shard: shard}); err != nil {
 		return nil, err
 	}
-	return []shardgate.OwnershipChange{
+	out := []shardgate.OwnershipChange{
 		{Shard: shard, Version: 1, At: 1700000000000, From: "", To: "n1", Backups: []string{"n2"}, Reason: "initial table"},
 		{Shard: shard, Version: 4, At: 1700000300000, From: "n1", To: "n3", Reason: "rebalance after n3 joined"},
-	}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.moves {
+		if c.Shard == shard {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeBackend) Subscribe() (<-chan shardgate.Event, func()) {

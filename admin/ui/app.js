@@ -14,6 +14,7 @@
   const CHART_WINDOW_MS = 5 * 60 * 1000;
   const EVENT_LOG_MAX = 60;
   const MAX_REPORT_MOVES = 40;
+  const SIZES_EVERY_MS = 5000;
 
   const $ = (sel) => document.querySelector(sel);
 
@@ -37,6 +38,9 @@
     pendingForce: null, // the forced variant of the pending action, once the guards refused it
     lastSeq: 0, // newest event-log entry shown
     route: null, // {key, version} of the last route look-up
+    sizesAt: 0, // when /v1/partitions was last read for the shards' sizes
+    historyOf: '', // "id@version" of the shard history on screen
+    freshAt: 0, // when the page last read the cluster
     chartsQueued: false,
   };
 
@@ -161,7 +165,10 @@
     const url = '/v1/events?' + q.join('&');
     const es = new EventSource(url);
     state.es = es;
-    es.onopen = () => setLive('live', 'good');
+    es.onopen = () => {
+      setLive('live', 'good');
+      if (document.body.classList.contains('stale')) scheduleRefresh();
+    };
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. a 401): find out why through fetch, which
@@ -170,6 +177,8 @@
         setTimeout(() => { if (state.es === es) refreshNow().then(connectEvents, () => {}); }, 3000);
       } else {
         setLive('reconnecting', 'warn');
+        // Is the node still there? refreshNow marks the page stale if not.
+        scheduleRefresh();
       }
     };
     for (const type of ['snapshot', 'stats', 'member', 'table', 'migration']) {
@@ -192,7 +201,13 @@
         if (data && data.partitions) applyPartitions(data.partitions);
         break;
       case 'stats':
-        if (data) applyCluster(data, true);
+        if (data) { applyCluster(data, true); markFresh(); }
+        // Shard sizes change without a table change: re-read them every
+        // few seconds while the page is looked at.
+        if (Date.now() - state.sizesAt > SIZES_EVERY_MS && document.visibilityState === 'visible') {
+          state.sizesAt = Date.now();
+          scheduleRefresh();
+        }
         break;
       default:
         // The durable log says what happened; these only mean "re-read".
@@ -238,13 +253,33 @@
   async function refreshNow() {
     try {
       const [cv, pv] = await Promise.all([api('GET', '/v1/cluster'), api('GET', '/v1/partitions')]);
+      state.sizesAt = Date.now();
       applyCluster(cv, false);
       applyPartitions(pv);
-      if (state.selected >= 0) showShard(state.selected, false);
+      markFresh();
+      // The shard's history is read again once the table moved on: the
+      // change the operator just made is in it.
+      if (state.selected >= 0) showShard(state.selected, state.historyOf !== `${state.selected}@${pv.version}`);
     } catch (e) {
-      if (e.status !== 401) showBanner('Cannot read the cluster: ' + e.message);
+      if (e.status !== 401) {
+        markStale();
+        showBanner(`Cannot read the cluster from ${location.host}: ${e.message}. What is shown is as of ${fmtWhen(state.freshAt || Date.now())} and may be out of date.`);
+      }
       throw e;
     }
+  }
+
+  // markStale greys out what the page shows when the node serving it stops
+  // answering: its last view (this node active, coordinator, quorum yes)
+  // must not read as the present.
+  function markStale() {
+    document.body.classList.add('stale');
+    setLive('no answer', 'bad');
+  }
+
+  function markFresh() {
+    state.freshAt = Date.now();
+    document.body.classList.remove('stale');
   }
 
   // ---- cluster and nodes -----------------------------------------------------
@@ -548,6 +583,7 @@
     $('#shard-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, ...v)]));
     updateMoveTargets();
     if (!fetchHistory) return;
+    state.historyOf = `${id}@${state.tableVersion}`;
     const list = $('#shard-history');
     list.replaceChildren(el('li', { class: 'muted' }, 'loading…'));
     try {
