@@ -42,7 +42,7 @@ type fakeBackend struct {
 	tick     int
 	log      []shardgate.LogEntry
 	logWake  chan struct{}
-	refusal  string // Act refuses actions that are not forced with this conflict
+	refusal  string                      // Act refuses actions that are not forced with this conflict
 	moves    []shardgate.OwnershipChange // added to every shard's history
 }
 
