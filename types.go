@@ -221,7 +221,8 @@ type MoveReport struct {
 }
 
 // Move is one step of a plan: shard gets a copy on To (Bytes to copy, 0
-// when To already holds one) in Role; From is the shard's home now.
+// when To already holds one) in Role; From is the shard's home now, or the
+// live copy the data comes from when that home is down or failed over.
 type Move struct {
 	Shard int    `json:"shard"`
 	From  string `json:"from"`

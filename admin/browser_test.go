@@ -263,6 +263,16 @@ func TestBrowserDashboardKeepsUp(t *testing.T) {
 	h.fake.emit(shardgate.Event{Type: "table", Data: map[string]any{"version": 2}})
 	b.WaitFor("the move in shard 5's history", `document.querySelector('#shard-history').textContent.includes('moved by the operator')`)
 
+	// A move's plan names the shard it moves and where to (the fake plans
+	// shard 1).
+	b.Do("open shard 1", chromedp.Click(chromedp.CSS(`#partition-map [data-shard="1"]`)))
+	b.Do("move it to n1", chromedp.SetValue(chromedp.CSS("#move-to"), "n1"), chromedp.Click(chromedp.CSS("#move-shard")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")))
+	b.WaitFor("the move's plan", `document.querySelector('#plan-report') !== null &&
+		document.querySelector('#plan-report').textContent.includes('Plan of move shard 1 to n1')`)
+	b.Press("close", "#confirm-cancel")
+	b.WaitFor("the dialog to close", `!document.querySelector('#confirm').open`)
+
 	// The node serving the page dies: what the page shows is marked old.
 	if browsertest.Eval[bool](b, `document.body.classList.contains('stale')`) {
 		t.Fatal("the page is marked stale while its node answers")

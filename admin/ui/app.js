@@ -706,7 +706,10 @@
     const list = el('ul', {}, ...moves.slice(0, MAX_REPORT_MOVES).map((m) =>
       el('li', {}, `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role}${m.bytes ? ', ' + fmtBytes(m.bytes) : ''})`)));
     if (moves.length > MAX_REPORT_MOVES) list.append(el('li', { class: 'muted' }, `and ${moves.length - MAX_REPORT_MOVES} more`));
-    const what = (r.action || 'action') + (r.node ? ' ' + r.node : '');
+    // A move names its shard and target; the other actions their node.
+    const what = r.action === 'move' && moves.length
+      ? `move shard ${moves[0].shard} to ${r.node}`
+      : (r.action || 'action') + (r.node ? ' ' + r.node : '');
     const head = r.dry_run ? `Plan of ${what}` : `${what} started`;
     return el('div', { id },
       el('p', {}, el('b', {}, head), ` · from table v${r.version} · ${moves.length} move${moves.length === 1 ? '' : 's'}`),
@@ -738,9 +741,12 @@
       heirs.set(b, (heirs.get(b) || 0) + 1);
     }
     const to = [...heirs].sort((a, b) => byName(a[0], b[0])).map(([b, k]) => `${b} (${k})`).join(', ');
+    // The backups take the shards over at once; the plan below is the
+    // server's and also lists the moves that rebalance afterwards.
     confirmAction(`Fail over ${name}?`,
       `Fail over ${name}: treat it as failed now, without waiting for failure detection. ` +
-      `Its ${ownedBy(name).length} shards will be taken over by their backups${to ? ': ' + to : ''}.`,
+      `Its ${ownedBy(name).length} shards will be taken over by their backups${to ? ': ' + to : ''}, ` +
+      'and then rebalanced: the plan below lists every change.',
       (opts) => api('POST', `/v1/nodes/${encodeURIComponent(name)}/failover`, opts));
   }
 
