@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/url"
 	"os"
 	"os/user"
 	"time"
@@ -16,11 +17,25 @@ import (
 // (before or after the command) and the environment.
 func ctlSettings(c *ctl.Conn) *settings {
 	return newSettings(
-		stringSetting(&c.URL, "admin-url", "URL", "a node's admin listener; any node answers for the cluster"),
+		adminURLSetting(&c.URL),
 		stringSetting(&c.Token, "admin-token", "TOKEN", "bearer token of the admin API (the nodes' --admin-token)").secretFile(),
 		durationSetting(&c.Timeout, "request-timeout", "time limit of one request (not of events --follow)"),
 		stringSetting(&c.Actor, "actor", "WHO", "who acts, as the event log records it (with your address)").withDefault("$USER@hostname"),
 	)
+}
+
+// adminURLSetting is --admin-url, checked where it is read so that a bad
+// value names its source (the flag or SHARDGATE_ADMIN_URL).
+func adminURLSetting(p *string) *setting {
+	s := stringSetting(p, "admin-url", "URL", "a node's admin listener; any node answers for the cluster")
+	s.parse = func(v string) error {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("must be http://HOST:PORT or https://HOST:PORT, a node's admin listener")
+		}
+		*p = v
+		return nil
+	}
+	return s
 }
 
 // defaultActor is user@host, the operator as the event log names them.

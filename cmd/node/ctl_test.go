@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,5 +53,14 @@ func TestCtlConnectionSettings(t *testing.T) {
 	t.Setenv("SHARDGATE_REQUEST_TIMEOUT", "soon")
 	if code := run([]string{"ctl", "--admin-url", srv.URL, "status"}, &errOut, &errOut); code == 0 || !strings.Contains(errOut.String(), "SHARDGATE_REQUEST_TIMEOUT=soon: not a duration") {
 		t.Errorf("bad timeout: exit %d, %s", code, errOut.String())
+	}
+	// A bad URL names where it came from: the variable, not a flag that
+	// was never given.
+	errOut.Reset()
+	t.Setenv("SHARDGATE_REQUEST_TIMEOUT", "")
+	os.Unsetenv("SHARDGATE_REQUEST_TIMEOUT")
+	t.Setenv("SHARDGATE_ADMIN_URL", "ftp://x")
+	if code := run([]string{"ctl", "status"}, &errOut, &errOut); code != 2 || !strings.Contains(errOut.String(), "SHARDGATE_ADMIN_URL=ftp://x: must be http://HOST:PORT") {
+		t.Errorf("bad SHARDGATE_ADMIN_URL: exit %d, %s", code, errOut.String())
 	}
 }
