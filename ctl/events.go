@@ -221,7 +221,7 @@ func printLogPage(s *session, raw json.RawMessage) error {
 	for _, e := range page.Events {
 		fmt.Fprintln(s.env.Stdout, e.line())
 	}
-	fmt.Fprintf(s.env.Stdout, "(%d entries; the log is at #%d)\n", len(page.Events), page.LastSeq)
+	fmt.Fprintf(s.env.Stdout, "(%d %s; the log is at #%d)\n", len(page.Events), map[bool]string{true: "entry", false: "entries"}[len(page.Events) == 1], page.LastSeq)
 	return nil
 }
 

@@ -36,7 +36,7 @@ func loadConfigFile(path string) (*configFile, error) {
 	if _, err := toml.Decode(string(b), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("%s:%d: %s (config files are TOML: key = value, one per line)", path, pe.Position.Line, pe.Message)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -22,9 +22,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stdout) // only -h prints through it
 	nodes := fs.Int("nodes", 3, "number of nodes")
 	dataDir := fs.String("data-dir", "", "where node data lives (default: a fresh temporary directory)")
-	wsPort := fs.Int("ws-port", 8080, "public port of the first node; node i uses ws-port+i")
-	adminPort := fs.Int("admin-port", 9090, "admin port of the first node")
-	gossipPort := fs.Int("gossip-port", 7946, "gossip port of the first node")
+	wsPort := fs.Int("ws-port", 8080, "public port of the first node; the next nodes use the ports after it")
+	adminPort := fs.Int("admin-port", 9090, "admin port of the first node; the next nodes use the ports after it")
+	gossipPort := fs.Int("gossip-port", 7946, "gossip port of the first node; the next nodes use the ports after it")
 	partitions := fs.Int("partitions", 271, "number of shards")
 	backups := fs.Int("backups", 1, "backups per shard")
 	secret := fs.String("auth-secret", "", "require client JWTs signed with this secret instead of ?user=KEY")

@@ -28,7 +28,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	}
 	if *secretFile != "" {
 		if isSet(fs, "secret") {
-			return fmt.Errorf("token: --secret and --secret-file are both set; give one")
+			return fmt.Errorf("token: --secret and --secret-file are both set; give one (see 'shardgate token -h')")
 		}
 		b, err := os.ReadFile(*secretFile)
 		if err != nil {
@@ -37,10 +37,10 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		*secret = strings.TrimSuffix(string(b), "\n")
 	}
 	if *secret == "" || *user == "" {
-		return fmt.Errorf("token needs --secret and --user")
+		return fmt.Errorf("token needs --secret (or --secret-file) and --user (see 'shardgate token -h')")
 	}
 	if *ttl <= 0 {
-		return fmt.Errorf("--ttl must be positive")
+		return fmt.Errorf("--ttl must be positive, got %v (see 'shardgate token -h')", *ttl)
 	}
 	tok, err := conn.Mint([]byte(*secret), conn.TokenSpec{Key: *user, TTL: *ttl,
 		Send: split(*send), Subscribe: split(*sub), Publish: split(*pub), Audience: *aud, Issuer: *iss})

@@ -54,3 +54,20 @@ func TestTokenMatchesPolicy(t *testing.T) {
 		t.Fatal("--secret and --secret-file together accepted")
 	}
 }
+
+// Missing or bad arguments of `shardgate token` are usage errors (exit 2,
+// with where to look), as a bad flag is.
+func TestTokenUsageErrorsExit2(t *testing.T) {
+	t.Setenv("SHARDGATE_AUTH_SECRET", "")
+	for _, args := range [][]string{
+		{"token", "--secret", "0123456789abcdef0123456789abcdef"},
+		{"token", "--user", "alice"},
+		{"token", "--secret", "0123456789abcdef0123456789abcdef", "--user", "alice", "--ttl", "-1s"},
+		{"token", "--secret", "0123456789abcdef0123456789abcdef", "--user", "alice", "--ttl", "abc"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "shardgate token -h") {
+			t.Errorf("%v: exit %d, %q; want 2 and where to look", args[1:], code, errOut.String())
+		}
+	}
+}
