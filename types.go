@@ -227,7 +227,7 @@ type Move struct {
 	Shard int    `json:"shard"`
 	From  string `json:"from"`
 	To    string `json:"to"`
-	Role  string `json:"role"` // "owner" or "backup"
+	Role  string `json:"role,omitempty"` // "owner" or "backup"; none in a migration entry's copies
 	Bytes int64  `json:"bytes"`
 }
 
