@@ -167,7 +167,13 @@ func apiError(status int, body []byte) error {
 	if json.Unmarshal(body, &e) == nil && (e.Error.Code != "" || e.Error.Message != "") {
 		return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
 	}
-	return &APIError{Status: status, Code: strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), Message: firstLine(body)}
+	msg := firstLine(body)
+	if status == http.StatusNotFound && msg == "" {
+		// Every answer of a node's admin API has the JSON error shape: a
+		// bare 404 comes from something else at that address.
+		msg = "the server answered without shardgate's error body: is --admin-url a node's admin listener?"
+	}
+	return &APIError{Status: status, Code: strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), Message: msg}
 }
 
 // firstLine is the start of a body, for errors that must stay on one line.

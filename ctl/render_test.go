@@ -100,6 +100,7 @@ func TestAPIErrorShapes(t *testing.T) {
 		{409, `{"error":{"code":"conflict","message":"n2 is the only active node"}}`, "409 conflict: n2 is the only active node"},
 		{401, `{"error":{"code":"unauthorized","message":"missing bearer token"}}`, "401 unauthorized: missing bearer token (set --admin-token or SHARDGATE_ADMIN_TOKEN)"},
 		{502, "<html>\nbad gateway\n</html>", "502 bad_gateway: <html>"},
+		{404, "", "404 not_found: the server answered without shardgate's error body: is --admin-url a node's admin listener?"},
 	}
 	for _, tc := range tests {
 		if got := apiError(tc.status, []byte(tc.body)).Error(); got != tc.want {
