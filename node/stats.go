@@ -106,11 +106,12 @@ func (n *Node) refreshGauges() {
 	t := n.currentTable()
 	alive := n.aliveMembers()
 	moving, under := 0, 0
+	want := n.wantCopies(t)
 	for _, a := range t.Shards {
 		if len(a.Pending) > 0 {
 			moving++
 		}
-		if n.liveCopies(a.Owner, a.Backups, alive) < n.wantCopies(t) {
+		if n.liveCopies(a.Owner, a.Backups, alive) < want {
 			under++
 		}
 	}
@@ -130,13 +131,16 @@ func (n *Node) refreshGauges() {
 // until a table without them is made: their shards lack the copies they
 // held, and one more failure may lose them.
 func (n *Node) wantCopies(t shard.Table) int {
-	return min(1+n.backups(), max(len(t.Members), 1))
+	return min(1+n.backupsIn(t), max(len(t.Members), 1))
 }
 
-// backups is the cluster's B: the table's, which its coordinator planned
-// with (see clusterBackups), or this node's --backups before it has one.
-func (n *Node) backups() int {
-	if t := n.currentTable(); t.Version > 0 {
+// backups is the cluster's B in the table in force (backupsIn).
+func (n *Node) backups() int { return n.backupsIn(n.currentTable()) }
+
+// backupsIn is the cluster's B: t's, which its coordinator planned with
+// (see clusterBackups), or this node's --backups before there is a table.
+func (n *Node) backupsIn(t shard.Table) int {
+	if t.Version > 0 {
 		return t.Backups
 	}
 	return n.cfg.Shard.Backups

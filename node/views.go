@@ -39,7 +39,7 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	t := n.currentTable()
 	coord := n.coordinatorName()
 	alive := n.aliveMembers()
-	v := shardgate.ClusterView{Version: t.Version, Partitions: n.cfg.Shard.Partitions, Backups: n.backups(),
+	v := shardgate.ClusterView{Version: t.Version, Partitions: n.cfg.Shard.Partitions, Backups: n.backupsIn(t),
 		Coordinator: coord, Quorum: n.quorum(), Cluster: t.Cluster}
 	seen := map[string]bool{}
 	own := n.mem.LocalMeta()

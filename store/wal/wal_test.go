@@ -59,6 +59,19 @@ func wantRecs(t *testing.T, got []rec, from, to uint64) {
 	}
 }
 
+// closedSegment appends records p1…pN (each with suffix) to a new log in
+// opts.Dir, closes it and returns its one segment's path.
+func closedSegment(t *testing.T, opts Options, n uint64, suffix string) string {
+	t.Helper()
+	l, _ := mustOpen(t, opts, 0)
+	for i := uint64(1); i <= n; i++ {
+		mustAppend(t, l, fmt.Sprintf("p%d%s", i, suffix))
+	}
+	seg := l.Segments()[0]
+	_ = l.Close()
+	return seg
+}
+
 func TestAppendReopenReplaysAfter(t *testing.T) {
 	opts := Options{Dir: t.TempDir()}
 	l, got := mustOpen(t, opts, 0)
@@ -142,12 +155,7 @@ func TestTornTailIsCut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := Options{Dir: t.TempDir()}
-			l, _ := mustOpen(t, opts, 0)
-			for i := uint64(1); i <= 3; i++ {
-				mustAppend(t, l, fmt.Sprintf("p%d", i))
-			}
-			seg := l.Segments()[0]
-			_ = l.Close()
+			seg := closedSegment(t, opts, 3, "")
 			before, _ := os.ReadFile(seg)
 			torn := tc.tail(appendRecord(nil, 4, []byte("p4-torn")))
 			if err := os.WriteFile(seg, append(bytes.Clone(before), torn...), 0o600); err != nil {
@@ -372,12 +380,7 @@ func TestDamageFollowedByIntactRecordsIsRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := Options{Dir: t.TempDir()}
-			l, _ := mustOpen(t, opts, 0)
-			for i := uint64(1); i <= 4; i++ {
-				mustAppend(t, l, fmt.Sprintf("p%d-some-payload", i))
-			}
-			seg := l.Segments()[0]
-			_ = l.Close()
+			seg := closedSegment(t, opts, 4, "-some-payload")
 			b, _ := os.ReadFile(seg)
 			rec2 := len(appendRecord(nil, 1, []byte("p1-some-payload")))
 			tc.damage(b, rec2)
