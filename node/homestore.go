@@ -18,6 +18,7 @@ type homeStore interface {
 	Idem(shard int, to, from, id string) (seq uint64, found bool, err error)
 	Read(shard int, key string, since uint64, limit int) ([]shardgate.Message, uint64, error)
 	LastSeq(shard int, key string) (uint64, error)
+	MarkOf(shard int, key string) (store.Mark, error)
 	ShardStats(shard int) (messages, bytes int64)
 	Snapshot(ctx context.Context, shard int, chunkBytes int, fn func([]store.Op) error) error
 }

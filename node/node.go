@@ -196,6 +196,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc(n.dropLoop)
 	n.goFunc(n.interest.loop)
 	n.goFunc(n.peersLoop)
+	n.goFunc(n.backupCatchUp)
 	n.log.Info("node started", "table_version", t.Version, "partitions", n.cfg.Shard.Partitions)
 	return nil
 }

@@ -59,7 +59,8 @@ func newReplicaSet(d replicaDeps) (*replicaSet, error) {
 }
 
 // linkRoutes are the node-link methods the replica side serves: batches
-// from a shard's home and chunks of a shard copy.
+// from a shard's home, chunks of a shard copy, and what this node holds of
+// a shard, for a new home to compare with its own (see catchup.go).
 func (r *replicaSet) linkRoutes() []linkRoute {
 	return []linkRoute{
 		{methodReplicate, typed(func(ctx context.Context, from string, req replicateReq) (any, error) {
@@ -68,6 +69,8 @@ func (r *replicaSet) linkRoutes() []linkRoute {
 		{methodSnapshot, typed(func(ctx context.Context, from string, req snapshotReq) (any, error) {
 			return done(r.snapshot(ctx, from, req))
 		})},
+		{methodMarks, typed(func(_ context.Context, _ string, req marksReq) (any, error) { return r.marks(req) })},
+		{methodHeldRead, typed(func(_ context.Context, _ string, req heldReadReq) (any, error) { return r.heldRead(req) })},
 	}
 }
 

@@ -24,6 +24,8 @@ const (
 	methodPublish   = "publish"
 	methodReplicate = "replicate"
 	methodSnapshot  = "snapshot"
+	methodMarks     = "marks"
+	methodHeldRead  = "held_read"
 	methodCopied    = "copied"
 	methodTable     = "table"
 	methodGetTable  = "get_table"

@@ -64,6 +64,10 @@ type primary struct {
 	copyMu sync.Mutex
 	copies map[string]*copyJob // pending holder → its copy
 
+	// caughtUp says the writer has taken from the shard's backups what
+	// its store lacked (see catchup.go). Writer goroutine only.
+	caughtUp bool
+
 	inDoubt    *inDoubtBook
 	lastExpiry time.Time // writer goroutine only
 
@@ -130,11 +134,22 @@ func (p *primary) submit(ctx context.Context, r *writeReq) (uint64, error) {
 }
 
 func (p *primary) run() {
+	// The catch-up runs at once, not only before the first write: reads
+	// are served from this store too.
+	var retry <-chan time.Time
+	if p.ensureCaughtUp() != nil {
+		retry = time.After(catchUpRetry)
+	}
 	for {
 		select {
 		case <-p.ctx.Done():
 			p.failQueued()
 			return
+		case <-retry:
+			retry = nil
+			if p.ensureCaughtUp() != nil {
+				retry = time.After(catchUpRetry)
+			}
 		case r := <-p.q:
 			p.queuedBytes.Add(-int64(len(r.data)))
 			batch := []*writeReq{r}
@@ -171,6 +186,10 @@ func fail(batch []*writeReq, err error) {
 }
 
 func (p *primary) process(batch []*writeReq) {
+	if err := p.ensureCaughtUp(); err != nil {
+		fail(batch, err)
+		return
+	}
 	p.batchMu.Lock()
 	defer p.batchMu.Unlock()
 	batch = p.dropAbandoned(batch)

@@ -127,7 +127,7 @@ func (c *Cluster) AddNode(name string) *Node {
 	if running {
 		c.t.Fatalf("nodetest: %s is already running", name)
 	}
-	dir := filepath.Join(c.dir, name)
+	dir := c.DataDir(name)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		c.t.Fatalf("nodetest: data dir of %s: %v", name, err)
 	}
@@ -173,6 +173,12 @@ func (c *Cluster) AddNode(name string) *Node {
 	c.nodes[name] = nd
 	c.mu.Unlock()
 	return nd
+}
+
+// DataDir is the directory that holds name's store; it outlives the node,
+// so a test may change it between a stop and a restart.
+func (c *Cluster) DataDir(name string) string {
+	return filepath.Join(c.dir, name)
 }
 
 // Restart starts a node that was stopped or killed again, on its data dir.
