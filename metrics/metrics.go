@@ -18,7 +18,7 @@ type Metrics struct {
 	MessagesStored     prometheus.Counter     // messages committed on this node as home
 	MessagesForwarded  prometheus.Counter     // requests forwarded to another node
 	MessagesReplicated prometheus.Counter     // writes applied as a backup
-	MessagesRecovered  prometheus.Counter     // messages a new home took back from its backups
+	MessagesRecovered  prometheus.Counter     // messages taken from a shard's other copies at start
 	SlowConsumerDrops  prometheus.Counter
 	RateLimited        prometheus.Counter
 	AckLatency         prometheus.Histogram // seconds from send received to seq returned
@@ -84,7 +84,7 @@ func New() *Metrics {
 	m.MessagesStored = counter("shardgate_messages_stored_total", "Messages committed on this node as their home.")
 	m.MessagesForwarded = counter("shardgate_messages_forwarded_total", "Requests forwarded to another node.")
 	m.MessagesReplicated = counter("shardgate_messages_replicated_total", "Writes applied on this node as a backup.")
-	m.MessagesRecovered = counter("shardgate_messages_recovered_total", "Messages a shard's new home found on its backups but not in its own store, and took back (its store had gone back in time).")
+	m.MessagesRecovered = counter("shardgate_messages_recovered_total", "Messages this node found on a shard's other copies but not in its own store, and took: writes in flight when it stopped, or writes its store lost.")
 	m.SlowConsumerDrops = counter("shardgate_slow_consumer_disconnects_total", "Connections closed because their send queue overflowed.")
 	m.RateLimited = counter("shardgate_rate_limited_total", "Requests refused by a rate limit.")
 	m.AckLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shardgate_ack_latency_seconds", Help: "Time from a send arriving to its seq being returned.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})

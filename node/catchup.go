@@ -12,16 +12,17 @@ import (
 // A shard's new writer first asks the shard's backups where each of their
 // keys stands and takes from them whatever its own store lacks, before it
 // hands out a single seq. Every acknowledged write is on the home and on
-// every backup, so a backup can only hold more than the home when the
-// home's store went back in time: a log cut short at its end by a disk that
+// every backup, so a backup holds more than the home in two cases only: a
+// write that was in flight when the home stopped (committed on the backup,
+// not yet on the home, never acknowledged), or a home whose store went back
+// in time: a log cut short at its end by a disk that
 // lost writes it had reported synced (which recovery cannot tell from a
 // torn write), or a data dir restored from an older copy. A home that did
 // not look would hand out those messages' seqs again, and its backups would
 // take the new messages in their place: acknowledged messages lost on every
-// copy. A backup may also hold a write the home never confirmed (the home
-// failed before its own commit); taking it stores a message whose send was
-// answered "unavailable", which a retry with the same id finds by its
-// idempotency record, as after any failed send.
+// copy. Taking a write that was in flight stores a message whose send was
+// answered "unavailable" (or not at all), which a retry with the same id
+// finds by its idempotency record, as after any failed send.
 
 // catchUpCallTimeout bounds each question the new writer asks a backup.
 const catchUpCallTimeout = 5 * time.Second
@@ -107,7 +108,7 @@ func (p *primary) ensureCaughtUp() error {
 	p.lastSeq = map[string]uint64{}
 	p.caughtUp = true
 	if took.keys > 0 {
-		p.d.log.Warn("took messages this node's store had lost back from the shard's backups: its data dir went back in time (a disk that lost synced writes, or a restored copy)",
+		p.d.log.Warn("took messages from the shard's backups that this node's store lacked: writes in flight when it stopped, or writes its store lost (a disk that lost synced writes, a restored data dir)",
 			"shard", p.shard, "keys", took.keys, "messages", took.messages)
 		p.d.m.MessagesRecovered.Add(float64(took.messages))
 	}
@@ -276,7 +277,7 @@ func (n *Node) backupCatchUp() {
 		n.log.Warn("could not compare this node's copies with their homes after a restart; the next write of each key repairs it", "shards", len(todo))
 	}
 	if took.keys > 0 {
-		n.log.Warn("took messages this node's store had lost back from the shards' homes: its data dir went back in time (a disk that lost synced writes, or a restored copy)",
+		n.log.Warn("took messages from the shards' homes that this node's store lacked: writes its store lost (a disk that lost synced writes, a restored data dir)",
 			"keys", took.keys, "messages", took.messages)
 		n.m.MessagesRecovered.Add(float64(took.messages))
 	}
