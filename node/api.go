@@ -69,7 +69,7 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 	}
 	req := sendReq{From: from, To: to, Data: data, ID: id, Attempt: newAttemptID()}
 	var res shardgate.SendResult
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(to), methodSend, req, (*sendResult)(&res), func(ctx context.Context) error {
+	err := n.routeCall(ctx, n.keys.ShardOf(to), methodSend, req, (*sendResult)(&res), func(ctx context.Context) error {
 		var err error
 		res, err = n.localSend(ctx, req)
 		return err
@@ -78,7 +78,7 @@ func (n *Node) Send(ctx context.Context, from, to string, data json.RawMessage, 
 }
 
 func (n *Node) localSend(ctx context.Context, r sendReq) (shardgate.SendResult, error) {
-	p, err := n.primaryFor(n.cfg.Shard.ShardOf(r.To))
+	p, err := n.primaryFor(n.keys.ShardOf(r.To))
 	if err != nil {
 		return shardgate.SendResult{}, err
 	}
@@ -104,7 +104,7 @@ func (n *Node) History(ctx context.Context, key string, since uint64, limit int)
 	}
 	req := historyReq{Key: key, Since: since, Limit: limit}
 	var res shardgate.HistoryResult
-	err := n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodHistory, req, &res, func(context.Context) error {
+	err := n.routeCall(ctx, n.keys.ShardOf(key), methodHistory, req, &res, func(context.Context) error {
 		var err error
 		res, err = n.localHistory(req)
 		return err
@@ -113,7 +113,7 @@ func (n *Node) History(ctx context.Context, key string, since uint64, limit int)
 }
 
 func (n *Node) localHistory(r historyReq) (shardgate.HistoryResult, error) {
-	id := n.cfg.Shard.ShardOf(r.Key)
+	id := n.keys.ShardOf(r.Key)
 	if err := n.localRead(id); err != nil {
 		return shardgate.HistoryResult{}, err
 	}
@@ -129,11 +129,11 @@ func (n *Node) Ack(ctx context.Context, key string, seq uint64) error {
 		return err
 	}
 	req := ackReq{Key: key, Seq: seq}
-	return n.routeCall(ctx, n.cfg.Shard.ShardOf(key), methodAck, req, nil, func(ctx context.Context) error { return n.localAck(ctx, req) })
+	return n.routeCall(ctx, n.keys.ShardOf(key), methodAck, req, nil, func(ctx context.Context) error { return n.localAck(ctx, req) })
 }
 
 func (n *Node) localAck(ctx context.Context, r ackReq) error {
-	id := n.cfg.Shard.ShardOf(r.Key)
+	id := n.keys.ShardOf(r.Key)
 	p, err := n.primaryFor(id)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func (n *Node) localAck(ctx context.Context, r ackReq) error {
 // Cursor returns key's stored read cursor.
 func (n *Node) Cursor(ctx context.Context, key string) (uint64, error) {
 	var res uint64
-	id := n.cfg.Shard.ShardOf(key)
+	id := n.keys.ShardOf(key)
 	err := n.routeCall(ctx, id, methodCursor, keyReq{Key: key}, &res, func(context.Context) error {
 		if err := n.localRead(id); err != nil {
 			return err
@@ -174,7 +174,7 @@ func (n *Node) Presence(ctx context.Context, keys []string) (map[string]shardgat
 		if err := shardgate.ValidKey(k); err != nil {
 			return nil, err
 		}
-		id := n.cfg.Shard.ShardOf(k)
+		id := n.keys.ShardOf(k)
 		byShard[id] = append(byShard[id], k)
 	}
 	out := make(map[string]shardgate.Presence, len(keys))
@@ -208,7 +208,7 @@ func (n *Node) Presence(ctx context.Context, keys []string) (map[string]shardgat
 func (n *Node) localPresence(r presenceReq) (map[string]shardgate.Presence, error) {
 	out := map[string]shardgate.Presence{}
 	for _, k := range r.Keys {
-		if err := n.localRead(n.cfg.Shard.ShardOf(k)); err != nil {
+		if err := n.localRead(n.keys.ShardOf(k)); err != nil {
 			return nil, err
 		}
 		out[k] = n.conns.presence(k)

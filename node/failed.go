@@ -52,7 +52,7 @@ func (n *Node) checkFailed(t shard.Table) {
 func (n *Node) moveClients(t shard.Table, reason string) {
 	d := n.conns.deliverer()
 	for _, key := range d.LocalKeys() {
-		id := n.cfg.Shard.ShardOf(key)
+		id := n.keys.ShardOf(key)
 		if id >= len(t.Shards) {
 			continue
 		}

@@ -26,6 +26,7 @@ type Node struct {
 	mem   Membership
 	links Links
 	m     *metrics.Metrics
+	keys  *shard.Keys // key → shard
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,7 +84,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg: cfg, name: cfg.Name, log: cfg.Logger.With("component", "node"),
-		st: st, mem: mem, links: links, m: m,
+		st: st, mem: mem, links: links, m: m, keys: shard.NewKeys(cfg.Shard),
 		ctx: ctx, cancel: cancel,
 		state:  shardgate.StateJoining,
 		events: newBus(),
@@ -110,7 +111,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 	}
 	n.coord = coord
 	if n.conns, err = newConnections(connDeps{name: cfg.Name, ctx: ctx, log: n.log, links: links, m: m, store: st,
-		shardOf: cfg.Shard.ShardOf, table: n.currentTable, tableChanged: n.tableChanged, routeCall: n.routeCall,
+		shardOf: n.keys.ShardOf, table: n.currentTable, tableChanged: n.tableChanged, routeCall: n.routeCall,
 		localRead: n.localRead, goFunc: n.goFunc, pushMsgs: cfg.PushQueueMessages, pushBytes: cfg.PushQueueBytes}); err != nil {
 		cancel()
 		return nil, fmt.Errorf("node: %w", err)

@@ -64,7 +64,7 @@ func (n *Node) linkRoutes() []linkRoute {
 		{methodHistory, typed(func(_ context.Context, _ string, r historyReq) (any, error) { return n.localHistory(r) })},
 		{methodAck, typed(func(ctx context.Context, _ string, r ackReq) (any, error) { return done(n.localAck(ctx, r)) })},
 		{methodCursor, typed(func(_ context.Context, _ string, r keyReq) (any, error) {
-			id := n.cfg.Shard.ShardOf(r.Key)
+			id := n.keys.ShardOf(r.Key)
 			if err := n.localRead(id); err != nil {
 				return nil, err
 			}

@@ -13,7 +13,7 @@ func (n *Node) Route(_ context.Context, key string) (shardgate.Route, error) {
 		return shardgate.Route{}, err
 	}
 	t := n.currentTable()
-	id := n.cfg.Shard.ShardOf(key)
+	id := n.keys.ShardOf(key)
 	if t.Shards == nil {
 		return shardgate.Route{}, shardgate.Errorf(shardgate.KindUnavailable, "the cluster has no partition table yet")
 	}

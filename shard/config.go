@@ -39,13 +39,12 @@ type Config struct {
 	Hash Hasher
 }
 
-// DefaultConfig is P = 271, B = 1, Load = 1.25, xxhash.
+// DefaultConfig is P = 271, B = 1, Load = 1.25, xxhash (a nil Hash).
 func DefaultConfig() Config {
 	return Config{
 		Partitions: DefaultPartitions,
 		Backups:    DefaultBackups,
 		Load:       DefaultLoad,
-		Hash:       xxhash.Sum64String,
 	}
 }
 

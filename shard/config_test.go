@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"pgregory.net/rapid"
 )
 
 func TestValidate(t *testing.T) {
@@ -56,4 +57,26 @@ func TestShardOf(t *testing.T) {
 	if got := injected.ShardOf("abc"); got != 3 {
 		t.Errorf("injected hash: ShardOf(abc) = %d, want 3", got)
 	}
+}
+
+// Keys (consistent's FindPartitionID) and Config.ShardOf must agree on
+// every key: a node's stored shards were filed under either.
+func TestKeysAgreeWithShardOf(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := Config{Partitions: rapid.IntRange(1, MaxPartitions).Draw(t, "partitions")}
+		if rapid.Bool().Draw(t, "injected hash") {
+			cfg.Hash = func(s string) uint64 { return uint64(len(s)) * 2654435761 }
+		}
+		keys := NewKeys(cfg)
+		for _, key := range rapid.SliceOfN(rapid.String(), 1, 50).Draw(t, "keys") {
+			if got, want := keys.ShardOf(key), cfg.ShardOf(key); got != want {
+				t.Fatalf("key %q: Keys says shard %d, ShardOf %d", key, got, want)
+			}
+			if cfg.Hash == nil {
+				if got, want := keys.ShardOf(key), ShardOf(key, cfg.Partitions); got != want {
+					t.Fatalf("key %q: Keys says shard %d, the package's ShardOf %d", key, got, want)
+				}
+			}
+		}
+	})
 }

@@ -6,10 +6,6 @@ import "github.com/buraksezer/consistent"
 // Assign used before balancedOwners: kept to compare figures against
 // (balance_test.go). Its panic is guarded as it was.
 
-// replicationFactor is how many points each member gets on consistent's
-// ring; consistent's own default.
-const replicationFactor = 20
-
 // roomPanic is what consistent v0.10.0 panics with when bounded loads leave
 // a partition nowhere to go (buraksezer/consistent#13).
 const roomPanic = "not enough room to distribute partitions"
@@ -17,10 +13,6 @@ const roomPanic = "not enough room to distribute partitions"
 type member string
 
 func (m member) String() string { return string(m) }
-
-type hasherFunc Hasher
-
-func (h hasherFunc) Sum64(b []byte) uint64 { return h(string(b)) }
 
 // consistentOwners asks consistent for the owner of every shard, or returns
 // nil when it cannot place them all.
