@@ -107,6 +107,7 @@ func (p *primary) ensureCaughtUp() error {
 	}
 	p.lastSeq = map[string]uint64{}
 	p.caughtUp = true
+	p.ready.Store(true)
 	if took.keys > 0 {
 		p.d.log.Warn("took messages from the shard's backups that this node's store lacked: writes in flight when it stopped, or writes its store lost (a disk that lost synced writes, a restored data dir)",
 			"shard", p.shard, "keys", took.keys, "messages", took.messages)

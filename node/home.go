@@ -124,11 +124,14 @@ func (h *home) writer(id int) (*primary, error) {
 	return p, nil
 }
 
-// loaded says whether shard id has its writer running here.
-func (h *home) loaded(id int) bool {
+// loaded says whether shard id has its writer running here, and whether
+// that writer has compared its store with the shard's backups (until then
+// it refuses writes).
+func (h *home) loaded(id int) (running, caughtUp bool) {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.primaries[id] != nil
+	p := h.primaries[id]
+	h.mu.RUnlock()
+	return p != nil, p != nil && p.ready.Load()
 }
 
 // stopAll stops every writer and waits for them.

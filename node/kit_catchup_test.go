@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,37 @@ func TestABackupWhoseStoreWentBackInTimeTakesItBackFromTheHome(t *testing.T) {
 			if m.Seq != uint64(i+1) || string(m.Data) != fmt.Sprint(i+1) {
 				t.Errorf("message %d is seq %d %s", i, m.Seq, m.Data)
 			}
+		}
+	})
+}
+
+// A restarted home whose backup cannot be reached cannot compare its store
+// with it, refuses the shard's writes meanwhile, and says so in its
+// readiness; it catches up by itself once the backup is back.
+func TestAHomeIsNotReadyUntilItHasComparedItsStoreWithItsBackups(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		c := nodetest.Start(t, 2, nodetest.Options{})
+		key := "compare-first"
+		home := c.Owner(key)
+		backup := "n1"
+		if home == "n1" {
+			backup = "n2"
+		}
+		send(t, c.Node(home), "sender", key, 1)
+		c.Crash(backup) // gossip still counts it alive: no failover
+		c.Crash(home)
+		c.Restart(home)
+		err := c.Node(home).Engine.Ready()
+		if err == nil || !strings.Contains(err.Error(), "comparing its store with its backups") {
+			t.Fatalf("readiness of a home that could not reach its backup: %v", err)
+		}
+		if _, err := trySend(c.Node(home), "sender", key, 2, ""); err == nil || !strings.Contains(err.Error(), "checking what its backups hold") {
+			t.Fatalf("a send meanwhile: %v", err)
+		}
+		c.Restart(backup)
+		testutil.Eventually(t, 20*time.Second, "the home is ready", func() bool { return c.Node(home).Engine.Ready() == nil })
+		if res := send(t, c.Node(home), "sender", key, 2); res.Seq != 2 {
+			t.Fatalf("seq %d after the catch-up; want 2", res.Seq)
 		}
 	})
 }

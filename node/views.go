@@ -143,8 +143,14 @@ func (n *Node) Ready() error {
 		return shardgate.Errorf(shardgate.KindUnavailable, "no partition table yet")
 	}
 	for id, a := range t.Shards {
-		if a.Owner == n.name && !n.home.loaded(id) {
+		if a.Owner != n.name {
+			continue
+		}
+		switch running, caughtUp := n.home.loaded(id); {
+		case !running:
 			return shardgate.Errorf(shardgate.KindUnavailable, "shard %d is not loaded yet", id)
+		case !caughtUp:
+			return shardgate.Errorf(shardgate.KindUnavailable, "shard %d is comparing its store with its backups", id)
 		}
 	}
 	return nil

@@ -67,6 +67,8 @@ type primary struct {
 	// caughtUp says the writer has taken from the shard's backups what
 	// its store lacked (see catchup.go). Writer goroutine only.
 	caughtUp bool
+	// ready mirrors caughtUp for readers on other goroutines (/readyz).
+	ready atomic.Bool
 
 	inDoubt    *inDoubtBook
 	lastExpiry time.Time // writer goroutine only
