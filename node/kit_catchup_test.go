@@ -22,11 +22,7 @@ func TestAHomeWhoseStoreWentBackInTimeTakesItBackFromItsBackup(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		c := nodetest.Start(t, 2, nodetest.Options{})
 		key := "back-in-time"
-		home := c.Owner(key)
-		backup := "n1"
-		if home == "n1" {
-			backup = "n2"
-		}
+		home, backup := homeAndBackup(c, key)
 		sendN := func(from, to int) {
 			t.Helper()
 			for i := from; i <= to; i++ {
@@ -74,6 +70,16 @@ func TestAHomeWhoseStoreWentBackInTimeTakesItBackFromItsBackup(t *testing.T) {
 			}
 		}
 	})
+}
+
+// homeAndBackup names the home of key in a cluster of n1 and n2, and the
+// other node.
+func homeAndBackup(c *nodetest.Cluster, key string) (home, backup string) {
+	home = c.Owner(key)
+	if home == "n1" {
+		return home, "n2"
+	}
+	return home, "n1"
 }
 
 // goBackInTime keeps a copy of name's data dir, lets meanwhile run, and
@@ -175,11 +181,7 @@ func TestAHomeIsNotReadyUntilItHasComparedItsStoreWithItsBackups(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		c := nodetest.Start(t, 2, nodetest.Options{})
 		key := "compare-first"
-		home := c.Owner(key)
-		backup := "n1"
-		if home == "n1" {
-			backup = "n2"
-		}
+		home, backup := homeAndBackup(c, key)
 		send(t, c.Node(home), "sender", key, 1)
 		c.Crash(backup) // gossip still counts it alive: no failover
 		c.Crash(home)
