@@ -78,3 +78,19 @@ func BenchmarkTableChange(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeysShardOf is ShardOf through consistent's FindPartitionID, as
+// the node maps keys.
+func BenchmarkKeysShardOf(b *testing.B) {
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%d@example.com", i)
+	}
+	k := NewKeys(DefaultConfig())
+	i, sink := 0, 0
+	for b.Loop() {
+		sink += k.ShardOf(keys[i&1023])
+		i++
+	}
+	_ = sink
+}
