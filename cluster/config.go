@@ -34,8 +34,10 @@ type Config struct {
 	// Join lists seed gossip addresses or DNS names, "host:port".
 	Join []string
 	// Peers are gossip addresses of peers from an earlier run of this
-	// node. While the node is alone the re-join loop tries them, like the
-	// seeds, but Join never waits for them: they may be long gone.
+	// node. Join tries one of them with the seeds on each attempt (the
+	// seeds may be down while the cluster is up), and while the node is
+	// alone the re-join loop tries them too. Join needs no answer from
+	// them when a seed answers: they may be long gone.
 	Peers []string
 	// SecretKey, 16, 24 or 32 bytes, encrypts and authenticates gossip.
 	// Empty means plain text.

@@ -77,6 +77,9 @@ func (c *Cluster) takeMismatch() *mismatch {
 
 // Join contacts the seeds (Config.Join) and merges with their cluster,
 // retrying with backoff until one answers, ctx ends or JoinTimeout passes.
+// Each attempt also tries one of the last run's peers (Config.Peers), and
+// Join ends as soon as any peer has reached this node: a restarted node
+// whose seeds are down still finds the rest of its cluster.
 // It returns nil at once when there are no seeds other than this node. A
 // cluster with another partition count is refused at once with an error
 // wrapping ErrPartitionMismatch. One attempt cannot be interrupted and lasts
@@ -99,15 +102,30 @@ func (c *Cluster) Join(ctx context.Context) error {
 	c.seedsArmed = true
 	c.mu.Unlock()
 
+	peers := c.lastRunPeers(seeds)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.JoinTimeout)
 	defer cancel()
 	backoff := joinBackoffMin
 	probed := false // seeds that time out were asked once whether they speak HTTP
 	for attempt := 1; ; attempt++ {
+		// A peer (of the last run, whose re-join loop looks for this
+		// node) may reach it before any seed answers: then it has joined,
+		// and waiting on for the seeds would only end in giving up.
+		if n := len(c.Members()); n > 1 {
+			c.log.Info("joined the cluster: a peer reached this node", "members", n, "attempts", attempt-1)
+			return nil
+		}
 		c.takeMismatch()
 		c.takeNameTaken()
-		n, err := c.joinOnce(seeds)
+		targets := seeds
+		if len(peers) > 0 {
+			// The seeds may be down while the rest of the cluster is up.
+			// One peer of the last run per attempt: a host gone for good
+			// costs a whole TCPTimeout.
+			targets = append(slices.Clone(seeds), peers[(attempt-1)%len(peers)])
+		}
+		n, err := c.joinOnce(targets)
 		if errors.Is(err, ErrClosed) {
 			return err
 		}
@@ -168,8 +186,12 @@ func (c *Cluster) Join(ctx context.Context) error {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
+			via := strings.Join(seeds, ", ")
+			if len(peers) > 0 {
+				via += fmt.Sprintf(" or the last run's peers (%s)", strings.Join(peers, ", "))
+			}
 			return fmt.Errorf("cluster: could not join via %s within %v (last error: %w): %w",
-				strings.Join(seeds, ", "), time.Since(start).Round(time.Millisecond), err, ctx.Err())
+				via, time.Since(start).Round(time.Millisecond), err, ctx.Err())
 		case <-c.ctx.Done():
 			timer.Stop()
 			return ErrClosed
@@ -229,6 +251,18 @@ func (c *Cluster) seeds() []string {
 	for _, s := range c.cfg.Join {
 		if !slices.Contains(self, s) {
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// lastRunPeers are the peers of an earlier run (Config.Peers) that are
+// neither this node nor a seed.
+func (c *Cluster) lastRunPeers(seeds []string) []string {
+	var out []string
+	for _, p := range c.cfg.Peers {
+		if p != c.cfg.BindAddr && p != c.AdvertiseAddr() && !slices.Contains(seeds, p) && !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
 	return out

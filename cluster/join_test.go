@@ -179,3 +179,44 @@ func TestPeersOfAnEarlierRunAreRejoined(t *testing.T) {
 	}
 	waitMembers(t, 10*time.Second, []string{"n1", "n2"}, n1, n2)
 }
+
+// A restarted node whose --join seed is down joins through a peer of its
+// last run. Before, Join waited for the seeds alone and the node gave up
+// (and exited) while its peers were up.
+func TestJoinGoesThroughAPeerOfTheLastRunWhenTheSeedIsDown(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		c := MustStart(t, fnConfig(fn, "c", addrC))
+		cb := fnConfig(fn, "b", addrB, addrA) // nobody at addrA
+		cb.Peers = []string{addrC}
+		b := MustStart(t, cb)
+		if err := b.Join(context.Background()); err != nil {
+			t.Fatalf("Join with the seed down and a peer of the last run up: %v", err)
+		}
+		waitMembers(t, time.Second, []string{"b", "c"}, b, c)
+	})
+}
+
+// Join ends as soon as this node is no longer alone, whoever made the
+// first contact: a peer of the last run may reach it before any seed
+// answers.
+func TestJoinEndsWhenAPeerReachesThisNode(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		fn := faultnet.New()
+		cb := fnConfig(fn, "b", addrB, addrA) // nobody at addrA
+		b := MustStart(t, cb)
+		joined := make(chan error, 1)
+		start := time.Now()
+		go func() { joined <- b.Join(context.Background()) }()
+		time.Sleep(time.Second)
+		c := MustStart(t, fnConfig(fn, "c", addrC, addrB))
+		MustJoin(t, c)
+		if err := <-joined; err != nil {
+			t.Fatalf("Join after a peer reached this node: %v", err)
+		}
+		if took := time.Since(start); took >= cb.JoinTimeout {
+			t.Errorf("Join returned after %v, when JoinTimeout ran out", took)
+		}
+		waitMembers(t, time.Second, []string{"b", "c"}, b, c)
+	})
+}
