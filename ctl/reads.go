@@ -46,11 +46,18 @@ type shardCounts struct {
 	Migrating       int `json:"migrating"`
 	UnderReplicated int `json:"under_replicated"`
 	Unowned         int `json:"unowned"`
+	// FewCopies counts shards with fewer copies than --backups asks for
+	// because the table has too few members to hold them: not counted as
+	// under-replicated, since no node is there to take a copy.
+	FewCopies int `json:"fewer_copies_than_wanted,omitempty"`
 }
 
-func countShards(pv shardgate.PartitionsView) shardCounts {
+func countShards(pv shardgate.PartitionsView, backups int) shardCounts {
 	c := shardCounts{Total: len(pv.Partitions)}
 	for _, p := range pv.Partitions {
+		if p.Owner != "" && 1+len(p.Backups) < 1+backups && !p.UnderReplicated {
+			c.FewCopies++
+		}
 		if p.State == "migrating" {
 			c.Migrating++
 		} else {
@@ -80,7 +87,7 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 		return err
 	}
 	st := statusJSON{Version: cv.Version, Partitions: cv.Partitions, Backups: cv.Backups, Coordinator: cv.Coordinator,
-		Quorum: &cv.Quorum, Nodes: map[string]int{}, Shards: countShards(pv)}
+		Quorum: &cv.Quorum, Nodes: map[string]int{}, Shards: countShards(pv, cv.Backups)}
 	for _, n := range cv.Nodes {
 		st.Nodes[n.State]++
 		if n.DiskFull {
@@ -111,6 +118,14 @@ func runStatus(ctx context.Context, s *session, args []string) error {
 	}
 	fmt.Fprintf(w, "\nshards   %d stable, %d migrating, %d under-replicated, %d without a live home\n",
 		st.Shards.Stable, st.Shards.Migrating, st.Shards.UnderReplicated, st.Shards.Unowned)
+	if n := st.Shards.FewCopies; n > 0 {
+		verb := "s hold"
+		if n == 1 {
+			verb = " holds"
+		}
+		fmt.Fprintf(w, "warning  %d shard%s fewer than the %d copies --backups %d asks for: the table has too few members (add nodes)\n",
+			n, verb, st.Backups+1, st.Backups)
+	}
 	return nil
 }
 
@@ -194,7 +209,7 @@ func runPartitions(ctx context.Context, s *session, args []string) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	c := countShards(pv)
+	c := countShards(pv, 0)
 	fmt.Fprintf(s.env.Stdout, "table version %d: %d shards, %d stable, %d migrating, %d under-replicated\n\n",
 		pv.Version, c.Total, c.Stable, c.Migrating, c.UnderReplicated)
 	if *showMap {
