@@ -98,6 +98,15 @@ func (p *primary) copyTo(ctx context.Context, target string) error {
 		}
 	}
 	defer unlock()
+	// A home whose store went back in time (restarted on an empty or an
+	// older data dir) holds less than its backups until its writer has
+	// caught up: a copy streamed before would be short, and once cut over
+	// the holders with the full copy may be dropped. The probe that found
+	// it saw a node replaced on an empty data dir copy 0 bytes of shards
+	// that held thousands of acknowledged messages.
+	if !p.ready.Load() {
+		return shardgate.Errorf(shardgate.KindUnavailable, "shard %d: its home %s has not yet compared its store with the shard's backups", p.shard, p.d.name)
+	}
 	// Stamp every request with the table in force now: the job may outlive
 	// the table it started under, and holders fence older stamps.
 	// The attempt's name lets the holder tell this copy's requests from
