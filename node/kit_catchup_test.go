@@ -193,6 +193,11 @@ func TestAHomeIsNotReadyUntilItHasComparedItsStoreWithItsBackups(t *testing.T) {
 		if _, err := trySend(c.Node(home), "sender", key, 2, ""); err == nil || !strings.Contains(err.Error(), "checking what its backups hold") {
 			t.Fatalf("a send meanwhile: %v", err)
 		}
+		hctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := c.Node(home).Engine.History(hctx, key, 0, 10); err == nil || !strings.Contains(err.Error(), "comparing its home's store with its backups") {
+			t.Fatalf("a read meanwhile: %v", err)
+		}
 		c.Restart(backup)
 		testutil.Eventually(t, 20*time.Second, "the home is ready", func() bool { return c.Node(home).Engine.Ready() == nil })
 		if res := send(t, c.Node(home), "sender", key, 2); res.Seq != 2 {

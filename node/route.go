@@ -107,5 +107,11 @@ func (n *Node) localRead(id int) error {
 	if s := n.currentState(); s == shardgate.StateJoining {
 		return shardgate.Errorf(shardgate.KindUnavailable, "node %s is still joining", n.name)
 	}
+	// Until the shard's writer has compared this store with the backups,
+	// it may lack messages they hold (a restart on an empty or older data
+	// dir): a read would show a shorter inbox than was acknowledged.
+	if running, caughtUp := n.home.loaded(id); running && !caughtUp {
+		return shardgate.Errorf(shardgate.KindUnavailable, "shard %d is comparing its home's store with its backups; retry", id)
+	}
 	return nil
 }
