@@ -112,6 +112,8 @@ func New(cfg Config) (*Server, error) {
 		// ones it still tries to re-join) may link in; s.cl is set before
 		// anything is served.
 		Member: s.clKnown,
+		// The cluster its table names, carried in its gossip metadata.
+		Cluster: s.clusterID,
 		Handler: link.HandlerFunc(func(ctx context.Context, from, method string, body json.RawMessage) (any, error) {
 			return s.node.HandleLink(ctx, from, method, body)
 		})})
@@ -195,6 +197,13 @@ func (s *Server) wrapListener(ln net.Listener, lim *connLimiter, lt *link.TLS) n
 }
 
 func (s *Server) clKnown(name string) bool { return s.cl.Known(name) }
+
+func (s *Server) clusterID() string {
+	if s.cl == nil {
+		return ""
+	}
+	return s.cl.LocalMeta().Cluster
+}
 
 func listen(flag, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)

@@ -28,6 +28,9 @@ const (
 	headerNonce  = "X-Shardgate-Nonce"
 	headerAuth   = "X-Shardgate-Auth"
 	headerProof  = "X-Shardgate-Proof"
+	// headerCluster names the cluster the sender belongs to, once it
+	// knows (see Config.Cluster).
+	headerCluster = "X-Shardgate-Cluster"
 
 	// maxSkew bounds the clock difference between two nodes, and with the
 	// nonce cache the window in which a captured handshake could be replayed.
@@ -60,6 +63,9 @@ func (m *Mesh) dialHeaders(peer string) (http.Header, string) {
 	h := http.Header{}
 	h.Set(headerNode, m.cfg.Name)
 	h.Set(headerTarget, peer)
+	if id := m.cluster(); id != "" {
+		h.Set(headerCluster, id)
+	}
 	if offer := offerCodecs(m.codec.Load()); offer != "" {
 		h.Set(headerCodec, offer)
 	}
@@ -123,8 +129,15 @@ func (m *Mesh) checkDialer(r *http.Request) (name string, resp http.Header, no *
 		return "", nil, &refusal{http.StatusMisdirectedRequest,
 			"handshake is addressed to " + strconv.Quote(target) + " (a stale address?)"}
 	}
+	if mine, theirs := m.cluster(), r.Header.Get(headerCluster); mine != "" && theirs != "" && theirs != mine {
+		return "", nil, &refusal{http.StatusForbidden, "the dialer belongs to cluster " + strconv.Quote(theirs) +
+			", this node to " + strconv.Quote(mine) + " (a node of another cluster that took over a peer's address?)"}
+	}
 	resp = http.Header{}
 	resp.Set(headerNode, m.cfg.Name)
+	if id := m.cluster(); id != "" {
+		resp.Set(headerCluster, id)
+	}
 	if len(key) > 0 {
 		resp.Set(headerProof, sign(key, "accept", m.cfg.Name, r.Header.Get(headerNonce)))
 	}
@@ -137,6 +150,10 @@ func (m *Mesh) checkAcceptor(h http.Header, peer, nonce string) error {
 	if got := h.Get(headerNode); got != peer {
 		return shardgate.Errorf(shardgate.KindUnavailable,
 			"the node at that address says it is %q, not %q (stale address?)", got, peer)
+	}
+	if mine, theirs := m.cluster(), h.Get(headerCluster); mine != "" && theirs != "" && theirs != mine {
+		return shardgate.Errorf(shardgate.KindUnavailable,
+			"the node %s at that address belongs to cluster %q, this node to %q (a node of another cluster that took over the peer's address?)", peer, theirs, mine)
 	}
 	if len(m.cfg.ClusterKey) == 0 {
 		return nil
@@ -173,4 +190,12 @@ func (s *nonceSet) add(nonce string, now time.Time) bool {
 	}
 	s.seen[nonce] = now
 	return true
+}
+
+// cluster is the identity of this node's cluster, "" while unknown.
+func (m *Mesh) cluster() string {
+	if m.cfg.Cluster == nil {
+		return ""
+	}
+	return m.cfg.Cluster()
 }

@@ -208,3 +208,49 @@ func TestHandshakeRefusesNonMembers(t *testing.T) {
 		t.Fatalf("a non-member's request reached the handler")
 	}
 }
+
+func inCluster(id *atomic.Value) func(*Config) {
+	return func(c *Config) { c.Cluster = func() string { s, _ := id.Load().(string); return s } }
+}
+
+// Without a cluster key, a node of another cluster that took over a peer's
+// address (same name, as test and dev clusters all have n1, n2, n3) was
+// linked to and sent requests under the peer's name. Both ends now name
+// their cluster, and a link between two clusters is refused either way,
+// carrying no request; a node that does not know its cluster yet (a new
+// one) is let in.
+func TestALinkBetweenTwoClustersIsRefused(t *testing.T) {
+	var idA, idB atomic.Value
+	idA.Store("cluster-a")
+	idB.Store("cluster-b")
+	h := &countingHandler{}
+	a := mustNode(t, "a", h, nil, inCluster(&idA))
+	b := mustNode(t, "b", h, nil, inCluster(&idB))
+	link(a, b)
+	for _, from := range []*testNode{a, b} {
+		to := "b"
+		if from == b {
+			to = "a"
+		}
+		err := from.m.Call(ctxTimeout(t, 3*time.Second), to, "m", nil, nil)
+		if err == nil {
+			t.Fatalf("a call from %s to the other cluster's %s was answered", from.name, to)
+		}
+	}
+	if n := h.n.Load(); n != 0 {
+		t.Fatalf("%d requests crossed between the clusters", n)
+	}
+
+	// A node that knows no cluster yet, and then one of the same cluster.
+	c := mustNode(t, "c", h, nil)
+	link(a, c)
+	if err := a.m.Call(ctxTimeout(t, 3*time.Second), "c", "m", nil, nil); err != nil {
+		t.Fatalf("a call to a node that knows no cluster yet: %v", err)
+	}
+	idB.Store("cluster-a")
+	b2 := mustNode(t, "b2", h, nil, inCluster(&idB))
+	link(a, b2)
+	if err := b2.m.Call(ctxTimeout(t, 3*time.Second), "a", "m", nil, nil); err != nil {
+		t.Fatalf("a call within one cluster: %v", err)
+	}
+}

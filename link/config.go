@@ -54,6 +54,14 @@ type Config struct {
 	// holds the cluster key. Called from accepting goroutines; it must be
 	// safe for concurrent use and must not block.
 	Member func(name string) bool
+	// Cluster returns the identity of the cluster this node belongs to, ""
+	// while it does not know. Both ends of a handshake name theirs, and a
+	// link between two that differ is refused: without a cluster key (or
+	// with one shared by two clusters) a node of another cluster that took
+	// over a peer's address would otherwise exchange requests with this
+	// one under the peer's name. nil names none. Called on every
+	// handshake; it must be safe for concurrent use and must not block.
+	Cluster func() string
 	// Handler serves incoming requests. nil answers every request with
 	// KindMethodNotFound (a node that only calls out).
 	Handler Handler
