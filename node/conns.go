@@ -255,6 +255,12 @@ func (c *connections) memberGone(name string) {
 // moved is called for each of them whose new home is another node, so
 // the connections can be told. The registry keeps only keys homed here.
 func (c *connections) tableInstalled(old, t shard.Table, moved func(key string, from, to string)) {
+	if len(t.Shards) == 0 {
+		// No table yet (a node starting before its cluster has one):
+		// nothing is homed anywhere, and a client may already be
+		// connected; indexing the empty table would panic.
+		return
+	}
 	if len(old.Shards) == len(t.Shards) {
 		for key := range c.local.snapshot() {
 			id := c.shardOf(key)

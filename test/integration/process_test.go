@@ -113,6 +113,9 @@ func stableProcs(procs []*proc) bool {
 		if err := getJSON(ctx, "http://"+p.admin+"/v1/partitions", &pv); err != nil {
 			return false
 		}
+		if pv.Version == 0 || len(pv.Partitions) == 0 {
+			return false // no table yet: nothing to call stable
+		}
 		if i == 0 {
 			version = pv.Version
 		} else if pv.Version != version {
