@@ -81,7 +81,7 @@ type caughtUpTally struct {
 // locks a batch holds, so a copy's snapshot and the writes mirrored after it
 // still hold everything. Writer goroutine only.
 func (p *primary) ensureCaughtUp() error {
-	if p.caughtUp {
+	if p.ready.Load() {
 		return nil
 	}
 	t := p.d.table()
@@ -106,7 +106,6 @@ func (p *primary) ensureCaughtUp() error {
 		}
 	}
 	p.lastSeq = map[string]uint64{}
-	p.caughtUp = true
 	p.ready.Store(true)
 	if took.keys > 0 {
 		p.d.log.Warn("took messages from the shard's backups that this node's store lacked: writes in flight when it stopped, or writes its store lost (a disk that lost synced writes, a restored data dir)",

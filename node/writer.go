@@ -64,10 +64,9 @@ type primary struct {
 	copyMu sync.Mutex
 	copies map[string]*copyJob // pending holder → its copy
 
-	// caughtUp says the writer has taken from the shard's backups what
-	// its store lacked (see catchup.go). Writer goroutine only.
-	caughtUp bool
-	// ready mirrors caughtUp for readers on other goroutines (/readyz).
+	// ready says the writer has taken from the shard's backups what its
+	// store lacked (see catchup.go). Set by the writer goroutine; read by
+	// reads, copies and /readyz.
 	ready atomic.Bool
 
 	inDoubt    *inDoubtBook
