@@ -34,7 +34,7 @@ func nonNil(s []string) []string {
 // Cluster describes every node this node knows: the live members (a node
 // an operator failed over shows as dead, marked failed_over), and the
 // members that died, listed as dead until they return or an operator
-// removes them.
+// removes them, and the members that left after a drain.
 func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	t := n.currentTable()
 	coord := n.coordinatorName()
@@ -77,7 +77,16 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 	}
 	for name := range gone {
 		if name != "" && !seen[name] {
+			seen[name] = true
 			v.Nodes = append(v.Nodes, shardgate.NodeView{Name: name, State: shardgate.StateDead, Owned: t.Owned(name), BackedUp: t.BackedUp(name)})
+		}
+	}
+	// A node that finished its drain and said goodbye holds nothing and is
+	// in no table; it stays listed as left until it joins again, so the end
+	// of a drain is seen rather than a node that vanished.
+	for name, how := range n.departed.snapshot() {
+		if how == shardgate.StateLeft && !seen[name] {
+			v.Nodes = append(v.Nodes, shardgate.NodeView{Name: name, State: shardgate.StateLeft})
 		}
 	}
 	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })

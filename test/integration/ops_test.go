@@ -72,6 +72,19 @@ func TestGuardsRefuseTheStuckSequence(t *testing.T) {
 	waitLeft(t, c, "n3")
 	c.waitStable(60 * time.Second)
 	before := tableOf(t, c, "n1")
+	// A drained node stays listed as left, holding nothing, on every node:
+	// an operator (or a script polling for the end of a drain) sees where
+	// it went instead of a node that vanished.
+	for _, name := range []string{"n1", "n2"} {
+		cv, err := c.node(name).Node().Cluster(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(cv.Nodes, func(v shardgate.NodeView) bool { return v.Name == "n3" })
+		if i < 0 || cv.Nodes[i].State != shardgate.StateLeft || cv.Nodes[i].Owned != 0 || cv.Nodes[i].BackedUp != 0 {
+			t.Errorf("%s lists n3 after its drain as %+v, want state left holding nothing", name, cv.Nodes)
+		}
+	}
 
 	admin := c.node("n2").AdminURL()
 	for _, step := range []struct{ path, want string }{
