@@ -36,6 +36,7 @@ type conn struct {
 	attached     bool
 	startMode    startMode
 	since        uint64
+	expiry       *time.Timer // closes the connection when its token expires
 
 	// abandon tells a writer in the middle of a batch to skip the rest:
 	// set when a slow consumer is closed, whose queued frames are void.
@@ -84,6 +85,13 @@ func (c *conn) serve() {
 	c.ws.SetCloseHandler(c.peerClosed)
 	if code, reason := c.start(); code != 0 {
 		c.closeWith(code, reason, true)
+	} else if exp := c.claims.Expires; !exp.IsZero() {
+		// The token ends at a known time: close then, not at the next
+		// round of pings, up to a PingInterval later, while the key's
+		// messages would keep flowing on a token that no longer holds.
+		c.expiry = time.AfterFunc(max(exp.Sub(c.s.auth.now()), 0), func() {
+			c.closeWith(closeUnauthorized, reasonExpired, true)
+		})
 	}
 	go func() {
 		defer c.s.wg.Done()
@@ -232,6 +240,9 @@ func (c *conn) finish(readErr error) {
 	c.mu.Unlock()
 	if cancelFill != nil {
 		cancelFill()
+	}
+	if c.expiry != nil {
+		c.expiry.Stop()
 	}
 	c.ws.Close() // unblocks a writer stuck on a dead peer
 	c.s.unregister(c, topics)
