@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -84,7 +86,9 @@ func (s *Server) act(c echo.Context, a shardgate.Action) error {
 		return shardgate.Errorf(shardgate.KindInvalid, "\"to\" only applies to a move")
 	}
 	a.DryRun, a.Force, a.Reason = body.DryRun, body.Force, body.Reason
-	a.Actor = actor(c)
+	if a.Actor, err = actor(c); err != nil {
+		return err
+	}
 	ctx, cancel := s.backendCtx(c)
 	defer cancel()
 	r, err := s.b.Act(ctx, a)
@@ -108,6 +112,18 @@ func (s *Server) actionOptions(c echo.Context) (actionBody, error) {
 		}
 	}
 	query := c.QueryParams()
+	// A misspelt option must not be ignored: "?dry-run=1" would carry the
+	// action out for real. The body refuses unknown fields the same way.
+	for name := range query {
+		switch name {
+		case "dry_run", "force", "reason":
+		default:
+			if len(name) > 64 {
+				name = name[:64] + "…"
+			}
+			return body, shardgate.Errorf(shardgate.KindInvalid, "unknown query parameter %q: an action takes dry_run, force and reason", name)
+		}
+	}
 	for name, dst := range map[string]*bool{"dry_run": &body.DryRun, "force": &body.Force} {
 		vals, ok := query[name]
 		if !ok {
@@ -134,11 +150,18 @@ func emptyBody(err error) bool {
 	return strings.Contains(shardgate.UserMessage(err), "the request body is empty")
 }
 
-// actor is who asked, as the event log records it.
-func actor(c echo.Context) string {
+// actor is who asked, as the event log records it. A name the log cannot
+// keep is refused rather than replaced, so the log never credits an
+// action to someone other than the caller said.
+func actor(c echo.Context) (string, error) {
 	who := strings.TrimSpace(c.Request().Header.Get(ActorHeader))
-	if who == "" || len(who) > maxNameBytes || strings.ContainsAny(who, "\r\n") {
+	switch {
+	case who == "":
 		who = "operator"
+	case len(who) > maxNameBytes:
+		return "", shardgate.Errorf(shardgate.KindInvalid, "the %s header is %d bytes, the limit is %d", ActorHeader, len(who), maxNameBytes)
+	case !utf8.ValidString(who) || strings.ContainsFunc(who, unicode.IsControl):
+		return "", shardgate.Errorf(shardgate.KindInvalid, "the %s header must be UTF-8 text without control characters", ActorHeader)
 	}
-	return who + " from " + c.RealIP()
+	return who + " from " + c.RealIP(), nil
 }

@@ -53,11 +53,57 @@ func TestActionOptions(t *testing.T) {
 		{"/v1/rebalance", `{"to":"n1"}`},
 		{"/v1/rebalance", `{"dryrun":true}`},
 		{"/v1/partitions/7/move?dry_run=1", `{}`},
+		// A misspelt option in the query is refused as it is in the body:
+		// ignored, "?dry-run=1" carried the action out for real.
+		{"/v1/partitions/7/move?dry-run=1", `{"to":"n1"}`},
+		{"/v1/rebalance?dryrun=1", ""},
+		{"/v1/nodes/n2/drain?dry_run=1&bogus=1", ""},
+		{"/v1/nodes/n2/drain?token=x", ""},
 	} {
 		h.fake.reset()
 		r := h.do(t, "POST", bad.path, bad.body, testToken)
 		if r.Status != http.StatusBadRequest || len(h.fake.Calls()) != 0 {
 			t.Errorf("POST %s %s = %d (calls %v), want 400 and no call", bad.path, bad.body, r.Status, h.fake.Calls())
+		}
+	}
+}
+
+// The event log credits an action to the X-Shardgate-Actor header as
+// given, or to "operator" without one; a name it could not keep is refused
+// instead of being replaced by "operator".
+func TestActionActor(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct {
+		header string
+		status int
+		actor  string
+	}{
+		{"", http.StatusOK, "operator from 192.0.2.1"},
+		{"alice@ops-1", http.StatusOK, "alice@ops-1 from 192.0.2.1"},
+		{strings.Repeat("a", 256), http.StatusOK, strings.Repeat("a", 256) + " from 192.0.2.1"},
+		{strings.Repeat("a", 257), http.StatusBadRequest, ""},
+		{"eve\x01", http.StatusBadRequest, ""},
+		{"\xff\xfe", http.StatusBadRequest, ""},
+	} {
+		h.fake.reset()
+		h.fake.mu.Lock()
+		h.fake.actor = ""
+		h.fake.mu.Unlock()
+		req := httptest.NewRequest("POST", "/v1/rebalance?dry_run=1", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if tt.header != "" {
+			req.Header.Set(ActorHeader, tt.header)
+		}
+		rec := httptest.NewRecorder()
+		h.srv.Handler().ServeHTTP(rec, req)
+		h.fake.mu.Lock()
+		got := h.fake.actor
+		h.fake.mu.Unlock()
+		if rec.Code != tt.status || got != tt.actor {
+			t.Errorf("actor %.20q: status %d, logged as %q; want %d, %q", tt.header, rec.Code, got, tt.status, tt.actor)
+		}
+		if tt.status != http.StatusOK && !strings.Contains(rec.Body.String(), ActorHeader) {
+			t.Errorf("actor %.20q: refusal %s does not name the header", tt.header, rec.Body)
 		}
 	}
 }

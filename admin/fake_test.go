@@ -34,6 +34,7 @@ type fakeBackend struct {
 	cluster  shardgate.ClusterView
 	parts    shardgate.PartitionsView
 	calls    []call
+	actor    string // of the last action
 	err      error // returned by every call when set
 	panicMsg string
 	ready    error
@@ -236,6 +237,7 @@ func (f *fakeBackend) Act(_ context.Context, a shardgate.Action) (shardgate.Move
 		return shardgate.MoveReport{}, err
 	}
 	f.mu.Lock()
+	f.actor = a.Actor
 	refusal := f.refusal
 	f.mu.Unlock()
 	if refusal != "" && !a.Force {
