@@ -59,6 +59,13 @@ func TestDryRunPlansWhatTheActionDoes(t *testing.T) {
 			if len(plan.Moves) > 0 && plan.EstimateMS <= 0 {
 				t.Errorf("dry run of %s: %d moves and no time estimate", a.Kind, len(plan.Moves))
 			}
+			// The data of a failed-over node's shards comes from their live
+			// copies, and the plan names those (docs/operations.md).
+			for _, m := range plan.Moves {
+				if a.Kind == shardgate.ActionFailover && m.From == a.Node {
+					t.Errorf("failover of %s: move %+v comes from the node being failed over", a.Node, m)
+				}
+			}
 			// A real action publishes its table (or changes the node's
 			// state) before it answers: a check right after sees it.
 			if after := tableOf(t, c, "n1"); !sameAssignment(before, after) {

@@ -57,8 +57,13 @@ func (c *coordinator) plan(cur shard.Table, ops shard.Ops, h hypothesis) actionP
 			case !slices.Contains(holders, x):
 				p.moves = append(p.moves, shardgate.Move{Shard: id, From: src, To: x, Role: role, Bytes: size})
 			case i == 0 && x != a.Owner:
-				// A holder becomes the home: nothing to copy.
-				p.moves = append(p.moves, shardgate.Move{Shard: id, From: a.Owner, To: x, Role: role})
+				// A holder becomes the home: nothing to copy. From is the
+				// home when it is alive, else the copy taking over.
+				from := a.Owner
+				if !alive[from] {
+					from = x
+				}
+				p.moves = append(p.moves, shardgate.Move{Shard: id, From: from, To: x, Role: role})
 			}
 		}
 	}

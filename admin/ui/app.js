@@ -704,7 +704,9 @@
     }
     const summary = [...byTarget].sort((a, b) => byName(a[0], b[0])).map(([k, n]) => `${k}: ${n}`).join(' · ');
     const list = el('ul', {}, ...moves.slice(0, MAX_REPORT_MOVES).map((m) =>
-      el('li', {}, `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role}${m.bytes ? ', ' + fmtBytes(m.bytes) : ''})`)));
+      el('li', {}, m.from === m.to
+        ? `shard ${m.shard}: ${m.to} takes over with its copy (${m.role})`
+        : `shard ${m.shard}: ${m.from || '∅'} → ${m.to} (${m.role}${m.bytes ? ', ' + fmtBytes(m.bytes) : ''})`)));
     if (moves.length > MAX_REPORT_MOVES) list.append(el('li', { class: 'muted' }, `and ${moves.length - MAX_REPORT_MOVES} more`));
     // A move names its shard and target; the other actions their node.
     const what = r.action === 'move' && moves.length
