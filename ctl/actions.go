@@ -134,12 +134,18 @@ func printPlan(s *session, p shardgate.MoveReport, asked bool, title string) {
 	if p.Bytes > total {
 		total = p.Bytes
 	}
-	if p.Summary == "" { // the server's summary already says this
-		line := fmt.Sprintf("%d moves, %s to copy", len(p.Moves), humanBytes(total))
+	moves := fmt.Sprintf("%d move", len(p.Moves))
+	if len(p.Moves) != 1 {
+		moves += "s"
+	}
+	if p.Summary == "" {
+		line := fmt.Sprintf("%s, %s to copy", moves, humanBytes(total))
 		if p.EstimateMS > 0 {
 			line += ", about " + (time.Duration(p.EstimateMS) * time.Millisecond).Round(100*time.Millisecond).String()
 		}
 		fmt.Fprintln(w, line)
+	} else { // the server's summary already gives the bytes and the time
+		fmt.Fprintln(w, moves)
 	}
 	t := newTable(w, "SHARD", "ROLE", "FROM", "TO", "BYTES")
 	for _, m := range p.Moves {

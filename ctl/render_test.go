@@ -45,7 +45,7 @@ func TestPrintPlan(t *testing.T) {
 		want   []string
 		forbid []string
 	}{
-		{"dry run", true, true, []string{"drain n3 (dry run: nothing changed), from table version 12", "n3 hands 2 shards", "SHARD", "4      owner  n3    n1  2.0 KiB"}, []string{"did not confirm", "2 moves"}},
+		{"dry run", true, true, []string{"drain n3 (dry run: nothing changed), from table version 12", "n3 hands 2 shards", "SHARD", "4      owner  n3    n1  2.0 KiB", "\n2 moves\n"}, []string{"did not confirm", "2 moves,"}},
 		{"dry run not honoured", false, true, []string{"did not confirm a dry run"}, nil},
 		{"carried out", false, false, []string{"drain n3, from table version 12", "2 moves, 3.0 KiB to copy, about 1.5s"}, []string{"dry run"}},
 	}
