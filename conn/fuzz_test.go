@@ -104,3 +104,45 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnknownMember holds the params scanner to encoding/json on any valid
+// JSON object: it reports an unknown member exactly when decoding into a
+// map finds a member that matches none of the known names (in any case).
+func FuzzUnknownMember(f *testing.F) {
+	for _, s := range []string{
+		`{"to":"bob","data":{"a":[1,"]}"]},"id":"x"}`, `{}`, ` { "TO" : 1 , "x\"y" : [ {}, [] ] } `,
+		`{"\u0064ata":null,"extra":true}`, `{"data":"\\","id":-1.5e3}`, `{"to":"a","to":"b"}`, `[1]`, `"s"`,
+	} {
+		f.Add([]byte(s))
+	}
+	known := namesOf(&struct {
+		To   string          `json:"to"`
+		Data json.RawMessage `json:"data"`
+		ID   string          `json:"id"`
+	}{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return // params are always valid JSON by the time they are checked
+		}
+		name, found := unknownMember(b, known)
+		var m map[string]json.RawMessage
+		if json.Unmarshal(b, &m) != nil {
+			if found {
+				t.Fatalf("%s is not an object, yet member %q was reported", b, name)
+			}
+			return
+		}
+		want := false
+		for k := range m {
+			if !matchesAny([]byte(k), known) {
+				want = true
+			}
+		}
+		if found != want {
+			t.Fatalf("%s: unknown member reported %v (%q), encoding/json says %v", b, found, name, want)
+		}
+		if found && matchesAny([]byte(name), known) {
+			t.Fatalf("%s: reported %q, which is known", b, name)
+		}
+	})
+}

@@ -117,6 +117,12 @@ func decodeParams(params json.RawMessage, dst any) error {
 			return invalidParams(fmt.Sprintf("params.%s holds a \\u escape of half a UTF-16 surrogate pair; keys, topics and ids must be valid Unicode", name))
 		}
 	}
+	if name, ok := unknownMember(params, namesOf(dst)); ok {
+		if len(name) > 64 {
+			name = name[:64] + "…"
+		}
+		return invalidParams(fmt.Sprintf("params has an unknown member %q", name))
+	}
 	if err := json.Unmarshal(params, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {

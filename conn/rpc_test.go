@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -353,6 +354,11 @@ func TestParamTypeMessages(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":4,"method":"send","params":{"to":"","data":1}}`, "params.to: key is empty"},
 		{`{"jsonrpc":"2.0","id":5,"method":"send","params":{"data":1}}`, "params.to is required"},
 		{`{"jsonrpc":"2.0","id":6,"method":"send","params":{"to":null,"data":1}}`, "params.to is required"},
+		// A misspelt member is refused, not ignored: ignored, a retry's
+		// idempotency id would be lost and the message stored twice.
+		{`{"jsonrpc":"2.0","id":7,"method":"send","params":{"to":"bob","data":{"x":1},"idempotency_id":"k"}}`, `params has an unknown member "idempotency_id"`},
+		{`{"jsonrpc":"2.0","id":8,"method":"history","params":{"since":0,"lmit":5}}`, `params has an unknown member "lmit"`},
+		{`{"jsonrpc":"2.0","id":9,"method":"subscribe","params":{"topic":"t","\u0078":1}}`, `params has an unknown member "x"`},
 	} {
 		resp := rpc(t, ws, tc.frame)
 		e, _ := resp["error"].(map[string]any)
@@ -380,5 +386,36 @@ func TestNonObjectFramesAreNamed(t *testing.T) {
 		if errCode(resp) != -32600 || !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: %v, want -32600 saying %q", tc.frame, resp, tc.want)
 		}
+	}
+}
+
+// Members are matched as encoding/json matches them to fields (any case,
+// escapes decoded), so what was accepted before stays accepted; a send
+// with an unknown member stores nothing.
+func TestKnownMembersInAnyFormAreAccepted(t *testing.T) {
+	h := newHarness(t, nil)
+	ws, _ := h.raw(t, "alice")
+	for i, params := range []string{
+		`{"to":"bob","data":{"a":[1,{"b":"}"}]},"id":"k1"}`,
+		`{ "TO" : "bob" , "Data" : "x\"}" , "ID" : "k2" }`,
+		`{"\u0074o":"bob","data":null}`,
+	} {
+		resp := rpc(t, ws, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"send","params":%s}`, i+1, params))
+		if errCode(resp) != 0 {
+			t.Errorf("%s: %v", params, resp)
+		}
+	}
+	inbox := func() int {
+		h.be.mu.Lock()
+		defer h.be.mu.Unlock()
+		return len(h.be.inbox["bob"])
+	}
+	before := inbox()
+	resp := rpc(t, ws, `{"jsonrpc":"2.0","id":9,"method":"send","params":{"to":"bob","data":1,"extra":true}}`)
+	if errCode(resp) != -32602 {
+		t.Errorf("a send with an unknown member: %v", resp)
+	}
+	if after := inbox(); after != before {
+		t.Errorf("the refused send stored a message: %d → %d", before, after)
 	}
 }

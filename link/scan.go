@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/shardgate/shardgate/internal/jsonscan"
 )
 
 // A lenient scanner for frames the strict decoder refused. It finds the
@@ -16,26 +18,26 @@ import (
 // false when b is not an array or is cut short; the elements found before
 // the damage are still returned.
 func splitArray(b []byte) (elems [][]byte, ok bool) {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil, false
 	}
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
-		return nil, skipSpace(b, i+1) == len(b)
+		return nil, jsonscan.SkipSpace(b, i+1) == len(b)
 	}
 	for i < len(b) {
-		n := skipValue(b[i:])
+		n := jsonscan.SkipValue(b[i:])
 		if n <= 0 {
 			return elems, false
 		}
 		elems = append(elems, b[i:i+n])
-		i = skipSpace(b, i+n)
+		i = jsonscan.SkipSpace(b, i+n)
 		switch {
 		case i < len(b) && b[i] == ',':
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		case i < len(b) && b[i] == ']':
-			return elems, skipSpace(b, i+1) == len(b)
+			return elems, jsonscan.SkipSpace(b, i+1) == len(b)
 		default:
 			return elems, false
 		}
@@ -48,17 +50,17 @@ func splitArray(b []byte) (elems [][]byte, ok bool) {
 // cannot be read stay zero.
 func salvage(elem []byte) envelope {
 	var e envelope
-	i := skipSpace(elem, 0)
+	i := jsonscan.SkipSpace(elem, 0)
 	if i >= len(elem) || elem[i] != '{' {
 		return e
 	}
 	i++
 	for {
-		i = skipSpace(elem, i)
+		i = jsonscan.SkipSpace(elem, i)
 		if i >= len(elem) || elem[i] != '"' {
 			return e
 		}
-		end := skipString(elem, i)
+		end := jsonscan.SkipString(elem, i)
 		if end < 0 {
 			return e
 		}
@@ -66,12 +68,12 @@ func salvage(elem []byte) envelope {
 		if json.Unmarshal(elem[i:end], &name) != nil {
 			return e
 		}
-		i = skipSpace(elem, end)
+		i = jsonscan.SkipSpace(elem, end)
 		if i >= len(elem) || elem[i] != ':' {
 			return e
 		}
-		i = skipSpace(elem, i+1)
-		n := skipValue(elem[i:])
+		i = jsonscan.SkipSpace(elem, i+1)
+		n := jsonscan.SkipValue(elem[i:])
 		if n <= 0 {
 			return e
 		}
@@ -84,70 +86,10 @@ func salvage(elem []byte) envelope {
 		case "m":
 			_ = json.Unmarshal(val, &e.M)
 		}
-		i = skipSpace(elem, i+n)
+		i = jsonscan.SkipSpace(elem, i+n)
 		if i >= len(elem) || elem[i] != ',' {
 			return e
 		}
 		i++
 	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string that starts at b[i]
-// (a '"'), or -1 if it does not end.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the length of the value at the start of b (which must
-// not start with whitespace), or -1 if b ends inside it. Scalars run to the
-// next delimiter; nothing is validated.
-func skipValue(b []byte) int {
-	if len(b) == 0 {
-		return -1
-	}
-	switch b[0] {
-	case '"':
-		return skipString(b, 0)
-	case '[', '{':
-		depth := 0
-		for i := 0; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end := skipString(b, i)
-				if end < 0 {
-					return -1
-				}
-				i = end - 1
-			case '[', '{':
-				depth++
-			case ']', '}':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return -1
-	}
-	for i, c := range b {
-		switch c {
-		case ',', ']', '}', ' ', '\t', '\r', '\n':
-			return i
-		}
-	}
-	return len(b)
 }
