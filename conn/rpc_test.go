@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -417,5 +418,22 @@ func TestKnownMembersInAnyFormAreAccepted(t *testing.T) {
 	}
 	if after := inbox(); after != before {
 		t.Errorf("the refused send stored a message: %d → %d", before, after)
+	}
+}
+
+// BenchmarkDecodeSendParams is the decoding of a send's params with a
+// 128-byte payload, the check for unknown members included.
+func BenchmarkDecodeSendParams(b *testing.B) {
+	params := []byte(`{"to":"user-12345","data":{"text":"` + strings.Repeat("x", 128) + `"},"id":"0123456789abcdef"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var p struct {
+			To   string          `json:"to"`
+			Data json.RawMessage `json:"data"`
+			ID   string          `json:"id"`
+		}
+		if err := decodeParams(params, &p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
