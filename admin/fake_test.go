@@ -35,7 +35,7 @@ type fakeBackend struct {
 	parts    shardgate.PartitionsView
 	calls    []call
 	actor    string // of the last action
-	err      error // returned by every call when set
+	err      error  // returned by every call when set
 	panicMsg string
 	ready    error
 	subs     map[int]chan shardgate.Event
