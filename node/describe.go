@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/shard"
@@ -67,26 +68,31 @@ func shardChanges(old, t shard.Table, reason string) []shardgate.OwnershipChange
 // and for the list of dead nodes.
 type departures struct {
 	mu sync.Mutex
-	by map[string]string
+	by map[string]departure
+}
+
+type departure struct {
+	how string
+	at  time.Time
 }
 
 func (d *departures) set(name, how string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.by == nil {
-		d.by = map[string]string{}
+		d.by = map[string]departure{}
 	}
 	if how == "" {
 		delete(d.by, name)
 	} else {
-		d.by[name] = how
+		d.by[name] = departure{how: how, at: time.Now()}
 	}
 }
 
 func (d *departures) get(name string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.by[name]
+	return d.by[name].how
 }
 
 func (n *Node) departure(name string) string { return n.departed.get(name) }
@@ -97,7 +103,20 @@ func (d *departures) snapshot() map[string]string {
 	defer d.mu.Unlock()
 	out := make(map[string]string, len(d.by))
 	for k, v := range d.by {
-		out[k] = v
+		out[k] = v.how
+	}
+	return out
+}
+
+// leftWithin lists the members that left (not died) less than window ago.
+func (d *departures) leftWithin(window time.Duration) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for k, v := range d.by {
+		if v.how == shardgate.StateLeft && time.Since(v.at) < window {
+			out = append(out, k)
+		}
 	}
 	return out
 }

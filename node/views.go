@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/shardgate/shardgate"
 )
@@ -30,6 +31,9 @@ func nonNil(s []string) []string {
 	}
 	return append([]string(nil), s...)
 }
+
+// leftListedFor is how long a node that left stays in the cluster view.
+const leftListedFor = time.Hour
 
 // Cluster describes every node this node knows: the live members (a node
 // an operator failed over shows as dead, marked failed_over), and the
@@ -82,10 +86,11 @@ func (n *Node) Cluster(context.Context) (shardgate.ClusterView, error) {
 		}
 	}
 	// A node that finished its drain and said goodbye holds nothing and is
-	// in no table; it stays listed as left until it joins again, so the end
-	// of a drain is seen rather than a node that vanished.
-	for name, how := range n.departed.snapshot() {
-		if how == shardgate.StateLeft && !seen[name] {
+	// in no table; it stays listed as left for a while, so the end of a
+	// drain is seen rather than a node that vanished, and a cluster that
+	// cycles through many names does not list them all for ever.
+	for _, name := range n.departed.leftWithin(leftListedFor) {
+		if !seen[name] {
 			v.Nodes = append(v.Nodes, shardgate.NodeView{Name: name, State: shardgate.StateLeft})
 		}
 	}
