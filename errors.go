@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Kind classifies an error by what the caller can do about it. Each kind maps
@@ -157,4 +158,18 @@ func UserMessage(err error) string {
 		return "temporarily unavailable, retry: " + err.Error()
 	}
 	return err.Error()
+}
+
+// Clip shortens s to at most n bytes, cutting before a UTF-8 sequence
+// rather than inside it, and marks a cut with "…": for quoting input of any
+// length in an error message.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

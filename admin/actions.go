@@ -118,9 +118,7 @@ func (s *Server) actionOptions(c echo.Context) (actionBody, error) {
 		switch name {
 		case "dry_run", "force", "reason":
 		default:
-			if len(name) > 64 {
-				name = name[:64] + "…"
-			}
+			name = shardgate.Clip(name, 64)
 			return body, shardgate.Errorf(shardgate.KindInvalid, "unknown query parameter %q: an action takes dry_run, force and reason", name)
 		}
 	}

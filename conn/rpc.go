@@ -118,9 +118,7 @@ func decodeParams(params json.RawMessage, dst any) error {
 		}
 	}
 	if name, ok := unknownMember(params, namesOf(dst)); ok {
-		if len(name) > 64 {
-			name = name[:64] + "…"
-		}
+		name = shardgate.Clip(name, 64)
 		return invalidParams(fmt.Sprintf("params has an unknown member %q", name))
 	}
 	if err := json.Unmarshal(params, dst); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shardgate/shardgate/ctl"
 )
@@ -45,10 +46,20 @@ func defaultActor() string {
 		who = u.Username
 	}
 	host, _ := os.Hostname()
-	if who == "" {
-		return host
+	if who != "" {
+		host = who + "@" + host
 	}
-	return who + "@" + host
+	// The server refuses an actor over 256 bytes; a default must never
+	// make every action fail.
+	const most = 256
+	if len(host) > most {
+		cut := most
+		for cut > 0 && !utf8.RuneStart(host[cut]) {
+			cut--
+		}
+		host = host[:cut]
+	}
+	return host
 }
 
 func runCtl(ctx context.Context, args []string, stdout io.Writer) error {
