@@ -160,10 +160,9 @@ func UserMessage(err error) string {
 	return err.Error()
 }
 
-// Clip shortens s to at most n bytes, cutting before a UTF-8 sequence
-// rather than inside it, and marks a cut with "…": for quoting input of any
-// length in an error message.
-func Clip(s string, n int) string {
+// CutUTF8 is the longest prefix of s of at most n bytes that does not end
+// inside a UTF-8 sequence.
+func CutUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -171,5 +170,14 @@ func Clip(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…"
+	return s[:cut]
+}
+
+// Clip is CutUTF8 with a cut marked by "…": for quoting input of any
+// length in an error message.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return CutUTF8(s, n) + "…"
 }

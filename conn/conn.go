@@ -214,15 +214,7 @@ func (c *conn) closeWith(code int, reason string, flush bool) {
 // truncateReason keeps a close reason within the 123 bytes a close frame
 // allows, without splitting a UTF-8 sequence.
 func truncateReason(s string) string {
-	const limit = 123
-	if len(s) <= limit {
-		return s
-	}
-	s = s[:limit]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return shardgate.CutUTF8(s, 123)
 }
 
 // finish releases the connection once its reader has ended.

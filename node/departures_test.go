@@ -11,7 +11,7 @@ import (
 // A node that left is listed for leftListedFor, a dead one never as left,
 // and one that joins again at once stops being listed.
 func TestLeftNodesAreListedForAWhile(t *testing.T) {
-	var d departures
+	d := departures{now: time.Now}
 	d.set("gone-long-ago", shardgate.StateLeft)
 	d.set("just-left", shardgate.StateLeft)
 	d.set("crashed", shardgate.StateDead)

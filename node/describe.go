@@ -67,8 +67,9 @@ func shardChanges(old, t shard.Table, reason string) []shardgate.OwnershipChange
 // departures remembers how members went away (left or dead), for the log
 // and for the list of dead nodes.
 type departures struct {
-	mu sync.Mutex
-	by map[string]departure
+	now func() time.Time // the engine's clock (Config.Now)
+	mu  sync.Mutex
+	by  map[string]departure
 }
 
 type departure struct {
@@ -85,7 +86,7 @@ func (d *departures) set(name, how string) {
 	if how == "" {
 		delete(d.by, name)
 	} else {
-		d.by[name] = departure{how: how, at: time.Now()}
+		d.by[name] = departure{how: how, at: d.now()}
 	}
 }
 
@@ -112,9 +113,10 @@ func (d *departures) snapshot() map[string]string {
 func (d *departures) leftWithin(window time.Duration) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
 	var out []string
 	for k, v := range d.by {
-		if v.how == shardgate.StateLeft && time.Since(v.at) < window {
+		if v.how == shardgate.StateLeft && now.Sub(v.at) < window {
 			out = append(out, k)
 		}
 	}

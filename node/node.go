@@ -91,6 +91,7 @@ func New(cfg Config, st *store.Store, mem Membership, links Links, m *metrics.Me
 		stats:  newStatsBook(),
 		left:   make(chan struct{}),
 
+		departed:     departures{now: cfg.Now},
 		memberStates: map[string]string{},
 	}
 	n.disk = n.newDiskGuard()

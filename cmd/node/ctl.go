@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/user"
 	"time"
-	"unicode/utf8"
 
+	"github.com/shardgate/shardgate"
 	"github.com/shardgate/shardgate/ctl"
 )
 
@@ -51,15 +51,7 @@ func defaultActor() string {
 	}
 	// The server refuses an actor over 256 bytes; a default must never
 	// make every action fail.
-	const most = 256
-	if len(host) > most {
-		cut := most
-		for cut > 0 && !utf8.RuneStart(host[cut]) {
-			cut--
-		}
-		host = host[:cut]
-	}
-	return host
+	return shardgate.CutUTF8(host, 256)
 }
 
 func runCtl(ctx context.Context, args []string, stdout io.Writer) error {
